@@ -1,0 +1,36 @@
+# Northstar: `make run` to try it, `make test` to check it.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run up down test lint install bench chaos demo clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## install the project and its tools into .venv
+
+run: $(STAMP) ## foreground: Kafka, the document store and all five services; Ctrl-C stops all
+	$(PY) -m deploy.local.stack run
+
+up: $(STAMP) ## the same in the background
+	$(PY) -m deploy.local.stack up
+
+down: $(STAMP) ## stop what `make up` started
+	$(PY) -m deploy.local.stack down
+
+test: $(STAMP) ## the whole suite against real Kafka and the real document store
+	$(PY) -m deploy.local.stack test -- $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared services deploy
+
+clean:
+	rm -rf .run .mypy_cache .pytest_cache .ruff_cache

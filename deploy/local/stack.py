@@ -1,0 +1,189 @@
+"""``make run`` / ``make up`` / ``make down`` / ``make test``: the whole stack on loopback.
+
+With ``KAFKA_BOOTSTRAP_SERVERS`` or ``MONGODB_URI`` set, that server is used and not started.
+Processes are remembered by pid files under ``.run/pids`` so ``down`` stops exactly them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from deploy.local.servers import (
+    RUN_DIR,
+    DocumentStore,
+    KafkaBroker,
+    Process,
+    ServerError,
+    kafka_answers,
+    mongo_answers,
+    port_open,
+    spawn,
+    wait_until,
+)
+
+SERVICES = {
+    "people": 8001,
+    "goals": 8002,
+    "feedback": 8003,
+    "kpi_ingest": 8004,
+    "notifications": 8005,
+}
+
+
+def start_servers(state_dir: Path) -> tuple[dict[str, str], list[Process]]:
+    """Start Kafka and the document store unless given; return their env and what we started."""
+    env: dict[str, str] = {}
+    started: list[Process] = []
+    kafka = KafkaBroker()
+    store = DocumentStore()
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        env["KAFKA_BOOTSTRAP_SERVERS"] = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    elif kafka.process(state_dir).alive() and kafka_answers(kafka.bootstrap):
+        env["KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrap
+    else:
+        print(f"starting Apache Kafka on {kafka.bootstrap} ...", flush=True)
+        started.append(kafka.start(state_dir))
+        env["KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrap
+    if os.environ.get("MONGODB_URI"):
+        env["MONGODB_URI"] = os.environ["MONGODB_URI"]
+    elif store.process(state_dir).alive() and mongo_answers(store.uri):
+        env["MONGODB_URI"] = store.uri
+    else:
+        print(f"starting the document store on {store.uri} ...", flush=True)
+        try:
+            started.append(store.start(state_dir))
+        except BaseException:
+            stop(started)
+            raise
+        env["MONGODB_URI"] = store.uri
+    return env, started
+
+
+def start_services(state_dir: Path, env: dict[str, str]) -> list[Process]:
+    started: list[Process] = []
+    northstar = str(Path(sys.executable).with_name("northstar"))
+    for name, port in SERVICES.items():
+        if port_open(port):
+            raise ServerError(f"port {port} for {name} is already taken")
+        started.append(
+            spawn(
+                name,
+                [northstar, "serve", name, "--port", str(port)],
+                state_dir=state_dir,
+                env={"NORTHSTAR_LOG_LEVEL": "INFO", **env},
+            )
+        )
+    for proc, (name, port) in zip(started, SERVICES.items(), strict=True):
+        wait_until(lambda p=port: _ready(p), f"{name} on port {port}", 60, proc)
+    return started
+
+
+def _ready(port: int) -> bool:
+    import httpx
+
+    return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+
+
+def stop(processes: list[Process]) -> None:
+    for proc in reversed(processes):
+        proc.stop()
+
+
+def all_processes(state_dir: Path) -> list[Process]:
+    pid_dir = state_dir / "pids"
+    names = ["kafka", "docstore", *SERVICES]
+    return [Process(name, pid_dir / f"{name}.pid") for name in names]
+
+
+def print_urls(env: dict[str, str]) -> None:
+    print("\nNorthstar is up:")
+    for name, port in SERVICES.items():
+        print(f"  {name:<14} http://127.0.0.1:{port}   (docs: /docs, metrics: /metrics)")
+    print(f"  {'kafka':<14} {env['KAFKA_BOOTSTRAP_SERVERS']}")
+    print(f"  {'document store':<14} {env['MONGODB_URI']}")
+    print(f"  logs in {RUN_DIR / 'logs'}\n", flush=True)
+
+
+def cmd_up(_: argparse.Namespace) -> int:
+    env, _servers = start_servers(RUN_DIR)
+    try:
+        start_services(RUN_DIR, env)
+    except BaseException:
+        stop(all_processes(RUN_DIR))
+        raise
+    print_urls(env)
+    return 0
+
+
+def cmd_down(_: argparse.Namespace) -> int:
+    stopped = [p.name for p in all_processes(RUN_DIR) if p.alive()]
+    stop(all_processes(RUN_DIR))
+    print("stopped: " + (", ".join(stopped) or "nothing was running"))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cmd_up(args)
+    print("Ctrl-C stops everything.", flush=True)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while not stopping:
+            dead = [p.name for p in all_processes(RUN_DIR)[2:] if not p.alive()]
+            if dead:
+                print(f"service exited: {', '.join(dead)}; stopping", flush=True)
+                break
+            time.sleep(0.5)
+    finally:
+        cmd_down(args)
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """Start what the suite needs (or reuse a running stack), run pytest, stop what we started."""
+    state_dir = RUN_DIR / "test"
+    env, started = start_servers(state_dir if not _stack_running() else RUN_DIR)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", *args.pytest_args], env={**os.environ, **env}
+        )
+        return result.returncode
+    finally:
+        stop(started)
+
+
+def _stack_running() -> bool:
+    return any(p.alive() for p in all_processes(RUN_DIR)[:2])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up").set_defaults(func=cmd_up)
+    sub.add_parser("down").set_defaults(func=cmd_down)
+    sub.add_parser("run").set_defaults(func=cmd_run)
+    test = sub.add_parser("test")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.set_defaults(func=cmd_test)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Settings shared by every service (pydantic-settings, one env prefix per service).
+
+Infrastructure settings (Kafka, the document store, auth) are read from unprefixed or
+``NORTHSTAR_`` variables so one environment configures every service; a service's own
+settings use its prefix (``GOALS_``, ``PEOPLE_``...).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Only ever valid in local mode: the model validator refuses it anywhere else.
+LOCAL_JWT_SECRET = "northstar-local-development-secret-change-me"
+
+
+def _alias(name: str, *extra: str) -> AliasChoices:
+    return AliasChoices(name, f"NORTHSTAR_{name}", *extra)
+
+
+class CommonSettings(BaseSettings):
+    """What every service reads; subclasses set ``env_prefix`` for their own fields."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NORTHSTAR_", extra="ignore", populate_by_name=True
+    )
+
+    service_name: str = "northstar"
+    environment: Literal["local", "production"] = Field(
+        "local", validation_alias=AliasChoices("NORTHSTAR_ENV", "environment")
+    )
+    log_level: str = Field(
+        "INFO", validation_alias=AliasChoices("NORTHSTAR_LOG_LEVEL", "log_level")
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092",
+        validation_alias=_alias("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"),
+    )
+    # A prefix on every topic name: lets tests (or two stacks) share one broker in isolation.
+    topic_prefix: str = Field("", validation_alias=_alias("TOPIC_PREFIX", "topic_prefix"))
+    topic_partitions: int = Field(
+        3, validation_alias=_alias("TOPIC_PARTITIONS", "topic_partitions")
+    )
+    topic_replication: int = Field(
+        1, validation_alias=_alias("TOPIC_REPLICATION", "topic_replication")
+    )
+    kafka_startup_timeout_s: float = 60.0
+
+    mongodb_uri: str = Field(
+        "mongodb://127.0.0.1:27017/", validation_alias=_alias("MONGODB_URI", "mongodb_uri")
+    )
+    mongodb_database: str = "northstar"
+
+    jwt_secret: SecretStr = Field(
+        SecretStr(LOCAL_JWT_SECRET), validation_alias=_alias("JWT_SECRET", "jwt_secret")
+    )
+    jwt_jwks_url: str | None = Field(None, validation_alias=_alias("JWT_JWKS_URL", "jwt_jwks_url"))
+    jwt_issuer: str | None = Field(None, validation_alias=_alias("JWT_ISSUER", "jwt_issuer"))
+    jwt_audience: str | None = Field(None, validation_alias=_alias("JWT_AUDIENCE", "jwt_audience"))
+
+    max_body_bytes: int = 1_048_576
+    outbox_poll_interval_s: float = 0.5
+
+    @model_validator(mode="after")
+    def _refuse_local_secret_outside_local(self) -> CommonSettings:
+        if self.environment != "local" and self.jwt_jwks_url is None:
+            if self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET:
+                raise ValueError(
+                    "NORTHSTAR_JWT_SECRET is the local development secret; set a real secret "
+                    "or NORTHSTAR_JWT_JWKS_URL outside local mode"
+                )
+            if len(self.jwt_secret.get_secret_value()) < 32:
+                raise ValueError("NORTHSTAR_JWT_SECRET must be at least 32 characters")
+        return self
+
+    def topic(self, name: str) -> str:
+        """The broker-side name of a logical topic."""
+        return f"{self.topic_prefix}{name}"

@@ -1,0 +1,207 @@
+"""CloudEvents 1.0 over Kafka, binary content mode (DESIGN.md §4).
+
+The JSON payload is the record value; the attributes travel as ``ce_*`` headers; the record key
+is the partition key (the aggregate id unless said otherwise) so one aggregate stays in order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+
+class EventPayload(BaseModel):
+    """Base of every payload in the catalogue; consumers ignore fields they don't know."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_type: ClassVar[str]
+    topic: ClassVar[str]
+
+
+CATALOGUE: dict[str, type[EventPayload]] = {}
+
+P = TypeVar("P", bound=type[EventPayload])
+
+
+def event(event_type: str, topic: str) -> Callable[[P], P]:
+    """Register a payload model under its CloudEvents ``type`` and the topic it travels on."""
+
+    def register(cls: P) -> P:
+        if event_type in CATALOGUE:
+            raise ValueError(f"event type {event_type} registered twice")
+        cls.event_type = event_type
+        cls.topic = topic
+        CATALOGUE[event_type] = cls
+        return cls
+
+    return register
+
+
+class MalformedEvent(ValueError):
+    """A record that is not a readable Northstar CloudEvent: poison, never retried."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One CloudEvent: its attributes and its JSON data."""
+
+    id: str
+    type: str
+    source: str
+    subject: str
+    tenant: str
+    data: dict[str, Any]
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    partitionkey: str | None = None
+    traceparent: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.partitionkey or self.subject
+
+    @property
+    def topic(self) -> str:
+        return payload_class(self.type).topic
+
+    def payload(self) -> EventPayload:
+        """The typed payload; raises MalformedEvent when the data does not fit the contract."""
+        try:
+            return payload_class(self.type).model_validate(self.data)
+        except ValidationError as exc:
+            raise MalformedEvent(f"{self.type} payload does not match its schema: {exc}") from exc
+
+    def to_document(self) -> dict[str, Any]:
+        """The form kept in an aggregate's outbox (``pending_events``)."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "source": self.source,
+            "subject": self.subject,
+            "tenant": self.tenant,
+            "time": self.time,
+            "partitionkey": self.partitionkey,
+            "traceparent": self.traceparent,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> Envelope:
+        time = doc["time"]
+        if time.tzinfo is None:  # BSON dates come back naive, in UTC
+            time = time.replace(tzinfo=UTC)
+        return cls(
+            id=doc["id"],
+            type=doc["type"],
+            source=doc["source"],
+            subject=doc["subject"],
+            tenant=doc["tenant"],
+            data=doc["data"],
+            time=time,
+            partitionkey=doc.get("partitionkey"),
+            traceparent=doc.get("traceparent"),
+        )
+
+
+def payload_class(event_type: str) -> type[EventPayload]:
+    try:
+        return CATALOGUE[event_type]
+    except KeyError:
+        raise MalformedEvent(f"unknown event type {event_type}") from None
+
+
+def new_event(
+    payload: EventPayload,
+    *,
+    tenant: str,
+    subject: str,
+    source: str,
+    id: str | None = None,
+    partitionkey: str | None = None,
+    time: datetime | None = None,
+    traceparent: str | None = None,
+) -> Envelope:
+    """Wrap a payload in an envelope; pass ``id`` when a retry must produce the same event."""
+    return Envelope(
+        id=id or str(uuid.uuid4()),
+        type=payload.event_type,
+        source=source,
+        subject=subject,
+        tenant=tenant,
+        data=payload.model_dump(mode="json"),
+        time=time or datetime.now(UTC),
+        partitionkey=partitionkey,
+        traceparent=traceparent,
+    )
+
+
+def deterministic_id(*parts: str) -> str:
+    """A stable event id from the things that make an event unique (UUIDv5)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "northstar:" + "\x1f".join(parts)))
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_record(envelope: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """Key, value and headers of the Kafka record for this event."""
+    headers = [
+        ("ce_specversion", SPEC_VERSION.encode()),
+        ("ce_id", envelope.id.encode()),
+        ("ce_source", envelope.source.encode()),
+        ("ce_type", envelope.type.encode()),
+        ("ce_time", _rfc3339(envelope.time).encode()),
+        ("ce_subject", envelope.subject.encode()),
+        ("ce_tenant", envelope.tenant.encode()),
+        ("ce_partitionkey", envelope.key.encode()),
+        ("content-type", CONTENT_TYPE.encode()),
+    ]
+    if envelope.traceparent:
+        headers.append(("ce_traceparent", envelope.traceparent.encode()))
+    return envelope.key.encode(), orjson.dumps(envelope.data), headers
+
+
+_REQUIRED = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_tenant")
+
+
+def from_record(
+    value: bytes | None, headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]
+) -> Envelope:
+    """Read a record written by :func:`to_record` (or any binary-mode CloudEvent we accept)."""
+    attrs = {name: raw.decode("utf-8", "replace") for name, raw in headers}
+    missing = [name for name in _REQUIRED if not attrs.get(name)]
+    if missing:
+        raise MalformedEvent(f"record lacks CloudEvents headers: {', '.join(missing)}")
+    if attrs["ce_specversion"] != SPEC_VERSION:
+        raise MalformedEvent(f"unsupported CloudEvents specversion {attrs['ce_specversion']}")
+    try:
+        data = orjson.loads(value or b"null")
+    except orjson.JSONDecodeError as exc:
+        raise MalformedEvent(f"record value is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise MalformedEvent("record value must be a JSON object")
+    try:
+        time = datetime.fromisoformat(attrs["ce_time"]) if attrs.get("ce_time") else None
+    except ValueError as exc:
+        raise MalformedEvent(f"ce_time is not RFC 3339: {exc}") from exc
+    return Envelope(
+        id=attrs["ce_id"],
+        type=attrs["ce_type"],
+        source=attrs["ce_source"],
+        subject=attrs.get("ce_subject", ""),
+        tenant=attrs["ce_tenant"],
+        data=data,
+        time=time or datetime.now(UTC),
+        partitionkey=attrs.get("ce_partitionkey"),
+        traceparent=attrs.get("ce_traceparent"),
+    )

@@ -1,0 +1,79 @@
+"""Events of the people service on ``northstar.people.v1`` (compacted; key = aggregate id).
+
+Every change to a person ends with a ``person.upserted`` snapshot in the same outbox batch, so
+the last record per person on the compacted topic is always their full state.
+"""
+
+from __future__ import annotations
+
+from shared.events.envelope import EventPayload, event
+from shared.events.topics import PEOPLE
+
+
+class PersonSnapshot(EventPayload):
+    id: str
+    tenant: str
+    external_id: str | None = None
+    user_name: str
+    display_name: str | None = None
+    emails: list[str] = []
+    email: str | None = None  # the primary (work) address
+    title: str | None = None
+    department: str | None = None
+    employee_number: str | None = None
+    manager_id: str | None = None
+    time_zone: str | None = None
+    locale: str | None = None
+    active: bool = True
+
+
+@event("northstar.person.upserted.v1", PEOPLE)
+class PersonUpserted(PersonSnapshot):
+    """The full current state of a person (created or changed)."""
+
+    created: bool = False
+
+
+@event("northstar.person.deactivated.v1", PEOPLE)
+class PersonDeactivated(EventPayload):
+    id: str
+    tenant: str
+
+
+@event("northstar.person.manager_changed.v1", PEOPLE)
+class PersonManagerChanged(EventPayload):
+    id: str
+    tenant: str
+    old_manager_id: str | None = None
+    new_manager_id: str | None = None
+
+
+@event("northstar.group.upserted.v1", PEOPLE)
+class GroupUpserted(EventPayload):
+    id: str
+    tenant: str
+    display_name: str
+    member_ids: list[str] = []
+
+
+@event("northstar.group.deleted.v1", PEOPLE)
+class GroupDeleted(EventPayload):
+    id: str
+    tenant: str
+
+
+@event("northstar.mentorship.started.v1", PEOPLE)
+class MentorshipStarted(EventPayload):
+    id: str
+    tenant: str
+    mentor_id: str
+    mentee_id: str
+    focus_skills: list[str] = []
+
+
+@event("northstar.mentorship.ended.v1", PEOPLE)
+class MentorshipEnded(EventPayload):
+    id: str
+    tenant: str
+    mentor_id: str
+    mentee_id: str

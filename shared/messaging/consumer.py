@@ -1,0 +1,371 @@
+"""One consumer runner for every service: typed dispatch, retries, dead letters, safe commits.
+
+- Handlers are declared on a :class:`Router` by payload type, like FastAPI routes.
+- Offsets are committed only after the handler's effect is stored.
+- Transient errors (database or broker outages, lost optimistic races) are retried with
+  backoff on the same record, so the partition's order holds and an outage never dead-letters.
+- A record that cannot be read, or whose handler keeps failing for another reason, goes to
+  ``<topic>.dlq`` with the error and its original coordinates in headers; the runner goes on.
+- Types a router doesn't handle are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import ConsumerRecord
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
+from tenacity import wait_exponential_jitter
+
+from shared.config import CommonSettings
+from shared.errors import Unavailable, VersionConflict
+from shared.events.envelope import Envelope, EventPayload, MalformedEvent, from_record
+from shared.events.topics import dlq
+from shared.messaging.producer import EventProducer
+from shared.messaging.topics import ensure_topics
+from shared.observability import (
+    CONSUMER_LAG,
+    EVENT_HANDLER_LATENCY,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_RETRIED,
+    get_logger,
+)
+
+log = get_logger(__name__)
+
+Handler = Callable[[Envelope, Any], Awaitable[None]]
+H = TypeVar("H", bound=Handler)
+
+# Errors that say "try again later", never "this record is bad".
+TRANSIENT: tuple[type[BaseException], ...] = (
+    ConnectionFailure,
+    ExecutionTimeout,
+    KafkaError,
+    Unavailable,
+    VersionConflict,
+    TimeoutError,
+    ConnectionError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, OperationFailure):
+        # "not primary", interrupted and similar server states pass; bad operations don't
+        return bool(exc.has_error_label("RetryableWriteError")) or exc.code in {
+            6,
+            7,
+            89,
+            91,
+            189,
+            11600,
+            11602,
+            10107,
+            13435,
+            13436,
+        }
+    return isinstance(exc, TRANSIENT)
+
+
+class Router:
+    """The subscriptions of one consumer group: payload type → handler."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, tuple[type[EventPayload], Handler]] = {}
+
+    def on(self, payload_type: type[EventPayload]) -> Callable[[H], H]:
+        def register(handler: H) -> H:
+            self._handlers[payload_type.event_type] = (payload_type, handler)
+            return handler
+
+        return register
+
+    @property
+    def topics(self) -> set[str]:
+        return {payload_type.topic for payload_type, _ in self._handlers.values()}
+
+    @property
+    def event_types(self) -> set[str]:
+        return set(self._handlers)
+
+    def get(self, event_type: str) -> tuple[type[EventPayload], Handler] | None:
+        return self._handlers.get(event_type)
+
+    async def dispatch(self, envelope: Envelope) -> bool:
+        """Run the handler for this event; False when the type is not subscribed."""
+        found = self.get(envelope.type)
+        if found is None:
+            return False
+        payload_type, handler = found
+        await handler(envelope, _parse(payload_type, envelope))
+        return True
+
+
+def _parse(payload_type: type[EventPayload], envelope: Envelope) -> EventPayload:
+    from pydantic import ValidationError
+
+    try:
+        return payload_type.model_validate(envelope.data)
+    except ValidationError as exc:
+        raise MalformedEvent(f"{envelope.type} payload does not match its schema: {exc}") from exc
+
+
+class _Stopping(Exception):
+    pass
+
+
+class ConsumerRunner:
+    """Consumes the router's topics as one consumer group until stopped."""
+
+    def __init__(
+        self,
+        settings: CommonSettings,
+        *,
+        group: str,
+        router: Router,
+        producer: EventProducer,
+        poison_attempts: int = 3,
+        max_backoff_s: float = 10.0,
+        max_records: int = 200,
+    ) -> None:
+        self._settings = settings
+        self._service = settings.service_name
+        self.group = group
+        self._router = router
+        self._producer = producer
+        self._poison_attempts = poison_attempts
+        self._wait = wait_exponential_jitter(multiplier=0.1, max=max_backoff_s, jitter=0.1)
+        self._max_records = max_records
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._in_flight = asyncio.Lock()
+        self._uncommitted: dict[TopicPartition, int] = {}
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self._settings.topic(t) for t in self._router.topics)
+
+    async def start(self) -> None:
+        logical = sorted(self._router.topics)
+        await ensure_topics(self._settings, logical, with_dlq=logical)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            group_id=self._settings.topic(self.group),
+            client_id=f"northstar-{self._service}-{self.group}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_interval_ms=300_000,
+        )
+        self._consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+        await self._consumer.start()
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.group}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 15)
+            except TimeoutError:
+                self._task.cancel()
+            except Exception:
+                log.exception("consumer loop ended with an error", group=self.group)
+            self._task = None
+        if self._consumer is not None:
+            await self._commit_processed()
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer
+        while not self._stopping:
+            try:
+                batches = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
+            except KafkaError as exc:
+                log.warning("fetch failed; retrying", group=self.group, error=str(exc))
+                await asyncio.sleep(1)
+                continue
+            try:
+                for tp, records in batches.items():
+                    async with self._in_flight:
+                        for record in records:
+                            if self._stopping or tp not in consumer.assignment():
+                                break
+                            await self._handle(record)
+                            self._uncommitted[tp] = record.offset + 1
+                    await self._commit_processed()
+            except _Stopping:
+                break
+            await self._update_lag(consumer)
+
+    async def _commit_processed(self) -> None:
+        if not self._uncommitted or self._consumer is None:
+            return
+        offsets, self._uncommitted = self._uncommitted, {}
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # a rebalance moved the partition: its new owner gets the records again, and
+            # every effect is idempotent, so a redelivery is harmless
+            log.warning("commit lost to a rebalance", group=self.group, error=str(exc))
+        except KafkaError as exc:
+            log.warning(
+                "commit failed; records may be redelivered", group=self.group, error=str(exc)
+            )
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        topic = record.topic
+        try:
+            envelope = from_record(record.value, list(record.headers))
+        except MalformedEvent as exc:
+            await self._dead_letter(record, exc, "unknown")
+            return
+        if self._router.get(envelope.type) is None:
+            EVENTS_CONSUMED.labels(self._service, self.group, topic, envelope.type, "skipped").inc()
+            return
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                with _log_context(envelope):
+                    await self._router.dispatch(envelope)
+            except MalformedEvent as exc:
+                await self._dead_letter(record, exc, envelope.type)
+                return
+            except Exception as exc:
+                transient = is_transient(exc)
+                if not transient and attempt >= self._poison_attempts:
+                    log.exception(
+                        "handler keeps failing; dead-lettering",
+                        type=envelope.type,
+                        event_id=envelope.id,
+                        group=self.group,
+                    )
+                    await self._dead_letter(record, exc, envelope.type)
+                    return
+                EVENTS_RETRIED.labels(self._service, self.group, envelope.type).inc()
+                delay = self._wait(_RetryState(attempt))  # type: ignore[arg-type]
+                log.warning(
+                    "handler failed; retrying",
+                    type=envelope.type,
+                    event_id=envelope.id,
+                    attempt=attempt,
+                    transient=transient,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in_s=round(delay, 2),
+                )
+                await self._sleep_unless_stopping(delay)
+                continue
+            EVENT_HANDLER_LATENCY.labels(self._service, self.group, envelope.type).observe(
+                time.perf_counter() - started
+            )
+            EVENTS_CONSUMED.labels(self._service, self.group, topic, envelope.type, "ok").inc()
+            return
+
+    async def _sleep_unless_stopping(self, delay: float) -> None:
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline:
+            if self._stopping:
+                raise _Stopping
+            await asyncio.sleep(min(0.1, deadline - time.monotonic()))
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], exc: BaseException, event_type: str
+    ) -> None:
+        headers = [
+            *[(k, v) for k, v in record.headers if not k.startswith("dlq_")],
+            ("dlq_error", f"{type(exc).__name__}: {exc}"[:2000].encode()),
+            ("dlq_error_type", type(exc).__name__.encode()),
+            ("dlq_original_topic", record.topic.encode()),
+            ("dlq_original_partition", str(record.partition).encode()),
+            ("dlq_original_offset", str(record.offset).encode()),
+            ("dlq_consumer_group", self.group.encode()),
+            ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        while True:
+            try:
+                await self._producer.send_raw(
+                    f"{record.topic}.dlq" if not record.topic.endswith(".dlq") else record.topic,
+                    key=record.key,
+                    value=record.value,
+                    headers=headers,
+                )
+                break
+            except Unavailable:
+                await self._sleep_unless_stopping(1.0)
+        EVENTS_DEAD_LETTERED.labels(self._service, self.group, record.topic).inc()
+        EVENTS_CONSUMED.labels(
+            self._service, self.group, record.topic, event_type, "dead_lettered"
+        ).inc()
+
+    async def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await consumer.position(tp)
+            except KafkaError:
+                continue
+            CONSUMER_LAG.labels(self._service, self.group, tp.topic, str(tp.partition)).set(
+                max(0, highwater - position)
+            )
+
+
+class _RetryState:
+    """The little of tenacity's RetryCallState that its wait strategies read."""
+
+    def __init__(self, attempt_number: int) -> None:
+        self.attempt_number = attempt_number
+
+
+class _log_context:
+    def __init__(self, envelope: Envelope) -> None:
+        self._vars = {
+            "event_id": envelope.id,
+            "tenant": envelope.tenant,
+            "trace_id": _trace_id(envelope.traceparent),
+        }
+
+    def __enter__(self) -> None:
+        import structlog
+
+        structlog.contextvars.bind_contextvars(**self._vars)
+
+    def __exit__(self, *_: object) -> None:
+        import structlog
+
+        structlog.contextvars.unbind_contextvars(*self._vars)
+
+
+def _trace_id(traceparent: str | None) -> str | None:
+    parts = (traceparent or "").split("-")
+    return parts[1] if len(parts) == 4 else None
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Before partitions move, finish the record in hand and commit what is done."""
+
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self._runner._in_flight:
+            await self._runner._commit_processed()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        return None
+
+
+def dlq_topic(settings: CommonSettings, logical_topic: str) -> str:
+    return settings.topic(dlq(logical_topic))

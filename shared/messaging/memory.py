@@ -1,0 +1,37 @@
+"""An in-memory broker for unit tests: same envelopes, same routers, no Kafka."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shared.events.envelope import Envelope
+from shared.messaging.consumer import Router
+
+
+class InMemoryBroker:
+    """Records what is published; ``deliver`` runs routers over it like a consumer would."""
+
+    def __init__(self) -> None:
+        self.published: list[Envelope] = []
+        self._delivered: dict[int, int] = {}
+
+    async def publish(self, envelope: Envelope, topic: str | None = None) -> None:
+        self.published.append(envelope)
+
+    async def publish_many(self, envelopes: Sequence[Envelope], topic: str | None = None) -> None:
+        self.published.extend(envelopes)
+
+    def of_type(self, event_type: str) -> list[Envelope]:
+        return [e for e in self.published if e.type == event_type]
+
+    async def deliver(self, router: Router) -> int:
+        """Dispatch every event this router has not seen yet, in publish order."""
+        start = self._delivered.get(id(router), 0)
+        count = 0
+        while start < len(self.published):
+            envelope = self.published[start]
+            start += 1
+            self._delivered[id(router)] = start
+            if await router.dispatch(envelope):
+                count += 1
+        return count

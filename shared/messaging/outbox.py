@@ -1,0 +1,136 @@
+"""The embedded outbox: events ride in the aggregate document, a relay publishes them.
+
+A use case writes the state change and its events (``pending_events``) in one document update,
+so no event is lost between the write and the publish and no multi-document transaction is
+needed. The relay publishes a document's pending events in order, waits for the broker's ack,
+then removes exactly those entries with ``$pullAll`` (FerretDB 1.24 ignores ``$pull`` with a
+condition, exact values work on both stores). A crash between publish and removal publishes the
+same event ids again; consumers are idempotent on event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.errors import Unavailable
+from shared.events.envelope import Envelope
+from shared.observability import OUTBOX_OLDEST_AGE, OUTBOX_PENDING, OUTBOX_RELAYED, get_logger
+
+log = get_logger(__name__)
+
+PENDING = "pending_events"
+HAS_PENDING = {f"{PENDING}.0": {"$exists": True}}
+
+
+class Publisher(Protocol):
+    async def publish_many(
+        self, envelopes: Sequence[Envelope], topic: str | None = None
+    ) -> None: ...
+
+
+def outbox_push(events: Sequence[Envelope]) -> dict[str, Any]:
+    """The ``$push`` clause that appends events to a document's outbox in the same update."""
+    return {PENDING: {"$each": [e.to_document() for e in events]}}
+
+
+def with_outbox(update: dict[str, Any], events: Sequence[Envelope]) -> dict[str, Any]:
+    """Merge an outbox push into an update document."""
+    if not events:
+        return update
+    merged = dict(update)
+    merged["$push"] = {**update.get("$push", {}), **outbox_push(events)}
+    return merged
+
+
+class OutboxRelay:
+    """Publishes and clears the outbox of every document in one collection."""
+
+    def __init__(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        publisher: Publisher,
+        *,
+        service: str,
+        poll_interval_s: float = 0.5,
+        batch: int = 100,
+    ) -> None:
+        self._collection = collection
+        self._publisher = publisher
+        self._service = service
+        self._interval = poll_interval_s
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def notify(self) -> None:
+        """Called after a write with events: relay now rather than at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name=f"outbox-{self._collection.name}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 10)
+            except TimeoutError:
+                self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                relayed = await self.relay_once()
+            except Exception as exc:  # an outage: keep the events and try again
+                log.warning(
+                    "outbox relay failed; will retry",
+                    collection=self._collection.name,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                relayed = 0
+                await asyncio.sleep(1)
+            if relayed < self._batch:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._interval)
+                except TimeoutError:
+                    pass
+
+    async def relay_once(self) -> int:
+        """Publish and clear up to ``batch`` documents' outboxes; return how many were relayed."""
+        docs = [
+            doc async for doc in self._collection.find(HAS_PENDING, {PENDING: 1}).limit(self._batch)
+        ]
+        self._observe_backlog(docs)
+        for doc in docs:
+            pending = doc[PENDING]
+            events = [Envelope.from_document(entry) for entry in pending]
+            await self._publisher.publish_many(events)
+            await self._collection.update_one({"_id": doc["_id"]}, {"$pullAll": {PENDING: pending}})
+            OUTBOX_RELAYED.labels(self._service, self._collection.name).inc(len(events))
+        return len(docs)
+
+    def _observe_backlog(self, docs: list[dict[str, Any]]) -> None:
+        OUTBOX_PENDING.labels(self._service, self._collection.name).set(len(docs))
+        times = [entry["time"] for doc in docs for entry in doc[PENDING][:1]]
+        oldest = min((t if t.tzinfo else t.replace(tzinfo=UTC) for t in times), default=None)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+        OUTBOX_OLDEST_AGE.labels(self._service, self._collection.name).set(max(0.0, age))
+
+    async def drain(self, timeout_s: float = 10.0) -> None:
+        """Relay until nothing is pending (tests and shutdown)."""
+        deadline = time.monotonic() + timeout_s
+        while await self._collection.find_one(HAS_PENDING, {"_id": 1}) is not None:
+            if time.monotonic() > deadline:
+                raise Unavailable("outbox did not drain in time")
+            await self.relay_once()

@@ -1,0 +1,198 @@
+"""JSON logs, Prometheus metrics and the HTTP middleware that feeds them.
+
+Metrics live in the process-wide default registry and carry a ``service`` label, so several
+apps in one process (tests) share them without clashing.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HTTP_REQUESTS = Counter(
+    "northstar_http_requests_total",
+    "HTTP requests by route and status",
+    ["service", "method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "northstar_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+HTTP_IN_FLIGHT = Gauge(
+    "northstar_http_requests_in_flight", "HTTP requests being served", ["service"]
+)
+EVENTS_PUBLISHED = Counter(
+    "northstar_events_published_total",
+    "Events acknowledged by the broker",
+    ["service", "topic", "type"],
+)
+EVENT_PUBLISH_FAILURES = Counter(
+    "northstar_event_publish_failures_total", "Event publishes that failed", ["service", "topic"]
+)
+EVENTS_CONSUMED = Counter(
+    "northstar_events_consumed_total",
+    "Events handled by consumers, by outcome",
+    ["service", "group", "topic", "type", "outcome"],
+)
+EVENT_HANDLER_LATENCY = Histogram(
+    "northstar_event_handler_duration_seconds",
+    "Time spent in an event handler",
+    ["service", "group", "type"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENTS_RETRIED = Counter(
+    "northstar_events_retried_total",
+    "Handler attempts retried after an error",
+    ["service", "group", "type"],
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "northstar_events_dead_lettered_total",
+    "Poison records sent to a dead-letter topic",
+    ["service", "group", "topic"],
+)
+CONSUMER_LAG = Gauge(
+    "northstar_consumer_lag",
+    "Records between a consumer's position and the partition's end",
+    ["service", "group", "topic", "partition"],
+)
+OUTBOX_PENDING = Gauge(
+    "northstar_outbox_pending_documents",
+    "Aggregates holding unpublished events",
+    ["service", "collection"],
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "northstar_outbox_oldest_pending_age_seconds",
+    "Age of the oldest unpublished event",
+    ["service", "collection"],
+)
+OUTBOX_RELAYED = Counter(
+    "northstar_outbox_relayed_events_total",
+    "Events relayed from an outbox",
+    ["service", "collection"],
+)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Render every log line (ours and the libraries') as one JSON object."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("aiokafka", "pymongo", "httpx"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    return structlog.get_logger(name)  # type: ignore[no-any-return]
+
+
+class RequestContextMiddleware:
+    """Request id, tenant-free access context, RED metrics and a body-size bound.
+
+    Pure ASGI (not BaseHTTPMiddleware) so it adds almost nothing to the hot path of webhook
+    ingest.
+    """
+
+    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
+        self.app = app
+        self.service = service
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        status = 500
+        started = time.perf_counter()
+        method = scope["method"]
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            from shared.app import problem_response
+
+            response = problem_response(
+                413,
+                "payload-too-large",
+                "The request is too large",
+                f"request bodies are limited to {self.max_body_bytes} bytes",
+                instance=scope.get("path"),
+                request_id=request_id,
+            )
+            await response(scope, receive, send)
+            self._observe(scope, method, 413, started)
+            return
+        received = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    from shared.errors import PayloadTooLarge
+
+                    raise PayloadTooLarge(
+                        f"request bodies are limited to {self.max_body_bytes} bytes"
+                    )
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        HTTP_IN_FLIGHT.labels(self.service).inc()
+        try:
+            await self.app(scope, bounded_receive, send_with_id)
+        finally:
+            HTTP_IN_FLIGHT.labels(self.service).dec()
+            self._observe(scope, method, status, started)
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    def _observe(self, scope: Scope, method: str, status: int, started: float) -> None:
+        route = scope.get("route")
+        # the route template, not the raw path, keeps label cardinality bounded
+        template = getattr(route, "path", None) or "unmatched"
+        HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+        HTTP_LATENCY.labels(self.service, method, template).observe(time.perf_counter() - started)

@@ -1,0 +1,318 @@
+"""The messaging library on the real broker and document store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.config import CommonSettings
+from shared.events import new_event, topics
+from shared.events.kpi import KpiDatapointRecorded
+from shared.events.people import PersonUpserted
+from shared.messaging import ConsumerRunner, EventProducer, OutboxRelay, Router, ensure_topics
+from shared.messaging.outbox import with_outbox
+from tests.support import eventually, isolated_settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def settings() -> CommonSettings:
+    return isolated_settings(CommonSettings, service_name="messaging-test")
+
+
+@pytest.fixture
+async def producer(settings: CommonSettings) -> AsyncIterator[EventProducer]:
+    await ensure_topics(settings, topics.ALL, with_dlq=topics.ALL)
+    producer = EventProducer(settings)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture
+async def db(settings: CommonSettings) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    yield client[settings.mongodb_database]
+    await client.drop_database(settings.mongodb_database)
+    await client.close()
+
+
+async def read_all(
+    settings: CommonSettings, topic: str, expected: int, timeout: float = 15.0
+) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(records) < expected and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for recs in batch.values():
+                records.extend(recs)
+        # linger a little to catch unexpected extra records
+        batch = await consumer.getmany(timeout_ms=500)
+        for recs in batch.values():
+            records.extend(recs)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def datapoint(n: int, tenant: str = "acme") -> Any:
+    payload = KpiDatapointRecorded(
+        id=f"dp-{n}",
+        tenant=tenant,
+        metric="adoption_rate",
+        value=float(n),
+        timestamp=datetime(2026, 11, 1, tzinfo=UTC),
+        dimensions={"product": "mobile"},
+        source_id="src-1",
+        source_event_id=f"evt-{n}",
+    )
+    return new_event(
+        payload,
+        tenant=tenant,
+        subject=f"{tenant}:adoption_rate",
+        source="northstar/kpi-ingest",
+        traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
+    )
+
+
+async def test_record_parses_with_the_cloudevents_sdk_with_every_attribute(
+    settings: CommonSettings, producer: EventProducer
+) -> None:
+    event = datapoint(1)
+    await producer.publish(event)
+    [record] = await read_all(settings, topics.KPI_DATAPOINTS, 1)
+
+    message = KafkaMessage(headers=dict(record.headers), key=record.key, value=record.value)
+    parsed = from_binary_event(message)
+
+    assert parsed.get_specversion() == "1.0"
+    assert parsed.get_id() == event.id
+    assert parsed.get_type() == "northstar.kpi.datapoint.recorded.v1"
+    assert parsed.get_source() == "northstar/kpi-ingest"
+    assert parsed.get_subject() == "acme:adoption_rate"
+    assert parsed.get_datacontenttype() == "application/json"
+    assert parsed.get_time() == event.time.replace(microsecond=event.time.microsecond)
+    assert parsed.get_extension("tenant") == "acme"
+    assert parsed.get_extension("partitionkey") == "acme:adoption_rate"
+    assert parsed.get_extension("traceparent") == event.traceparent
+    data = parsed.get_data()
+    assert isinstance(data, dict)
+    assert data["metric"] == "adoption_rate"
+    assert data["value"] == 1.0
+    assert record.key == b"acme:adoption_rate"
+
+
+async def test_outbox_relay_publishes_exactly_the_stored_events(
+    settings: CommonSettings, producer: EventProducer, db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    goals = db["aggregates"]
+    stored = [datapoint(n) for n in range(3)]
+    await goals.insert_one({"_id": "agg-1", "tenant": "acme", "version": 1})
+    await goals.update_one({"_id": "agg-1"}, with_outbox({"$set": {"state": "x"}}, stored[:2]))
+    await goals.insert_one(
+        {
+            "_id": "agg-2",
+            "tenant": "acme",
+            "version": 1,
+            "pending_events": [stored[2].to_document()],
+        }
+    )
+    relay = OutboxRelay(goals, producer, service="test")
+
+    await relay.drain()
+
+    records = await read_all(settings, topics.KPI_DATAPOINTS, 3)
+    assert sorted(dict(r.headers)["ce_id"].decode() for r in records) == sorted(
+        e.id for e in stored
+    )
+    assert await goals.count_documents({"pending_events.0": {"$exists": True}}) == 0
+    doc = await goals.find_one({"_id": "agg-1"})
+    assert doc is not None
+    assert doc["state"] == "x"
+
+
+class CountingProjection:
+    """An idempotent effect: count each event id once in the document store."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.collection = db["effects"]
+        self.calls = 0
+
+    def router(self, fail_on: set[str] | None = None) -> Router:
+        router = Router()
+
+        @router.on(KpiDatapointRecorded)
+        async def on_datapoint(event: Any, payload: KpiDatapointRecorded) -> None:
+            self.calls += 1
+            if payload.id in (fail_on or set()):
+                raise ValueError(f"cannot handle {payload.id}")
+            await self.collection.update_one(
+                {"_id": payload.metric, "applied": {"$ne": event.id}},
+                {"$inc": {"total": payload.value}, "$push": {"applied": event.id}},
+                upsert=False,
+            )
+
+        return router
+
+    async def total(self) -> float:
+        doc = await self.collection.find_one({"_id": "adoption_rate"})
+        return float(doc["total"]) if doc else 0.0
+
+
+async def test_relay_stopped_between_publish_and_removal_republishes_and_effect_applies_once(
+    settings: CommonSettings, producer: EventProducer, db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    aggregates = db["aggregates"]
+    event = datapoint(7)
+    await aggregates.insert_one(
+        {"_id": "agg", "tenant": "acme", "version": 1, "pending_events": [event.to_document()]}
+    )
+
+    class CrashAfterPublish(OutboxRelay):
+        async def relay_once(self) -> int:
+            docs = [d async for d in aggregates.find({"pending_events.0": {"$exists": True}})]
+            for doc in docs:  # publish, then "crash" before the removal
+                from shared.events import Envelope
+
+                await producer.publish_many(
+                    [Envelope.from_document(e) for e in doc["pending_events"]]
+                )
+            raise RuntimeError("crashed before removing the published events")
+
+    with pytest.raises(RuntimeError):
+        await CrashAfterPublish(aggregates, producer, service="test").relay_once()
+    assert await aggregates.count_documents({"pending_events.0": {"$exists": True}}) == 1
+
+    await OutboxRelay(aggregates, producer, service="test").drain()  # the restart
+
+    records = await read_all(settings, topics.KPI_DATAPOINTS, 2)
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == [event.id, event.id]
+
+    projection = CountingProjection(db)
+    await projection.collection.insert_one({"_id": "adoption_rate", "total": 0, "applied": []})
+    runner = ConsumerRunner(
+        settings, group="projection", router=projection.router(), producer=producer
+    )
+    await runner.start()
+    try:
+        await eventually(lambda: projection.calls >= 2)
+    finally:
+        await runner.stop()
+    assert await projection.total() == 7.0
+
+
+async def test_poison_record_goes_to_the_dlq_and_the_consumer_goes_on(
+    settings: CommonSettings, producer: EventProducer, db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    projection = CountingProjection(db)
+    await projection.collection.insert_one({"_id": "adoption_rate", "total": 0, "applied": []})
+    await producer.publish(datapoint(1))
+    poison = datapoint(2)
+    await producer.publish(poison)
+    # not even a CloudEvent: unreadable bytes with no headers
+    await producer.send_raw(
+        settings.topic(topics.KPI_DATAPOINTS),
+        key=b"acme:adoption_rate",
+        value=b"\xff not json",
+        headers=[],
+    )
+    await producer.publish(datapoint(3))
+    runner = ConsumerRunner(
+        settings,
+        group="dlq-test",
+        router=projection.router({"dp-2"}),
+        producer=producer,
+        max_backoff_s=0.2,
+    )
+    await runner.start()
+    try:
+        await eventually(lambda: projection.total() if False else _total_is(projection, 4.0))
+    finally:
+        await runner.stop()
+
+    dead = await read_all(settings, topics.dlq(topics.KPI_DATAPOINTS), 2)
+    assert len(dead) == 2
+    by_id = {dict(r.headers).get("ce_id", b"").decode(): dict(r.headers) for r in dead}
+    headers = by_id[poison.id]
+    assert headers["dlq_error_type"] == b"ValueError"
+    assert b"cannot handle dp-2" in headers["dlq_error"]
+    assert headers["dlq_original_topic"] == settings.topic(topics.KPI_DATAPOINTS).encode()
+    assert headers["dlq_consumer_group"] == b"dlq-test"
+    assert int(headers["dlq_original_offset"]) >= 0
+    assert by_id[""]["dlq_error_type"] == b"MalformedEvent"
+
+
+async def _total_is(projection: CountingProjection, expected: float) -> bool:
+    return await projection.total() == expected
+
+
+async def test_consumer_stopped_before_commit_gets_the_record_again_and_applies_it_once(
+    settings: CommonSettings, producer: EventProducer, db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    projection = CountingProjection(db)
+    await projection.collection.insert_one({"_id": "adoption_rate", "total": 0, "applied": []})
+    await producer.publish(datapoint(5))
+
+    class CrashBeforeCommit(ConsumerRunner):
+        async def _commit_processed(self) -> None:
+            self._uncommitted.clear()  # the process dies before the commit reaches the broker
+
+    crashing = CrashBeforeCommit(
+        settings, group="crash", router=projection.router(), producer=producer
+    )
+    await crashing.start()
+    try:
+        await eventually(lambda: projection.calls >= 1)
+    finally:
+        await crashing.stop()
+    assert await projection.total() == 5.0
+
+    restarted = ConsumerRunner(
+        settings, group="crash", router=projection.router(), producer=producer
+    )
+    await restarted.start()
+    try:
+        await eventually(lambda: projection.calls >= 2)
+    finally:
+        await restarted.stop()
+    assert await projection.total() == 5.0  # delivered twice, counted once
+
+
+async def test_person_payload_round_trips_through_the_broker(
+    settings: CommonSettings, producer: EventProducer, db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    seen: list[PersonUpserted] = []
+    router = Router()
+
+    @router.on(PersonUpserted)
+    async def on_person(event: Any, payload: PersonUpserted) -> None:
+        seen.append(payload)
+
+    person = PersonUpserted(id="p1", tenant="acme", user_name="ada@acme.test", active=True)
+    await producer.publish(
+        new_event(person, tenant="acme", subject="p1", source="northstar/people")
+    )
+    runner = ConsumerRunner(settings, group="people-proj", router=router, producer=producer)
+    await runner.start()
+    try:
+        await eventually(lambda: seen)
+    finally:
+        await runner.stop()
+    assert seen == [person]

@@ -1,0 +1,88 @@
+"""Helpers every test module shares: isolated settings, running apps, tokens."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import httpx
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+
+from shared.auth import issue_local_token
+from shared.config import CommonSettings
+
+S = TypeVar("S", bound=CommonSettings)
+
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+MONGODB_URI = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
+
+
+def unique(prefix: str = "") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def isolated_settings(cls: type[S], run_id: str | None = None, **overrides: Any) -> S:
+    """Settings on the real servers with their own topics and database.
+
+    Services of one test share ``run_id`` so they see each other's topics.
+    """
+    run_id = run_id or unique()
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": KAFKA,
+        "mongodb_uri": MONGODB_URI,
+        "topic_prefix": f"t{run_id}.",
+        "topic_partitions": 2,
+        "outbox_poll_interval_s": 0.1,
+    }
+    base = cls()
+    values["mongodb_database"] = f"t{run_id}_{base.service_name}"
+    values.update(overrides)
+    return cls(**values)
+
+
+@asynccontextmanager
+async def running(app: FastAPI, *, drop_database: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan (clients, relays, consumers) and give an HTTP client to it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+    if drop_database:
+        settings: CommonSettings = app.state.settings
+        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
+        try:
+            await mongo.drop_database(settings.mongodb_database)
+        finally:
+            await mongo.close()
+
+
+def bearer(
+    tenant: str, sub: str, *roles: str, settings: CommonSettings | None = None
+) -> dict[str, str]:
+    """Authorization header with a local JWT."""
+    token = issue_local_token(
+        settings or CommonSettings(), tenant=tenant, sub=sub, roles=list(roles) or ["employee"]
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1) -> Any:
+    """Poll an async or sync check until it returns a truthy value; fail after ``timeout``."""
+    import asyncio
+    import inspect
+    import time
+
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if inspect.isawaitable(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
