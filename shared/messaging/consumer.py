@@ -74,14 +74,19 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class Router:
-    """The subscriptions of one consumer group: payload type → handler."""
+    """The subscriptions of one consumer group: payload type → handlers, run in order.
+
+    Several handlers may listen to one type (e.g. the people directory and a service's own
+    reaction to a manager change); each must be idempotent, as a retry runs them all again.
+    """
 
     def __init__(self) -> None:
-        self._handlers: dict[str, tuple[type[EventPayload], Handler]] = {}
+        self._handlers: dict[str, tuple[type[EventPayload], list[Handler]]] = {}
 
     def on(self, payload_type: type[EventPayload]) -> Callable[[H], H]:
         def register(handler: H) -> H:
-            self._handlers[payload_type.event_type] = (payload_type, handler)
+            entry = self._handlers.setdefault(payload_type.event_type, (payload_type, []))
+            entry[1].append(handler)
             return handler
 
         return register
@@ -94,16 +99,18 @@ class Router:
     def event_types(self) -> set[str]:
         return set(self._handlers)
 
-    def get(self, event_type: str) -> tuple[type[EventPayload], Handler] | None:
-        return self._handlers.get(event_type)
+    def handles(self, event_type: str) -> bool:
+        return event_type in self._handlers
 
     async def dispatch(self, envelope: Envelope) -> bool:
-        """Run the handler for this event; False when the type is not subscribed."""
-        found = self.get(envelope.type)
+        """Run the handlers for this event; False when the type is not subscribed."""
+        found = self._handlers.get(envelope.type)
         if found is None:
             return False
-        payload_type, handler = found
-        await handler(envelope, _parse(payload_type, envelope))
+        payload_type, handlers = found
+        payload = _parse(payload_type, envelope)
+        for handler in handlers:
+            await handler(envelope, payload)
         return True
 
 
@@ -229,7 +236,7 @@ class ConsumerRunner:
         except MalformedEvent as exc:
             await self._dead_letter(record, exc, "unknown")
             return
-        if self._router.get(envelope.type) is None:
+        if not self._router.handles(envelope.type):
             EVENTS_CONSUMED.labels(self._service, self.group, topic, envelope.type, "skipped").inc()
             return
         attempt = 0

@@ -1,0 +1,187 @@
+"""A service's local projection of people and mentorships, built from ``person.*`` and
+``mentorship.*`` events (DESIGN §3): names, emails, managers, mentors, time zones.
+
+Each service keeps it in its own database; it can be rebuilt from scratch by consuming the
+compacted people topic from the beginning with a new consumer group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.events.envelope import Envelope
+from shared.events.people import (
+    MentorshipEnded,
+    MentorshipStarted,
+    PersonDeactivated,
+    PersonManagerChanged,
+    PersonUpserted,
+)
+from shared.messaging.consumer import Router
+
+MAX_CHAIN = 50  # org charts are shallow; a longer chain means bad data, not a deep company
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    tenant: str
+    user_name: str
+    display_name: str | None = None
+    email: str | None = None
+    title: str | None = None
+    department: str | None = None
+    manager_id: str | None = None
+    time_zone: str | None = None
+    locale: str | None = None
+    active: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.user_name
+
+
+def _key(tenant: str, entity_id: str) -> str:
+    return f"{tenant}:{entity_id}"
+
+
+class PeopleDirectory:
+    """Read model of the org chart and mentorships for one service."""
+
+    PEOPLE = "directory_people"
+    MENTORSHIPS = "directory_mentorships"
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._people = db[self.PEOPLE]
+        self._mentorships = db[self.MENTORSHIPS]
+
+    @classmethod
+    def indexes(cls) -> dict[str, list[IndexModel]]:
+        return {
+            cls.PEOPLE: [
+                IndexModel([("tenant", ASCENDING), ("manager_id", ASCENDING)]),
+                IndexModel([("tenant", ASCENDING), ("id", ASCENDING)], unique=True),
+            ],
+            cls.MENTORSHIPS: [
+                IndexModel([("tenant", ASCENDING), ("mentee_id", ASCENDING)]),
+                IndexModel([("tenant", ASCENDING), ("mentor_id", ASCENDING)]),
+            ],
+        }
+
+    def register(self, router: Router) -> None:
+        """Add the projection's handlers to a service's consumer router."""
+        router.on(PersonUpserted)(self._on_person_upserted)
+        router.on(PersonDeactivated)(self._on_person_deactivated)
+        router.on(PersonManagerChanged)(self._on_manager_changed)
+        router.on(MentorshipStarted)(self._on_mentorship_started)
+        router.on(MentorshipEnded)(self._on_mentorship_ended)
+
+    # ------------------------------------------------------------------ projection
+
+    async def _on_person_upserted(self, event: Envelope, person: PersonUpserted) -> None:
+        # events of one person share a partition, so a plain upsert keeps the latest state
+        fields = person.model_dump(exclude={"created", "emails", "external_id", "employee_number"})
+        await self._people.update_one(
+            {"_id": _key(person.tenant, person.id)}, {"$set": fields}, upsert=True
+        )
+
+    async def _on_person_deactivated(self, event: Envelope, payload: PersonDeactivated) -> None:
+        await self._people.update_one(
+            {"_id": _key(payload.tenant, payload.id)}, {"$set": {"active": False}}
+        )
+
+    async def _on_manager_changed(self, event: Envelope, payload: PersonManagerChanged) -> None:
+        await self._people.update_one(
+            {"_id": _key(payload.tenant, payload.id)},
+            {"$set": {"manager_id": payload.new_manager_id}},
+        )
+
+    async def _on_mentorship_started(self, event: Envelope, payload: MentorshipStarted) -> None:
+        await self._mentorships.update_one(
+            {"_id": _key(payload.tenant, payload.id)},
+            {
+                "$set": {
+                    "tenant": payload.tenant,
+                    "id": payload.id,
+                    "mentor_id": payload.mentor_id,
+                    "mentee_id": payload.mentee_id,
+                    "focus_skills": payload.focus_skills,
+                    "active": True,
+                }
+            },
+            upsert=True,
+        )
+
+    async def _on_mentorship_ended(self, event: Envelope, payload: MentorshipEnded) -> None:
+        await self._mentorships.update_one(
+            {"_id": _key(payload.tenant, payload.id)}, {"$set": {"active": False}}
+        )
+
+    # ------------------------------------------------------------------ queries
+
+    async def get(self, tenant: str, person_id: str) -> Person | None:
+        doc = await self._people.find_one({"_id": _key(tenant, person_id)})
+        return _person(doc) if doc else None
+
+    async def many(self, tenant: str, person_ids: list[str]) -> dict[str, Person]:
+        keys = [_key(tenant, pid) for pid in person_ids]
+        return {doc["id"]: _person(doc) async for doc in self._people.find({"_id": {"$in": keys}})}
+
+    async def management_chain(self, tenant: str, person_id: str) -> list[str]:
+        """The person's managers, nearest first (stops on a cycle)."""
+        chain: list[str] = []
+        current = await self.get(tenant, person_id)
+        while current and current.manager_id and current.manager_id not in chain:
+            if current.manager_id == person_id or len(chain) >= MAX_CHAIN:
+                break
+            chain.append(current.manager_id)
+            current = await self.get(tenant, current.manager_id)
+        return chain
+
+    async def manages(self, tenant: str, manager_id: str, person_id: str) -> bool:
+        """True when ``manager_id`` is anywhere in ``person_id``'s management chain."""
+        return manager_id in await self.management_chain(tenant, person_id)
+
+    async def direct_reports(self, tenant: str, manager_id: str) -> list[Person]:
+        return [
+            _person(doc)
+            async for doc in self._people.find(
+                {"tenant": tenant, "manager_id": manager_id, "active": True}
+            )
+        ]
+
+    async def mentors_of(self, tenant: str, mentee_id: str) -> list[str]:
+        return [
+            doc["mentor_id"]
+            async for doc in self._mentorships.find(
+                {"tenant": tenant, "mentee_id": mentee_id, "active": True}
+            )
+        ]
+
+    async def mentees_of(self, tenant: str, mentor_id: str) -> list[str]:
+        return [
+            doc["mentee_id"]
+            async for doc in self._mentorships.find(
+                {"tenant": tenant, "mentor_id": mentor_id, "active": True}
+            )
+        ]
+
+
+def _person(doc: dict[str, Any]) -> Person:
+    return Person(
+        id=doc["id"],
+        tenant=doc["tenant"],
+        user_name=doc.get("user_name", doc["id"]),
+        display_name=doc.get("display_name"),
+        email=doc.get("email"),
+        title=doc.get("title"),
+        department=doc.get("department"),
+        manager_id=doc.get("manager_id"),
+        time_zone=doc.get("time_zone"),
+        locale=doc.get("locale"),
+        active=doc.get("active", True),
+    )
