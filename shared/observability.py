@@ -137,6 +137,7 @@ class RequestContextMiddleware:
         headers = dict(scope.get("headers") or [])
         request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
         started = time.perf_counter()
@@ -188,7 +189,7 @@ class RequestContextMiddleware:
         finally:
             HTTP_IN_FLIGHT.labels(self.service).dec()
             self._observe(scope, method, status, started)
-            structlog.contextvars.unbind_contextvars("request_id")
+            structlog.contextvars.clear_contextvars()
 
     def _observe(self, scope: Scope, method: str, status: int, started: float) -> None:
         route = scope.get("route")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -153,8 +154,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     """Start what the suite needs (or reuse a running stack), run pytest, stop what we started."""
-    state_dir = RUN_DIR / "test"
-    env, started = start_servers(state_dir if not _stack_running() else RUN_DIR)
+    if _stack_running():
+        state_dir = RUN_DIR  # reuse the servers of `make up`
+    else:
+        state_dir = RUN_DIR / "test"
+        # a fresh broker and store for every run: no topics or data left from the last one
+        shutil.rmtree(state_dir / "data", ignore_errors=True)
+    env, started = start_servers(state_dir)
     try:
         result = subprocess.run(
             [sys.executable, "-m", "pytest", *args.pytest_args], env={**os.environ, **env}
