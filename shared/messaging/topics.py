@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from shared.config import CommonSettings
 from shared.events.topics import COMPACTED, dlq
@@ -34,10 +34,11 @@ async def ensure_topics(
             if physical not in existing
         ]
         if missing:
-            try:
-                await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another replica created it first
+            response = await admin.create_topics(missing)
+            for name, code, message in getattr(response, "topic_errors", []):
+                # 36: another replica created it first, which is fine
+                if code not in (0, TopicAlreadyExistsError.errno):
+                    raise KafkaError(f"could not create topic {name}: {message} (code {code})")
     finally:
         await admin.close()
 
