@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import CommonSettings
+
+# Only valid in local mode: the validator refuses it anywhere else.
+LOCAL_ANONYMITY_SECRET = "northstar-local-feedback-anonymity-secret-change-me"
 
 
 class FeedbackSettings(CommonSettings):
@@ -13,3 +17,25 @@ class FeedbackSettings(CommonSettings):
     service_name: str = "feedback"
     port: int = 8003
     mongodb_database: str = "northstar_feedback"
+
+    # keys the hash of (request id, reviewer id) that stops double answers on anonymous requests
+    anonymity_secret: SecretStr = SecretStr(LOCAL_ANONYMITY_SECRET)
+    default_min_responses: int = Field(3, ge=2)
+    max_reviewers: int = Field(50, ge=1, le=200)
+    # requests created from events (goal milestones, manager handovers) are due after this many days
+    auto_request_due_days: int = Field(14, ge=1)
+    expiry_interval_s: float = Field(60.0, gt=0)
+    consume_events: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> FeedbackSettings:
+        if self.environment != "local":
+            secret = self.anonymity_secret.get_secret_value()
+            if secret == LOCAL_ANONYMITY_SECRET:
+                raise ValueError(
+                    "FEEDBACK_ANONYMITY_SECRET is the local placeholder; set a real secret "
+                    "outside local mode"
+                )
+            if len(secret) < 32:
+                raise ValueError("FEEDBACK_ANONYMITY_SECRET must be at least 32 characters")
+        return self

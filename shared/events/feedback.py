@@ -57,7 +57,10 @@ class FeedbackRequestExpired(EventPayload):
     tenant: str
     subject_id: str
     requester_id: str
-    open_reviewer_ids: list[str] = []
+    open_reviewer_ids: list[str] = []  # always empty for anonymous requests
+    open_count: int | None = None  # how many reviewers had not answered
+    response_count: int | None = None
+    released: bool | None = None  # False: an anonymous request closed below min_responses
 
 
 @event("northstar.feedback.released.v1", FEEDBACK)

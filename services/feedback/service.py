@@ -1,0 +1,342 @@
+"""Use cases of feedback requests: ask, answer, decline, expire, and the requests events ask for."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal, Protocol, TypeVar
+
+from services.feedback.access import Access, Viewer, access_of
+from services.feedback.domain import (
+    FeedbackRequest,
+    RequestKind,
+    Response,
+    Reviewer,
+    answer_key,
+)
+from services.feedback.repository import RequestStore, SharingStore
+from shared.auth import Principal
+from shared.directory import Person
+from shared.errors import Forbidden, InvalidInput, NotFound, VersionConflict
+from shared.events import deterministic_id
+from shared.events.feedback import Relationship
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+SAVE_ATTEMPTS = 5
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Directory(Protocol):
+    """The part of the people projection the service reads (shared.directory.PeopleDirectory)."""
+
+    async def get(self, tenant: str, person_id: str) -> Person | None: ...
+    async def many(self, tenant: str, person_ids: list[str]) -> dict[str, Person]: ...
+    async def management_chain(self, tenant: str, person_id: str) -> list[str]: ...
+    async def mentors_of(self, tenant: str, mentee_id: str) -> list[str]: ...
+    async def manages(self, tenant: str, manager_id: str, person_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class RequestPolicy:
+    secret: bytes
+    default_min_responses: int = 3
+    max_reviewers: int = 50
+    auto_request_due_days: int = 14
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    subject_id: str
+    reviewers: list[tuple[str, Relationship]]
+    skills: list[str]
+    questions: list[str]
+    due_date: date
+    anonymous: bool
+    min_responses: int | None = None
+    goal_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """A request as one caller may see it."""
+
+    request: FeedbackRequest
+    as_reviewer: Reviewer | None  # set when the caller was asked
+    as_owner: bool  # requester, subject, their managers, HR: the owner's view
+
+
+ListRole = Literal["assigned", "mine"]
+
+
+class FeedbackRequests:
+    def __init__(
+        self,
+        requests: RequestStore,
+        sharing: SharingStore,
+        directory: Directory,
+        policy: RequestPolicy,
+        *,
+        clock: Clock = utc_now,
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._requests = requests
+        self._sharing = sharing
+        self._directory = directory
+        self._policy = policy
+        self._clock = clock
+        self._notify = notify
+
+    # ------------------------------------------------------------------ access
+
+    async def access(self, principal: Principal, subject_id: str) -> Access:
+        viewer = Viewer(principal.person_id, principal.is_hr)
+        if viewer.person_id == subject_id or viewer.is_hr:
+            return Access.FULL
+        return access_of(
+            viewer,
+            subject_id,
+            management_chain=await self._directory.management_chain(principal.tenant, subject_id),
+            mentors=await self._directory.mentors_of(principal.tenant, subject_id),
+            shares_with_mentors=await self._sharing.shares_with_mentors(
+                principal.tenant, subject_id
+            ),
+        )
+
+    # ------------------------------------------------------------------ asking
+
+    async def ask(self, principal: Principal, new: NewRequest) -> FeedbackRequest:
+        """A person asks about themselves, a manager about a report, HR about anyone."""
+        tenant = principal.tenant
+        subject = await self._directory.get(tenant, new.subject_id)
+        if subject is None and new.subject_id != principal.person_id:
+            raise NotFound(f"person {new.subject_id} not found")
+        if (
+            new.subject_id != principal.person_id
+            and not principal.is_hr
+            and not await self._directory.manages(tenant, principal.person_id, new.subject_id)
+        ):
+            raise Forbidden("you may ask for feedback about yourself or the people you manage")
+        await self._check_reviewers(tenant, [pid for pid, _ in new.reviewers])
+        request = FeedbackRequest.create(
+            id=str(uuid.uuid4()),
+            tenant=tenant,
+            subject_id=new.subject_id,
+            requester_id=principal.person_id,
+            reviewers=[Reviewer(pid, rel) for pid, rel in new.reviewers],
+            skills=new.skills,
+            questions=new.questions,
+            due_date=new.due_date,
+            anonymous=new.anonymous,
+            min_responses=new.min_responses or self._policy.default_min_responses,
+            now=self._clock(),
+            max_reviewers=self._policy.max_reviewers,
+            goal_id=new.goal_id,
+        )
+        await self._requests.insert(request)
+        self._notify()
+        return request
+
+    async def _check_reviewers(self, tenant: str, reviewer_ids: list[str]) -> None:
+        known = await self._directory.many(tenant, reviewer_ids)
+        unknown = [pid for pid in reviewer_ids if pid not in known or not known[pid].active]
+        if unknown:
+            raise InvalidInput(
+                f"reviewers not found or inactive: {', '.join(unknown)}", reviewers=unknown
+            )
+
+    # ------------------------------------------------------------------ reading
+
+    async def view(self, principal: Principal, request_id: str) -> RequestView:
+        request = await self._requests.get(principal.tenant, request_id)
+        if request is None:
+            raise NotFound(f"feedback request {request_id} not found")
+        as_reviewer = request.reviewer(principal.person_id)
+        as_owner = principal.person_id == request.requester_id or (
+            await self.access(principal, request.subject_id) is Access.FULL
+        )
+        if as_reviewer is None and not as_owner:
+            raise NotFound(f"feedback request {request_id} not found")
+        return RequestView(request, as_reviewer, as_owner)
+
+    async def listing(
+        self, principal: Principal, *, assigned_to_me: bool, status: str | None
+    ) -> list[RequestView]:
+        """Requests asked of me (with my own status), or the ones I asked or am the subject of."""
+        tenant, me = principal.tenant, principal.person_id
+        if assigned_to_me:
+            views = [
+                RequestView(r, r.reviewer(me), False)
+                for r in await self._requests.assigned_to(tenant, me)
+            ]
+            if status == "open":  # what still waits for me
+                return [
+                    v
+                    for v in views
+                    if v.request.status == "open"
+                    and v.as_reviewer is not None
+                    and v.as_reviewer.status == "open"
+                    and self._clock() < v.request.expires_at
+                ]
+            if status in ("answered", "declined"):
+                return [v for v in views if v.as_reviewer and v.as_reviewer.status == status]
+        else:
+            found = {r.id: r for r in await self._requests.requested_by(tenant, me)}
+            found.update({r.id: r for r in await self._requests.about(tenant, me)})
+            ordered = sorted(found.values(), key=lambda r: r.created_at, reverse=True)
+            views = [RequestView(r, r.reviewer(me), True) for r in ordered]
+        if status:
+            views = [v for v in views if v.request.status == status]
+        return views
+
+    # ------------------------------------------------------------------ answering
+
+    async def submit(
+        self,
+        principal: Principal,
+        request_id: str,
+        *,
+        ratings: dict[str, int],
+        comments: str | None,
+        answers: list[str],
+    ) -> tuple[FeedbackRequest, Response]:
+        response_id = str(uuid.uuid4())  # random: says nothing about who or when
+
+        def change(request: FeedbackRequest) -> Response:
+            return request.submit(
+                reviewer_id=principal.person_id,
+                key=self._key(request, principal.person_id),
+                response_id=response_id,
+                ratings=ratings,
+                comments=comments,
+                answers=answers,
+                now=self._clock(),
+            )
+
+        return await self._change(principal.tenant, request_id, change)
+
+    async def decline(self, principal: Principal, request_id: str) -> FeedbackRequest:
+        def change(request: FeedbackRequest) -> None:
+            request.decline(
+                reviewer_id=principal.person_id,
+                key=self._key(request, principal.person_id),
+                now=self._clock(),
+            )
+
+        request, _ = await self._change(principal.tenant, request_id, change)
+        return request
+
+    def _key(self, request: FeedbackRequest, reviewer_id: str) -> str:
+        return answer_key(self._policy.secret, f"{request.tenant}:{request.id}", reviewer_id)
+
+    async def _change(
+        self, tenant: str, request_id: str, change: Callable[[FeedbackRequest], T]
+    ) -> tuple[FeedbackRequest, T]:
+        """Load, apply, save with its events; a lost race reloads and re-checks the rules."""
+        for attempt in range(SAVE_ATTEMPTS):
+            request = await self._requests.get(tenant, request_id)
+            if request is None:
+                raise NotFound(f"feedback request {request_id} not found")
+            result = change(request)
+            try:
+                await self._requests.save(request)
+            except VersionConflict:
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise
+                continue
+            self._notify()
+            return request, result
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ expiry
+
+    async def expire_overdue(self, batch: int = 200) -> int:
+        """Close every open request past its due date (the periodic job)."""
+        now = self._clock()
+        expired = 0
+        for request in await self._requests.overdue(now, batch):
+            if request.expire(now):
+                try:
+                    await self._requests.save(request)
+                except VersionConflict:
+                    continue  # answered or expired meanwhile: the next run looks again
+                expired += 1
+        if expired:
+            self._notify()
+        return expired
+
+    # ------------------------------------------------------------------ asked for by events
+
+    async def ask_on_behalf(
+        self,
+        *,
+        event_id: str,
+        tenant: str,
+        subject_id: str,
+        requester_id: str,
+        reviewer_ids: list[str],
+        questions: list[str],
+        kind: RequestKind,
+        goal_id: str | None = None,
+        relationship: Relationship | None = None,
+    ) -> bool:
+        """Create the request an event asks for, once per event id; False if nothing to do."""
+        reviewer_ids = [pid for pid in dict.fromkeys(reviewer_ids) if pid and pid != subject_id]
+        known = await self._directory.many(tenant, reviewer_ids)
+        reviewer_ids = [pid for pid in reviewer_ids if pid not in known or known[pid].active]
+        if not reviewer_ids:
+            return False
+        reviewers = [
+            Reviewer(pid, relationship or await self._relationship(tenant, subject_id, pid))
+            for pid in reviewer_ids
+        ]
+        now = self._clock()
+        request = FeedbackRequest.create(
+            id=deterministic_id("feedback-request-from-event", tenant, event_id),
+            tenant=tenant,
+            subject_id=subject_id,
+            requester_id=requester_id,
+            reviewers=reviewers[: self._policy.max_reviewers],
+            skills=[],
+            questions=questions,
+            due_date=now.date() + timedelta(days=self._policy.auto_request_due_days),
+            anonymous=False,
+            min_responses=1,
+            now=now,
+            max_reviewers=self._policy.max_reviewers,
+            kind=kind,
+            goal_id=goal_id,
+        )
+        created = await self._requests.insert(request)
+        if created:
+            self._notify()
+        return created
+
+    async def _relationship(self, tenant: str, subject_id: str, reviewer_id: str) -> Relationship:
+        if reviewer_id in await self._directory.mentors_of(tenant, subject_id):
+            return "mentor"
+        if reviewer_id in await self._directory.management_chain(tenant, subject_id):
+            return "manager"
+        if subject_id in await self._directory.management_chain(tenant, reviewer_id):
+            return "report"
+        return "peer"
+
+
+async def run_periodically(job: Callable[[], Awaitable[object]], interval_s: float) -> None:
+    """Run ``job`` every ``interval_s`` until cancelled; a failed run is retried next time."""
+    import asyncio
+
+    from shared.observability import get_logger
+
+    log = get_logger(__name__)
+    while True:
+        try:
+            await job()
+        except Exception as exc:  # an outage: try again at the next tick
+            log.warning("periodic job failed", error=f"{type(exc).__name__}: {exc}")
+        await asyncio.sleep(interval_s)
