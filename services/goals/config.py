@@ -13,3 +13,16 @@ class GoalsSettings(CommonSettings):
     service_name: str = "goals"
     port: int = 8002
     mongodb_database: str = "northstar_goals"
+
+    consumer_group: str = "goals"
+    # default at-risk margin: a goal is at risk when progress trails the elapsed share of its
+    # period by more than this (tenants set their own through PUT /v1/goal-settings)
+    at_risk_margin: float = 0.15
+    # the reassessment scheduler: how often it looks, and the lease that keeps one replica at it
+    scheduler_enabled: bool = True
+    scheduler_interval_s: float = 60.0
+    scheduler_lease_ttl_s: float = 120.0
+    # applied-event guards older than this are pruned (redeliveries come much sooner)
+    applied_retention_days: int = 14
+    max_key_results: int = 20
+    max_goals_page: int = 100

@@ -76,6 +76,8 @@ class GoalAtRisk(GoalFacts):
 class GoalReviewDue(GoalFacts):
     reason: Literal["cadence", "manager_changed"]
     due_on: date
+    # set when reason is manager_changed: the owner's new manager (None when removed)
+    new_manager_id: str | None = None
 
 
 @event("northstar.goal.abandoned.v1", GOALS)

@@ -1,0 +1,56 @@
+"""Who may read and write a goal (pure rules; the relation comes from the people directory).
+
+- ``private``: the owner, their managers (the whole chain) and HR admins;
+- ``team``: adds the owner's mentors;
+- ``company``: everyone in the tenant.
+Only the owner edits. Managers and HR may create goals for someone and mark reviews done.
+Another tenant never gets here: goals are always looked up by tenant, so they answer 404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Relation = Literal["owner", "hr", "manager", "mentor", "colleague"]
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """How a caller relates to a goal owner (several can hold at once)."""
+
+    owner: bool = False
+    hr: bool = False
+    manager: bool = False
+    mentor: bool = False
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.owner or self.hr or self.manager
+
+
+def can_read(rel: Relationship, visibility: str) -> bool:
+    if rel.sees_everything or visibility == "company":
+        return True
+    return visibility == "team" and rel.mentor
+
+
+def can_write(rel: Relationship) -> bool:
+    return rel.owner
+
+
+def can_assign(rel: Relationship) -> bool:
+    """Create a goal for this owner: themselves, their managers, HR."""
+    return rel.sees_everything
+
+
+def can_review(rel: Relationship) -> bool:
+    """Mark a review done: the owner or one of their managers."""
+    return rel.owner or rel.manager
+
+
+def readable_visibilities(rel: Relationship) -> list[str] | None:
+    """The visibilities this caller may list for an owner; None means all of them."""
+    if rel.sees_everything:
+        return None
+    return ["team", "company"] if rel.mentor else ["company"]

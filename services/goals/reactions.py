@@ -1,0 +1,123 @@
+"""Use cases driven by events and time: KPI data points, manager changes, feedback, reviews."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from services.goals.common import GoalStore
+from services.goals.progress import DataPoint
+from shared.errors import VersionConflict
+from shared.events.feedback import FeedbackSubmitted
+from shared.observability import get_logger
+
+log = get_logger(__name__)
+
+
+class GoalReactions:
+    def __init__(self, store: GoalStore, *, retention_days: int = 14) -> None:
+        self.store = store
+        self.repo = store.repo
+        self.retention = timedelta(days=retention_days)
+
+    async def apply_datapoint(self, tenant: str, point: DataPoint) -> int:
+        """Move every active bound key result of the tenant that the point matches.
+
+        Each goal remembers the point's id in the same versioned update, so a redelivery (or a
+        retry after a lost race on another goal) never moves a goal twice.
+        """
+        margin = await self.store.margin(tenant)
+        moved = 0
+        for goal_id in await self.repo.bound_to(tenant, point.metric):
+            goal = await self.repo.get(tenant, goal_id)
+            if goal is None or not goal.apply_datapoint(
+                point, now=self.store.clock(), margin=margin
+            ):
+                continue
+            await self.store.save(goal, guard_event_id=point.id)
+            moved += 1
+        return moved
+
+    async def manager_changed(
+        self, *, event_id: str, tenant: str, person_id: str, new_manager_id: str | None
+    ) -> int:
+        """The person's active long-term goals become due for review."""
+        now = self.store.clock()
+        reopened = 0
+        for goal_id in await self.repo.active_long_term_of(tenant, person_id):
+            goal = await self.repo.get(tenant, goal_id)
+            if goal is None or not goal.manager_changed(
+                cause_id=event_id, new_manager_id=new_manager_id, today=now.date(), now=now
+            ):
+                continue
+            await self.store.save(goal, guard_event_id=event_id)
+            reopened += 1
+        return reopened
+
+    async def feedback_submitted(self, event_id: str, payload: FeedbackSubmitted) -> bool:
+        """A timeline entry on the goal the feedback was linked to."""
+        if payload.goal_id is None:
+            return False
+        goal = await self.repo.get(payload.tenant, payload.goal_id)
+        if goal is None or goal.owner_id != payload.subject_id:
+            log.info("feedback names an unknown goal; ignored", goal_id=payload.goal_id)
+            return False
+        data = {
+            "request_id": payload.request_id,
+            "anonymous": payload.anonymous,
+            "reviewer_id": None if payload.anonymous else payload.reviewer_id,
+            "skills": list(payload.skills),
+        }
+        if not goal.feedback_submitted(event_id=event_id, data=data, now=self.store.clock()):
+            return False
+        await self.store.save(goal, guard_event_id=event_id)
+        return True
+
+    # ------------------------------------------------------------------ scheduled work
+
+    async def emit_due_reviews(self, today: date) -> int:
+        emitted = 0
+        for tenant, goal_id in await self.repo.reviews_due(today):
+            goal = await self.repo.get(tenant, goal_id)
+            if goal is None or not goal.cadence_review(today, self.store.clock()):
+                continue
+            try:
+                await self.store.save(goal)
+            except VersionConflict:
+                continue  # changed meanwhile; the next tick looks again
+            emitted += 1
+        return emitted
+
+    async def assess_risks(self, today: date) -> int:
+        flagged = 0
+        margins: dict[str, float] = {}
+        for tenant, goal_id in await self.repo.risk_unchecked(today):
+            goal = await self.repo.get(tenant, goal_id)
+            if goal is None:
+                continue
+            if tenant not in margins:
+                margins[tenant] = await self.store.margin(tenant)
+            was_at_risk = goal.at_risk
+            if goal.assess_risk(today, margins[tenant]):
+                flagged += 1
+            if goal.at_risk != was_at_risk:
+                try:
+                    await self.store.save(goal)
+                except VersionConflict:
+                    continue
+            await self.repo.mark_risk_checked(tenant, goal_id, today)
+        return flagged
+
+    async def prune_guards(self) -> int:
+        """Forget applied-event ids older than the retention (redeliveries come long before)."""
+        cutoff = self.store.clock() - self.retention
+        pruned = 0
+        for tenant, goal_id in await self.repo.with_stale_guards(cutoff):
+            goal = await self.repo.get(tenant, goal_id)
+            if goal is None or not goal.prune_applied(cutoff):
+                continue
+            try:
+                await self.store.save(goal)
+            except VersionConflict:
+                continue
+            pruned += 1
+        return pruned

@@ -1,0 +1,242 @@
+"""Request and response models of the goals API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Text = Annotated[str, StringConstraints(max_length=5000)]
+Horizon = Literal["short_term", "long_term"]
+Category = Literal["skill", "career", "outcome"]
+Visibility = Literal["private", "team", "company"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KpiBindingIn(Strict):
+    metric: Name
+    filters: dict[Name, Name] = Field(default_factory=dict, max_length=20)
+    aggregation: Literal["latest", "sum"] = "latest"
+
+
+class KpiSourceIn(Strict):
+    kpi: KpiBindingIn
+
+
+class KeyResultIn(Strict):
+    id: Id | None = None
+    title: Name
+    start: float = 0.0
+    target: float
+    current: float | None = None  # defaults to start
+    unit: Annotated[str, StringConstraints(max_length=50)] = ""
+    direction: Literal["increase", "decrease"] = "increase"
+    weight: float = Field(1.0, gt=0, le=1000)
+    source: Literal["manual"] | KpiSourceIn = "manual"
+
+
+class KeyResultPublic(BaseModel):
+    id: str
+    title: str
+    start: float
+    target: float
+    current: float
+    unit: str
+    direction: str
+    weight: float
+    source: Literal["manual"] | KpiSourceIn
+    progress: float
+
+
+class CheckpointIn(Strict):
+    label: Name
+    due_on: date
+    progress: float = Field(gt=0, le=1)
+
+
+class GoalCreate(Strict):
+    template_id: Id | None = None
+    title: Name | None = None
+    description: Text | None = None
+    horizon: Horizon | None = None
+    category: Category | None = None
+    skills: list[Name] | None = Field(None, max_length=20)
+    owner_id: Id | None = None
+    parent_id: Id | None = None
+    start_date: date | None = None
+    due_date: date | None = None
+    visibility: Visibility = "team"
+    status: Literal["draft", "active"] = "draft"
+    review_every_days: int | None = Field(None, ge=1, le=3650)
+    key_results: list[KeyResultIn] | None = Field(None, max_length=20)
+    checkpoints: list[CheckpointIn] = Field(default_factory=list, max_length=20)
+    feedback_reviewer_ids: list[Id] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _title_or_template(self) -> GoalCreate:
+        if self.template_id is None and (self.title is None or self.horizon is None):
+            raise ValueError("title and horizon are required unless a template_id is given")
+        return self
+
+
+class GoalUpdate(Strict):
+    title: Name | None = None
+    description: Text | None = None
+    category: Category | None = None
+    skills: list[Name] | None = Field(None, max_length=20)
+    parent_id: Id | None = None
+    start_date: date | None = None
+    due_date: date | None = None
+    visibility: Visibility | None = None
+    review_every_days: int | None = Field(None, ge=1, le=3650)
+    key_results: list[KeyResultIn] | None = Field(None, max_length=20)
+    checkpoints: list[CheckpointIn] | None = Field(None, max_length=20)
+    feedback_reviewer_ids: list[Id] | None = Field(None, max_length=50)
+
+    @model_validator(mode="after")
+    def _no_nulls_for_required(self) -> GoalUpdate:
+        for name in ("title", "category", "visibility", "skills", "key_results"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class StatusChange(Strict):
+    status: Literal["active", "achieved", "abandoned"]
+
+
+class LearningActivity(Strict):
+    kind: Literal["course", "workshop", "event", "mentoring_session"]
+    title: Name
+    hours: float | None = Field(None, ge=0, le=1000)
+    url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    completed_on: date | None = None
+
+
+class CheckInCreate(Strict):
+    key_results: dict[Id, float] = Field(default_factory=dict, max_length=20)
+    confidence: float | None = Field(None, ge=0, le=1)
+    note: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    learning_activity: LearningActivity | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> CheckInCreate:
+        if not (
+            self.key_results or self.note or self.learning_activity or self.confidence is not None
+        ):
+            raise ValueError(
+                "a check-in needs key-result values, a confidence, a note or an activity"
+            )
+        return self
+
+
+class ReviewDone(Strict):
+    note: Annotated[str, StringConstraints(max_length=5000)] | None = None
+
+
+class CheckInPublic(BaseModel):
+    check_in_id: str
+    goal: GoalPublic
+
+
+class GoalPublic(BaseModel):
+    id: str
+    owner_id: str
+    title: str
+    description: str
+    horizon: Horizon
+    category: Category
+    skills: list[str]
+    parent_id: str | None
+    start_date: date | None
+    due_date: date | None
+    visibility: Visibility
+    review_every_days: int | None
+    key_results: list[KeyResultPublic]
+    checkpoints: list[CheckpointIn]
+    feedback_reviewer_ids: list[str]
+    status: str
+    progress: float
+    milestones_reached: list[str]
+    at_risk: bool
+    next_review_on: date | None
+    review_pending: str | None
+    review_due_on: date | None
+    bound_metrics: list[str]
+    template_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class GoalTree(BaseModel):
+    goal: GoalBrief
+    children: list[GoalTree] = []
+
+
+class GoalBrief(BaseModel):
+    id: str
+    owner_id: str
+    title: str
+    horizon: str
+    status: str
+    progress: float
+    at_risk: bool
+    parent_id: str | None = None
+
+
+class GoalTreePublic(BaseModel):
+    ancestors: list[GoalBrief]
+    tree: GoalTree
+
+
+class GoalSummary(BaseModel):
+    person_id: str
+    short_term: list[GoalBrief]
+    long_term: list[GoalBrief]
+    at_risk: int
+    active: int
+
+
+class TimelineEntryPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    at: datetime
+    kind: str
+
+
+class TemplateCreate(Strict):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    title: Name
+    horizon: Horizon
+    category: Category = "skill"
+    description: Text = ""
+    skills: list[Name] = Field(default_factory=list, max_length=20)
+    suggested_key_results: list[KeyResultIn] = Field(default_factory=list, max_length=20)
+    review_every_days: int | None = Field(None, ge=1, le=3650)
+
+
+class TemplatePublic(BaseModel):
+    id: str
+    title: str
+    horizon: Horizon
+    category: Category
+    description: str
+    skills: list[str]
+    suggested_key_results: list[dict[str, Any]]
+    review_every_days: int | None
+    builtin: bool
+
+
+class GoalSettingsPublic(Strict):
+    at_risk_margin: float = Field(ge=0, le=1)
+
+
+GoalTree.model_rebuild()
+CheckInPublic.model_rebuild()
