@@ -13,3 +13,23 @@ class KpiIngestSettings(CommonSettings):
     service_name: str = "kpi_ingest"
     port: int = 8004
     mongodb_database: str = "northstar_kpi_ingest"
+    # a 1,000-point generic batch is ~150 KB; leave room for verbose formats (OTLP, Segment)
+    max_body_bytes: int = 2 * 1_048_576
+
+    max_points_per_request: int = 1000
+    # after a rotation the previous secret keeps verifying for this long
+    secret_rotation_grace_s: int = 24 * 3600
+    # per-source token bucket (requests): sustained rate and burst
+    rate_limit_per_s: float = 50.0
+    rate_limit_burst: int = 200
+    # sources and metric definitions are cached in memory on the hot path
+    cache_ttl_s: float = 5.0
+    # a webhook waits this long for Kafka's acknowledgement before answering 503
+    publish_timeout_s: float = 10.0
+    # points further than this in the future are refused (clock skew allowance)
+    max_future_skew_s: int = 24 * 3600
+
+    # the series projection and the signals run in the same process by default; an ingest-only
+    # replica (scaled for webhooks) turns them off
+    consumers_enabled: bool = True
+    stale_check_interval_s: float = 60.0

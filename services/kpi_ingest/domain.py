@@ -1,0 +1,288 @@
+"""Metric definitions, sources, data points and the rules on them; no I/O."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from shared.errors import InvalidInput
+from shared.events import deterministic_id
+
+MetricKind = Literal["gauge", "counter"]
+FORMATS = ("generic", "segment", "amplitude", "mixpanel", "posthog", "otlp")
+SourceFormat = Literal["generic", "segment", "amplitude", "mixpanel", "posthog", "otlp"]
+
+MAX_DIMENSIONS = 16
+MAX_DIMENSION_LENGTH = 200
+MAX_ERRORS_REPORTED = 50
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """What a metric key means for a tenant: unit, kind, thresholds, expected cadence."""
+
+    key: str
+    name: str
+    unit: str
+    kind: MetricKind
+    thresholds: tuple[float, ...] = ()
+    expected_every_s: int | None = None
+    builtin: bool = False
+    created_at: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _builtin(key: str, name: str, unit: str, kind: MetricKind) -> MetricDefinition:
+    return MetricDefinition(key=key, name=name, unit=unit, kind=kind, builtin=True)
+
+
+# The KPIs of the product-manager career guide, ready for every tenant (a tenant may redefine one).
+BUILTIN_METRICS: dict[str, MetricDefinition] = {
+    m.key: m
+    for m in (
+        _builtin("adoption_rate", "Product adoption rate", "percent", "gauge"),
+        _builtin("active_users", "Active users", "users", "gauge"),
+        _builtin("csat", "Customer satisfaction (CSAT)", "score", "gauge"),
+        _builtin("nps", "Net promoter score", "score", "gauge"),
+        _builtin("retention_rate", "Customer retention rate", "percent", "gauge"),
+        _builtin("churn_rate", "Customer churn rate", "percent", "gauge"),
+        _builtin("revenue", "Product revenue", "currency", "counter"),
+        _builtin("profit_margin", "Profit margin", "percent", "gauge"),
+        _builtin("launches", "Successful product launches", "launches", "counter"),
+        _builtin("collaboration_score", "Cross-functional collaboration", "score", "gauge"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class SourceSecret:
+    value: str
+    created_at: datetime
+    expires_at: datetime | None = None
+
+    def valid_at(self, now: datetime) -> bool:
+        return self.expires_at is None or now < self.expires_at
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 24 random bytes."""
+    import base64
+
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+@dataclass(frozen=True)
+class Source:
+    """A webhook sender of one tenant, with its payload format and mapping rules."""
+
+    id: str
+    tenant: str
+    name: str
+    format: SourceFormat
+    mapping: Mapping[str, Any]
+    secrets: tuple[SourceSecret, ...]
+    created_at: datetime
+
+    def secrets_valid_at(self, now: datetime) -> list[str]:
+        return [s.value for s in self.secrets if s.valid_at(now)]
+
+    def rotate(self, secret: str, now: datetime, grace: timedelta) -> Source:
+        """The new secret verifies from now; the current ones keep verifying for ``grace``."""
+        kept = tuple(
+            replace(s, expires_at=min(s.expires_at or now + grace, now + grace))
+            for s in self.secrets
+            if s.valid_at(now)
+        )
+        return replace(self, secrets=(SourceSecret(secret, now), *kept))
+
+
+@dataclass(frozen=True)
+class RawPoint:
+    """A data point as a format adapter read it, before validation."""
+
+    ref: str
+    metric: Any
+    value: Any
+    timestamp: Any
+    dimensions: Any = field(default_factory=dict)
+    source_event_id: Any = None
+
+
+@dataclass(frozen=True)
+class DataPoint:
+    id: str
+    tenant: str
+    metric: str
+    value: float
+    timestamp: datetime
+    dimensions: dict[str, str]
+    source_id: str
+    source_event_id: str
+
+
+def parse_timestamp(value: Any, *, default: datetime | None = None) -> datetime:
+    """RFC 3339 / ISO 8601 text or epoch seconds (milliseconds when large); naive means UTC."""
+    if value is None or value == "":
+        if default is None:
+            raise ValueError("timestamp is required")
+        return default
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be RFC 3339 text or epoch seconds")
+    if isinstance(value, int | float):
+        seconds = float(value)
+        if seconds > 1e11:  # milliseconds since the epoch
+            seconds /= 1000.0
+        if not math.isfinite(seconds):
+            raise ValueError("timestamp is not finite")
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.replace(".", "", 1).isdigit():
+            return parse_timestamp(float(text))
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    raise ValueError("timestamp must be RFC 3339 text or epoch seconds")
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or value is None:
+        raise ValueError("value must be a number")
+    if isinstance(value, str):
+        value = value.strip()
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("value must be a finite number")
+    return number
+
+
+def _dimensions(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError("dimensions must be an object of strings")
+    if len(value) > MAX_DIMENSIONS:
+        raise ValueError(f"at most {MAX_DIMENSIONS} dimensions are allowed")
+    out: dict[str, str] = {}
+    for key, raw in value.items():
+        if isinstance(raw, bool):
+            text = "true" if raw else "false"
+        elif isinstance(raw, str | int | float):
+            text = str(raw)
+        else:
+            raise ValueError(f"dimension {key!r} must be a string, number or boolean")
+        if not key or len(key) > MAX_DIMENSION_LENGTH or len(text) > MAX_DIMENSION_LENGTH:
+            raise ValueError(f"dimension {key!r} is empty or longer than {MAX_DIMENSION_LENGTH}")
+        if key.startswith("$") or "." in key:
+            raise ValueError(f"dimension name {key!r} may not start with $ or contain dots")
+        out[str(key)] = text
+    return out
+
+
+def content_event_id(metric: str, timestamp: datetime, dimensions: Mapping[str, str]) -> str:
+    """The identity of a point that carries no id: same metric, time and dimensions."""
+    dims = "&".join(f"{k}={v}" for k, v in sorted(dimensions.items()))
+    return f"{metric}@{timestamp.isoformat()}?{dims}"
+
+
+def accept_points(
+    raw_points: Sequence[RawPoint],
+    *,
+    source: Source,
+    metrics: Mapping[str, MetricDefinition],
+    now: datetime,
+    max_future_skew: timedelta,
+) -> list[DataPoint]:
+    """Validate every point; all or nothing: one bad point rejects the request (422)."""
+    accepted: list[DataPoint] = []
+    errors: list[dict[str, str]] = []
+    latest = now + max_future_skew
+    for raw in raw_points:
+        try:
+            metric = raw.metric
+            if not isinstance(metric, str) or not metric:
+                raise ValueError("metric must be a non-empty string")
+            if metric not in metrics:
+                raise ValueError(f"unknown metric {metric!r}")
+            value = _number(raw.value)
+            timestamp = parse_timestamp(raw.timestamp)
+            if timestamp > latest:
+                raise ValueError("timestamp is too far in the future")
+            dimensions = _dimensions(raw.dimensions)
+            event_id = raw.source_event_id
+            if event_id is None or event_id == "":
+                event_id = content_event_id(metric, timestamp, dimensions)
+            elif not isinstance(event_id, str | int):
+                raise ValueError("id must be a string")
+            event_id = str(event_id)
+        except (ValueError, TypeError, OverflowError) as exc:
+            errors.append({"point": raw.ref, "error": str(exc)})
+            continue
+        accepted.append(
+            DataPoint(
+                id=deterministic_id(source.id, event_id, metric),
+                tenant=source.tenant,
+                metric=metric,
+                value=value,
+                timestamp=timestamp,
+                dimensions=dimensions,
+                source_id=source.id,
+                source_event_id=event_id,
+            )
+        )
+    if errors:
+        shown = ", ".join(f"{e['point']} ({e['error']})" for e in errors[:5])
+        more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""
+        raise InvalidInput(
+            f"{len(errors)} data point(s) rejected, nothing was recorded: {shown}{more}",
+            errors=errors[:MAX_ERRORS_REPORTED],
+        )
+    return accepted
+
+
+def crossings(
+    previous: float | None, current: float, thresholds: Sequence[float]
+) -> list[tuple[float, Literal["up", "down"]]]:
+    """Thresholds passed between two consecutive values; the first value crosses nothing."""
+    if previous is None:
+        return []
+    found: list[tuple[float, Literal["up", "down"]]] = []
+    for threshold in sorted(thresholds):
+        if previous < threshold <= current:
+            found.append((threshold, "up"))
+        elif current < threshold <= previous:
+            found.append((threshold, "down"))
+    return found
+
+
+def is_stale(definition: MetricDefinition, last_seen: datetime | None, now: datetime) -> bool:
+    """Quiet for longer than ``expected_every`` (counted from its definition if never seen)."""
+    if definition.expected_every_s is None:
+        return False
+    since = last_seen or definition.created_at
+    return now - since > timedelta(seconds=definition.expected_every_s)
+
+
+class TokenBucket:
+    """Requests per source: ``rate`` per second sustained, ``burst`` at once."""
+
+    __slots__ = ("burst", "rate", "tokens", "updated")
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.updated = now
+
+    def take(self, now: float) -> float:
+        """0 when a request may pass, else the seconds until one token is back."""
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate

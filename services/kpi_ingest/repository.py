@@ -1,0 +1,293 @@
+"""Every query of the kpi_ingest service, and the document <-> domain mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.kpi_ingest.domain import DataPoint, MetricDefinition, Source, SourceSecret
+from shared.events import Envelope
+from shared.messaging.outbox import with_outbox
+from shared.mongo import Document, update_versioned
+
+SOURCES = "sources"
+METRICS = "metrics"
+DELIVERIES = "deliveries"
+DATAPOINTS = "datapoints"
+SERIES_STATE = "series_state"
+ACTIVITY = "activity"
+
+INDEXES: dict[str, list[IndexModel]] = {
+    SOURCES: [IndexModel([("tenant", ASCENDING), ("created_at", ASCENDING)])],
+    METRICS: [IndexModel([("tenant", ASCENDING), ("key", ASCENDING)], unique=True)],
+    DELIVERIES: [IndexModel([("tenant", ASCENDING), ("at", ASCENDING)])],
+    DATAPOINTS: [IndexModel([("tenant", ASCENDING), ("metric", ASCENDING), ("ts", ASCENDING)])],
+    SERIES_STATE: [IndexModel([("tenant", ASCENDING), ("metric", ASCENDING)])],
+    ACTIVITY: [IndexModel([("tenant", ASCENDING), ("metric", ASCENDING)])],
+}
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _source(doc: Document) -> Source:
+    return Source(
+        id=doc["_id"],
+        tenant=doc["tenant"],
+        name=doc["name"],
+        format=doc["format"],
+        mapping=doc.get("mapping") or {},
+        secrets=tuple(
+            SourceSecret(
+                value=s["value"],
+                created_at=_utc(s["created_at"]),  # type: ignore[arg-type]
+                expires_at=_utc(s.get("expires_at")),
+            )
+            for s in doc.get("secrets", [])
+        ),
+        created_at=_utc(doc["created_at"]),  # type: ignore[arg-type]
+    )
+
+
+def _source_doc(source: Source) -> Document:
+    return {
+        "_id": source.id,
+        "tenant": source.tenant,
+        "name": source.name,
+        "format": source.format,
+        "mapping": dict(source.mapping),
+        "secrets": [
+            {"value": s.value, "created_at": s.created_at, "expires_at": s.expires_at}
+            for s in source.secrets
+        ],
+        "created_at": source.created_at,
+    }
+
+
+def _metric(doc: Document) -> MetricDefinition:
+    return MetricDefinition(
+        key=doc["key"],
+        name=doc["name"],
+        unit=doc["unit"],
+        kind=doc["kind"],
+        thresholds=tuple(doc.get("thresholds") or ()),
+        expected_every_s=doc.get("expected_every_s"),
+        created_at=_utc(doc["created_at"]),  # type: ignore[arg-type]
+    )
+
+
+class KpiRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
+        self.sources = db[SOURCES]
+        self.metrics = db[METRICS]
+        self.deliveries = db[DELIVERIES]
+        self.datapoints = db[DATAPOINTS]
+        self.series_state = db[SERIES_STATE]
+        self.activity = db[ACTIVITY]
+
+    # ---------------------------------------------------------------- sources
+
+    async def add_source(self, source: Source) -> None:
+        await self.sources.insert_one(_source_doc(source))
+
+    async def source(self, source_id: str, tenant: str | None = None) -> Source | None:
+        query: Document = {"_id": source_id}
+        if tenant is not None:
+            query["tenant"] = tenant
+        doc = await self.sources.find_one(query)
+        return _source(doc) if doc else None
+
+    async def sources_of(self, tenant: str) -> list[Source]:
+        cursor = self.sources.find({"tenant": tenant}).sort("created_at", ASCENDING)
+        return [_source(doc) async for doc in cursor]
+
+    async def save_secrets(self, source: Source) -> None:
+        doc = _source_doc(source)
+        await self.sources.update_one(
+            {"_id": source.id, "tenant": source.tenant}, {"$set": {"secrets": doc["secrets"]}}
+        )
+
+    async def delete_source(self, tenant: str, source_id: str) -> bool:
+        result = await self.sources.delete_one({"_id": source_id, "tenant": tenant})
+        return result.deleted_count == 1
+
+    # ---------------------------------------------------------------- metric definitions
+
+    async def add_metric(self, tenant: str, metric: MetricDefinition) -> bool:
+        """False when the tenant already defined this key."""
+        try:
+            await self.metrics.insert_one(
+                {
+                    "_id": f"{tenant}:{metric.key}",
+                    "tenant": tenant,
+                    "key": metric.key,
+                    "name": metric.name,
+                    "unit": metric.unit,
+                    "kind": metric.kind,
+                    "thresholds": list(metric.thresholds),
+                    "expected_every_s": metric.expected_every_s,
+                    "created_at": metric.created_at,
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def metrics_of(self, tenant: str) -> dict[str, MetricDefinition]:
+        return {doc["key"]: _metric(doc) async for doc in self.metrics.find({"tenant": tenant})}
+
+    async def metrics_with_cadence(self) -> list[tuple[str, MetricDefinition]]:
+        cursor = self.metrics.find({"expected_every_s": {"$gt": 0}})
+        return [(doc["tenant"], _metric(doc)) async for doc in cursor]
+
+    # ---------------------------------------------------------------- webhook deliveries
+
+    async def delivered(self, source_id: str, webhook_id: str) -> bool:
+        doc = await self.deliveries.find_one({"_id": f"{source_id}:{webhook_id}"}, {"_id": 1})
+        return doc is not None
+
+    async def record_delivery(
+        self, tenant: str, source_id: str, webhook_id: str, points: int, at: datetime
+    ) -> None:
+        try:
+            await self.deliveries.insert_one(
+                {"_id": f"{source_id}:{webhook_id}", "tenant": tenant, "points": points, "at": at}
+            )
+        except DuplicateKeyError:
+            pass  # a concurrent resend got here first; it carried the same points
+
+    async def prune_deliveries(self, older_than: datetime) -> int:
+        result = await self.deliveries.delete_many({"at": {"$lt": older_than}})
+        return result.deleted_count
+
+    # ---------------------------------------------------------------- series
+
+    async def store_point(self, point: DataPoint) -> bool:
+        """Insert once under the point's id; False when it was already stored."""
+        ts = point.timestamp
+        try:
+            await self.datapoints.insert_one(
+                {
+                    "_id": f"{point.tenant}:{point.id}",
+                    "tenant": point.tenant,
+                    "metric": point.metric,
+                    "value": point.value,
+                    "ts": ts,
+                    "hour": ts.replace(minute=0, second=0, microsecond=0),
+                    "day": ts.replace(hour=0, minute=0, second=0, microsecond=0),
+                    "dims": point.dimensions,
+                    "source_id": point.source_id,
+                    "source_event_id": point.source_event_id,
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def buckets(
+        self,
+        tenant: str,
+        metric: str,
+        start: datetime,
+        end: datetime,
+        bucket: str,
+        dimensions: Mapping[str, str],
+    ) -> list[tuple[datetime, float, int]]:
+        """(bucket start, sum, count) per bucket; FerretDB has no $avg, so the mean is sum/count."""
+        match: Document = {"tenant": tenant, "metric": metric, "ts": {"$gte": start, "$lt": end}}
+        match.update({f"dims.{k}": v for k, v in dimensions.items()})
+        pipeline: list[Document] = [
+            {"$match": match},
+            {"$group": {"_id": f"${bucket}", "total": {"$sum": "$value"}, "count": {"$sum": 1}}},
+            {"$sort": {"_id": 1}},
+        ]
+        cursor = await self.datapoints.aggregate(pipeline)
+        return [(_utc(d["_id"]), float(d["total"]), int(d["count"])) async for d in cursor]  # type: ignore[misc]
+
+    async def latest(
+        self, tenant: str, metric: str, dimensions: Mapping[str, str]
+    ) -> Document | None:
+        query: Document = {"tenant": tenant, "metric": metric}
+        query.update({f"dims.{k}": v for k, v in dimensions.items()})
+        cursor = self.datapoints.find(query).sort([("ts", DESCENDING), ("_id", DESCENDING)])
+        async for doc in cursor.limit(1):
+            doc["ts"] = _utc(doc["ts"])
+            return doc
+        return None
+
+    # ---------------------------------------------------------------- signals
+
+    async def series_state_of(self, state_id: str) -> Document | None:
+        return await self.series_state.find_one({"_id": state_id})
+
+    async def save_series_state(
+        self, state_id: str, version: int | None, fields: Document, events: Sequence[Envelope]
+    ) -> None:
+        """Move a series' last value; its crossing events ride in the same update (outbox)."""
+        if version is None:
+            try:
+                await self.series_state.insert_one(
+                    {
+                        "_id": state_id,
+                        **fields,
+                        "version": 1,
+                        "pending_events": [e.to_document() for e in events],
+                    }
+                )
+            except DuplicateKeyError:
+                from shared.errors import VersionConflict
+
+                raise VersionConflict("series state created concurrently") from None
+            return
+        await update_versioned(
+            self.series_state, {"_id": state_id}, version, with_outbox({"$set": fields}, events)
+        )
+
+    async def touch_activity(self, tenant: str, metric: str, seen: datetime) -> None:
+        await self.activity.update_one(
+            {"_id": f"{tenant}:{metric}"},
+            {"$max": {"last_seen": seen}, "$setOnInsert": {"tenant": tenant, "metric": metric}},
+            upsert=True,
+        )
+
+    async def activity_of(self, tenant: str, metric: str) -> Document | None:
+        doc = await self.activity.find_one({"_id": f"{tenant}:{metric}"})
+        if doc is not None:
+            doc["last_seen"] = _utc(doc.get("last_seen"))
+            doc["stale_for"] = _utc(doc.get("stale_for"))
+        return doc
+
+    async def mark_stale(self, tenant: str, metric: str, marker: datetime, event: Envelope) -> bool:
+        """Record that this quiet period was signalled, with its event, exactly once."""
+        result = await self.activity.update_one(
+            {"_id": f"{tenant}:{metric}", "stale_for": {"$ne": marker}},
+            with_outbox({"$set": {"stale_for": marker}}, [event]),
+        )
+        if result.matched_count:
+            return True
+        try:  # never seen: the activity document does not exist yet
+            await self.activity.insert_one(
+                {
+                    "_id": f"{tenant}:{metric}",
+                    "tenant": tenant,
+                    "metric": metric,
+                    "stale_for": marker,
+                    "pending_events": [event.to_document()],
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+
+def prune_horizon(now: datetime) -> datetime:
+    """Deliveries older than this cannot be replayed (the signature tolerance is 5 minutes)."""
+    return now - timedelta(hours=1)

@@ -1,0 +1,166 @@
+"""The series projection: storing data points once, bucketed reads, threshold and stale signals."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from services.kpi_ingest import events
+from services.kpi_ingest.catalog import Catalog
+from services.kpi_ingest.domain import DataPoint, crossings, is_stale
+from services.kpi_ingest.repository import KpiRepository, prune_horizon
+from shared.errors import InvalidInput, NotFound
+from shared.observability import get_logger
+
+log = get_logger(__name__)
+
+Bucket = Literal["hour", "day"]
+BUCKET_WIDTH = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+MAX_BUCKETS = 2000
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    start: datetime
+    value: float
+    count: int
+
+
+class Series:
+    """Reads of the stored series and the consumer's effects on it."""
+
+    def __init__(self, repo: KpiRepository, catalog: Catalog) -> None:
+        self._repo = repo
+        self._catalog = catalog
+
+    async def _definition(self, tenant: str, key: str) -> Any:
+        definition = (await self._catalog.metrics(tenant)).get(key)
+        if definition is None:
+            raise NotFound(f"no metric {key}")
+        return definition
+
+    async def buckets(
+        self,
+        tenant: str,
+        key: str,
+        start: datetime,
+        end: datetime,
+        bucket: Bucket,
+        dimensions: Mapping[str, str],
+    ) -> tuple[str, list[SeriesPoint]]:
+        """Mean per bucket for gauges, sum per bucket for counters; empty buckets are left out."""
+        definition = await self._definition(tenant, key)
+        if end <= start:
+            raise InvalidInput("to must be after from")
+        if (end - start) / BUCKET_WIDTH[bucket] > MAX_BUCKETS:
+            raise InvalidInput(f"at most {MAX_BUCKETS} buckets per request; widen the bucket")
+        rows = await self._repo.buckets(tenant, key, start, end, bucket, dimensions)
+        aggregation = "mean" if definition.kind == "gauge" else "sum"
+        return aggregation, [
+            SeriesPoint(
+                start=at, value=total / count if aggregation == "mean" else total, count=count
+            )
+            for at, total, count in rows
+        ]
+
+    async def latest(self, tenant: str, key: str, dimensions: Mapping[str, str]) -> Any:
+        await self._definition(tenant, key)
+        found = await self._repo.latest(tenant, key, dimensions)
+        if found is None:
+            raise NotFound(f"no data point for metric {key} yet")
+        return found
+
+    # ---------------------------------------------------------------- consumer effects
+
+    async def record(self, point: DataPoint) -> bool:
+        """Store a point once and move its series' signals; safe to run again on redelivery."""
+        stored = await self._repo.store_point(point)
+        await self._repo.touch_activity(point.tenant, point.metric, point.timestamp)
+        definition = (await self._catalog.metrics(point.tenant)).get(point.metric)
+        if definition is not None and definition.thresholds:
+            await self._move_thresholds(point, definition.thresholds)
+        return stored
+
+    async def _move_thresholds(self, point: DataPoint, thresholds: tuple[float, ...]) -> None:
+        dims = "&".join(f"{k}={v}" for k, v in sorted(point.dimensions.items()))
+        state_id = f"{point.tenant}:{point.metric}:{hashlib.sha1(dims.encode()).hexdigest()[:20]}"
+        state = await self._repo.series_state_of(state_id)
+        if state is not None:
+            last_ts = state["ts"] if state["ts"].tzinfo else state["ts"].replace(tzinfo=UTC)
+            if state["point_id"] == point.id or point.timestamp < last_ts:
+                return  # a redelivery, or a late point that does not move the latest value
+        previous = None if state is None else float(state["value"])
+        crossed = [
+            events.threshold_crossed(point, threshold, direction)
+            for threshold, direction in crossings(previous, point.value, thresholds)
+        ]
+        await self._repo.save_series_state(
+            state_id,
+            None if state is None else int(state["version"]),
+            {
+                "tenant": point.tenant,
+                "metric": point.metric,
+                "dims": point.dimensions,
+                "value": point.value,
+                "ts": point.timestamp,
+                "point_id": point.id,
+            },
+            crossed,
+        )
+
+    async def check_stale(self, now: datetime) -> int:
+        """Signal, once per quiet period, each metric quiet for longer than expected."""
+        signalled = 0
+        for tenant, definition in await self._repo.metrics_with_cadence():
+            assert definition.expected_every_s is not None
+            activity = await self._repo.activity_of(tenant, definition.key)
+            last_seen = activity.get("last_seen") if activity else None
+            if not is_stale(definition, last_seen, now):
+                continue
+            marker = last_seen or definition.created_at
+            if activity is not None and activity.get("stale_for") == marker:
+                continue
+            event = events.stale(
+                tenant, definition.key, definition.expected_every_s, last_seen, marker
+            )
+            if await self._repo.mark_stale(tenant, definition.key, marker, event):
+                signalled += 1
+        return signalled
+
+
+class StaleChecker:
+    """A periodic task: stale signals, and pruning webhook ids past replay."""
+
+    def __init__(self, series: Series, repo: KpiRepository, interval_s: float) -> None:
+        self._series = series
+        self._repo = repo
+        self._interval = interval_s
+        self._task: asyncio.Task[None] | None = None
+        self.on_signal: Any = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="kpi-stale-checker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                now = datetime.now(UTC)
+                if await self._series.check_stale(now) and self.on_signal is not None:
+                    self.on_signal()
+                await self._repo.prune_deliveries(prune_horizon(now))
+            except Exception as exc:  # an outage: try again next round
+                log.warning("stale check failed", error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(self._interval)

@@ -1,0 +1,120 @@
+"""Admin use cases: webhook sources (secrets shown once, rotation) and metric definitions."""
+
+from __future__ import annotations
+
+import re
+import secrets as random
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.kpi_ingest.catalog import Catalog
+from services.kpi_ingest.domain import (
+    BUILTIN_METRICS,
+    FORMATS,
+    MetricDefinition,
+    MetricKind,
+    Source,
+    SourceFormat,
+    SourceSecret,
+    new_secret,
+)
+from services.kpi_ingest.formats import MAPPING_CHECKS
+from services.kpi_ingest.repository import KpiRepository
+from shared.errors import Conflict, InvalidInput, NotFound
+
+METRIC_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class Admin:
+    def __init__(self, repo: KpiRepository, catalog: Catalog, rotation_grace: timedelta) -> None:
+        self._repo = repo
+        self._catalog = catalog
+        self._grace = rotation_grace
+
+    # ---------------------------------------------------------------- sources
+
+    async def create_source(
+        self, tenant: str, name: str, format: SourceFormat, mapping: Mapping[str, Any]
+    ) -> Source:
+        if format not in FORMATS:
+            raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
+        MAPPING_CHECKS[format](mapping)
+        now = datetime.now(UTC)
+        source = Source(
+            id="src_" + random.token_hex(12),
+            tenant=tenant,
+            name=name,
+            format=format,
+            mapping=dict(mapping),
+            secrets=(SourceSecret(new_secret(), now),),
+            created_at=now,
+        )
+        await self._repo.add_source(source)
+        self._catalog.forget_source(source.id)
+        return source
+
+    async def source(self, tenant: str, source_id: str) -> Source:
+        source = await self._repo.source(source_id, tenant)
+        if source is None:
+            raise NotFound(f"no webhook source {source_id}")
+        return source
+
+    async def sources(self, tenant: str) -> list[Source]:
+        return await self._repo.sources_of(tenant)
+
+    async def rotate_secret(self, tenant: str, source_id: str) -> tuple[Source, str]:
+        """A new secret; the previous one keeps verifying for the grace period."""
+        source = await self.source(tenant, source_id)
+        secret = new_secret()
+        rotated = source.rotate(secret, datetime.now(UTC), self._grace)
+        await self._repo.save_secrets(rotated)
+        self._catalog.forget_source(source_id)
+        return rotated, secret
+
+    async def delete_source(self, tenant: str, source_id: str) -> None:
+        if not await self._repo.delete_source(tenant, source_id):
+            raise NotFound(f"no webhook source {source_id}")
+        self._catalog.forget_source(source_id)
+
+    # ---------------------------------------------------------------- metrics
+
+    async def define_metric(
+        self,
+        tenant: str,
+        *,
+        key: str,
+        name: str,
+        unit: str,
+        kind: MetricKind,
+        thresholds: list[float],
+        expected_every_s: int | None,
+    ) -> MetricDefinition:
+        """A tenant's metric; it may redefine a built-in KPI once (e.g. to add thresholds)."""
+        if not METRIC_KEY.match(key):
+            raise InvalidInput("key must be lower_snake_case, starting with a letter")
+        metric = MetricDefinition(
+            key=key,
+            name=name,
+            unit=unit,
+            kind=kind,
+            thresholds=tuple(sorted(set(thresholds))),
+            expected_every_s=expected_every_s,
+            created_at=datetime.now(UTC),
+        )
+        if not await self._repo.add_metric(tenant, metric):
+            raise Conflict(f"metric {key} is already defined for this tenant")
+        self._catalog.forget_metrics(tenant)
+        return metric
+
+    async def metrics(self, tenant: str) -> list[MetricDefinition]:
+        return sorted(
+            {**BUILTIN_METRICS, **await self._repo.metrics_of(tenant)}.values(),
+            key=lambda m: m.key,
+        )
+
+    async def metric(self, tenant: str, key: str) -> MetricDefinition:
+        found = (await self._catalog.metrics(tenant)).get(key)
+        if found is None:
+            raise NotFound(f"no metric {key}")
+        return found

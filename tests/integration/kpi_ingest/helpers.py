@@ -1,0 +1,116 @@
+"""Signing, reading Kafka and running the service, shared by the kpi_ingest integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
+from standardwebhooks import Webhook
+
+from services.kpi_ingest.config import KpiIngestSettings
+from shared.events import from_record, topics
+from tests.support import bearer, unique
+
+TENANT = "acme"
+
+
+def admin(tenant: str = TENANT) -> dict[str, str]:
+    return bearer(tenant, "admin-1", "admin")
+
+
+def signed(
+    secret: str, body: bytes, *, msg_id: str | None = None, at: datetime | None = None
+) -> dict[str, str]:
+    """Standard Webhooks headers for ``body``, made with the package itself."""
+    msg_id = msg_id or unique("msg_")
+    at = at or datetime.now(UTC)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, at, body.decode()),
+        "content-type": "application/json",
+    }
+
+
+async def create_source(
+    client: httpx.AsyncClient,
+    fmt: str,
+    mapping: dict[str, Any] | None = None,
+    tenant: str = TENANT,
+) -> tuple[str, str]:
+    response = await client.post(
+        "/v1/sources",
+        json={"name": f"{fmt} source", "format": fmt, "mapping": mapping or {}},
+        headers=admin(tenant),
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["id"], body["secret"]
+
+
+async def send(
+    client: httpx.AsyncClient,
+    source_id: str,
+    secret: str,
+    payload: Any,
+    *,
+    msg_id: str | None = None,
+) -> httpx.Response:
+    body = orjson.dumps(payload)
+    return await client.post(
+        f"/v1/webhooks/{source_id}", content=body, headers=signed(secret, body, msg_id=msg_id)
+    )
+
+
+async def read_events(
+    settings: KpiIngestSettings,
+    *,
+    expected: int,
+    event_type: str | None = None,
+    source_id: str | None = None,
+    metric: str | None = None,
+    timeout: float = 10.0,
+    linger_ms: int = 300,
+) -> list[Any]:
+    """Records on the data-point topic as (key, envelope), filtered by type, source or metric."""
+
+    def wanted(envelope: Any) -> bool:
+        return (
+            (event_type is None or envelope.type == event_type)
+            and (source_id is None or envelope.data.get("source_id") == source_id)
+            and (metric is None or envelope.data.get("metric") == metric)
+        )
+
+    consumer = AIOKafkaConsumer(
+        settings.topic(topics.KPI_DATAPOINTS),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    envelope = from_record(record.value, list(record.headers))
+                    if wanted(envelope):
+                        found.append((record.key, envelope))
+            if len(found) >= expected:
+                break
+        batch = await consumer.getmany(timeout_ms=linger_ms)  # anything unexpected after?
+        for records in batch.values():
+            for record in records:
+                envelope = from_record(record.value, list(record.headers))
+                if wanted(envelope):
+                    found.append((record.key, envelope))
+    finally:
+        await consumer.stop()
+    return found
