@@ -1,0 +1,116 @@
+"""KPI data points on the real broker move bound key results exactly once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.events.kpi import KpiDatapointRecorded
+from tests.integration.goals.helpers import Running, goal_events, goals_service, of_type
+from tests.support import eventually
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime.now(UTC).replace(microsecond=0)
+
+
+def datapoint(
+    dp_id: str, value: float, minutes: int, product: str = "mobile"
+) -> KpiDatapointRecorded:
+    return KpiDatapointRecorded(
+        id=dp_id,
+        tenant="acme",
+        metric="adoption_rate",
+        value=value,
+        timestamp=T0 + timedelta(minutes=minutes),
+        dimensions={"product": product, "region": "eu"},
+        source_id="segment",
+        source_event_id=f"src-{dp_id}",
+    )
+
+
+async def create_bound_goal(svc: Running, aggregation: str) -> str:
+    response = await svc.client.post(
+        "/v1/goals",
+        headers=svc.auth("pm"),
+        json={
+            "title": "Drive mobile adoption",
+            "horizon": "short_term",
+            "category": "outcome",
+            "status": "active",
+            "feedback_reviewer_ids": ["mentor-1"],
+            "key_results": [
+                {
+                    "id": "adoption",
+                    "title": "Mobile adoption",
+                    "start": 0,
+                    "target": 100,
+                    "source": {
+                        "kpi": {
+                            "metric": "adoption_rate",
+                            "filters": {"product": "mobile"},
+                            "aggregation": aggregation,
+                        }
+                    },
+                }
+            ],
+        },
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def progress_of(svc: Running, goal_id: str) -> float:
+    response = await svc.client.get(f"/v1/goals/{goal_id}", headers=svc.auth("pm"))
+    return float(response.json()["progress"])
+
+
+async def test_datapoints_move_a_bound_key_result_and_fire_each_milestone_once() -> None:
+    async with goals_service() as svc:
+        latest = await create_bound_goal(svc, "latest")
+        summed = await create_bound_goal(svc, "sum")
+
+        first = await svc.publish(datapoint("dp-30", 30, 1), "acme:adoption_rate")
+        await svc.producer.publish(first)  # the same record delivered twice
+        await svc.publish(datapoint("dp-80", 80, 3), "acme:adoption_rate")
+        await svc.publish(datapoint("dp-50-late", 50, 2), "acme:adoption_rate")  # out of order
+        await svc.publish(datapoint("dp-web", 99, 4, product="web"), "acme:adoption_rate")
+
+        # latest: 80 stays (the older 50 arrived late); sum: 30 + 80 + 50 counted once each
+        async def settled() -> bool:
+            return await progress_of(svc, latest) == 0.8 and await progress_of(svc, summed) == 1.0
+
+        await eventually(settled, timeout=30)
+        # a redelivery after everything settled changes nothing
+        await svc.producer.publish(first)
+        events = await goal_events(svc.settings, linger_s=2.0)
+
+        latest_goal = (await svc.client.get(f"/v1/goals/{latest}", headers=svc.auth("pm"))).json()
+        assert latest_goal["key_results"][0]["current"] == 80
+        milestones = [e.data["milestone"] for e in of_type(events, "milestone_reached", latest)]
+        assert sorted(milestones) == ["0.25", "0.5", "0.75"]
+        assert [e.data["new_progress"] for e in of_type(events, "progress_updated", latest)] == [
+            0.3,
+            0.8,
+        ]
+
+        summed_milestones = [
+            e.data["milestone"] for e in of_type(events, "milestone_reached", summed)
+        ]
+        assert sorted(summed_milestones) == ["0.25", "0.5", "0.75", "1.0"]
+        [achieved] = of_type(events, "achieved", summed)
+        assert achieved.data["bound_metrics"] == ["adoption_rate"]
+        assert achieved.data["feedback_reviewer_ids"] == ["mentor-1"]
+
+        timeline = (
+            await svc.client.get(f"/v1/goals/{latest}/timeline", headers=svc.auth("pm"))
+        ).json()["items"]
+        causes = [e["cause"] for e in timeline if e["kind"] == "progress"]
+        assert [c["datapoint_id"] for c in causes if c["kind"] == "kpi"] == ["dp-30", "dp-80"]
+        assert causes[-1] == {
+            "kind": "kpi",
+            "datapoint_id": "dp-80",
+            "source_id": "segment",
+            "metric": "adoption_rate",
+        }
