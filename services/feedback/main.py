@@ -6,14 +6,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 from fastapi import FastAPI
+from pymongo.asynchronous.collection import AsyncCollection
 
 from services.feedback import repository
 from services.feedback.api import router as api_router
 from services.feedback.config import FeedbackSettings
 from services.feedback.handlers import build_router
 from services.feedback.reading import FeedbackReading
+from services.feedback.serial import SerializedCollection
 from services.feedback.service import (
     Clock,
     FeedbackRequests,
@@ -25,7 +28,7 @@ from shared.app import Runtime, create_service_app
 from shared.directory import PeopleDirectory
 from shared.events.topics import FEEDBACK
 from shared.messaging import ConsumerRunner, OutboxRelay, ensure_topics
-from shared.mongo import ensure_indexes
+from shared.mongo import Document, ensure_indexes
 
 CONSUMER_GROUP = "feedback"
 
@@ -38,14 +41,17 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock = utc_n
         db = runtime.db
         await ensure_indexes(db, {**repository.indexes(), **PeopleDirectory.indexes()})
         await ensure_topics(settings, [FEEDBACK])
+        # the service and the relays write each collection through one lock (see serial.py)
+        requests_collection = SerializedCollection(db[repository.REQUESTS])
+        praise_collection = SerializedCollection(db[repository.PRAISE])
         relays = [
             OutboxRelay(
-                db[name],
+                cast(AsyncCollection[Document], collection),
                 runtime.producer,
                 service=settings.service_name,
                 poll_interval_s=settings.outbox_poll_interval_s,
             )
-            for name in (repository.REQUESTS, repository.PRAISE)
+            for collection in (requests_collection, praise_collection)
         ]
 
         def notify() -> None:
@@ -53,7 +59,7 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock = utc_n
                 relay.notify()
 
         directory = PeopleDirectory(db)
-        requests_store = repository.MongoRequests(db)
+        requests_store = repository.MongoRequests(requests_collection)
         sharing = repository.MongoSharing(db)
         requests = FeedbackRequests(
             requests_store,
@@ -70,7 +76,7 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock = utc_n
         )
         reading = FeedbackReading(
             requests_store,
-            repository.MongoPraise(db),
+            repository.MongoPraise(praise_collection),
             sharing,
             directory,
             requests,

@@ -6,11 +6,13 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.feedback.domain import FeedbackRequest, Response, Reviewer
 from services.feedback.praise import Praise
+from services.feedback.serial import SerializedCollection
 from shared.messaging.outbox import outbox_push, with_outbox
 from shared.mongo import Document, update_versioned
 
@@ -155,8 +157,8 @@ def _request(doc: Document) -> FeedbackRequest:
 
 
 class MongoRequests:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.collection = db[REQUESTS]
+    def __init__(self, collection: AsyncCollection[Document] | SerializedCollection) -> None:
+        self.collection: Any = collection
 
     async def insert(self, request: FeedbackRequest) -> bool:
         """Store a new request with its events; False when that id already exists."""
@@ -209,8 +211,8 @@ class MongoRequests:
 
 
 class MongoPraise:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.collection = db[PRAISE]
+    def __init__(self, collection: AsyncCollection[Document] | SerializedCollection) -> None:
+        self.collection: Any = collection
 
     async def insert(self, praise: Praise) -> None:
         await self.collection.insert_one(

@@ -1,0 +1,142 @@
+"""One running feedback service per test module on the real servers, a controllable clock,
+and helpers to seed the people projection and read the feedback topic."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+
+from services.feedback.config import FeedbackSettings
+from services.feedback.main import create_app
+from shared.directory import PeopleDirectory
+from shared.events import Envelope, from_record, new_event, topics
+from shared.events.envelope import EventPayload
+from shared.events.people import MentorshipStarted, PersonUpserted
+from tests.support import bearer, eventually, isolated_settings, running, unique
+
+START = datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: START)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def today(self) -> date:
+        return self.now.date()
+
+
+@dataclass
+class Env:
+    app: FastAPI
+    client: httpx.AsyncClient
+    clock: Clock
+    settings: FeedbackSettings
+
+    @property
+    def directory(self) -> PeopleDirectory:
+        return PeopleDirectory(self.app.state.runtime.db)
+
+    async def publish(self, payload: EventPayload, *, tenant: str, subject: str) -> Envelope:
+        event = new_event(payload, tenant=tenant, subject=subject, source="tests")
+        await self.app.state.runtime.producer.publish(event)
+        return event
+
+    async def org(self, tenant: str, people: dict[str, str | None]) -> None:
+        """Publish people (id -> manager id) on the people topic; wait for the projection."""
+        for pid, manager in people.items():
+            await self.publish(
+                PersonUpserted(
+                    id=pid, tenant=tenant, user_name=f"{pid}@x.test", manager_id=manager
+                ),
+                tenant=tenant,
+                subject=pid,
+            )
+
+        async def projected() -> bool:
+            known = await self.directory.many(tenant, list(people))
+            return len(known) == len(people)
+
+        await eventually(projected)
+
+    async def mentorship(self, tenant: str, mentor: str, mentee: str) -> None:
+        await self.publish(
+            MentorshipStarted(id=unique("m"), tenant=tenant, mentor_id=mentor, mentee_id=mentee),
+            tenant=tenant,
+            subject=mentee,
+        )
+
+        async def projected() -> bool:
+            return mentor in await self.directory.mentors_of(tenant, mentee)
+
+        await eventually(projected)
+
+    async def call(
+        self, method: str, url: str, who: tuple[str, str], *roles: str, **kwargs: Any
+    ) -> httpx.Response:
+        tenant, sub = who
+        return await self.client.request(method, url, headers=bearer(tenant, sub, *roles), **kwargs)
+
+    async def drain(self) -> None:
+        for relay in self.app.state.outbox_relays:
+            await relay.drain()
+
+    async def feedback_events(self, tenant: str, expected: int) -> list[Envelope]:
+        """Every event of this tenant on the feedback topic, once per event id (delivery is
+        at-least-once: a drain racing the running relay may publish an event twice)."""
+        await self.drain()
+        consumer = AIOKafkaConsumer(
+            self.settings.topic(topics.FEEDBACK),
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        found: list[Envelope] = []
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 15
+            idle_after_enough = 0
+            while loop.time() < deadline:
+                batch = await consumer.getmany(timeout_ms=300)
+                for records in batch.values():
+                    for record in records:
+                        event = from_record(record.value, list(record.headers))
+                        if event.tenant == tenant and event.id not in {e.id for e in found}:
+                            found.append(event)
+                if len(found) >= expected:
+                    idle_after_enough += 1
+                    if idle_after_enough > 2:  # linger a little to catch extra records
+                        break
+        finally:
+            await consumer.stop()
+        return found
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def env() -> AsyncIterator[Env]:
+    clock = Clock()
+    settings = isolated_settings(FeedbackSettings, expiry_interval_s=0.2)
+    app = create_app(settings, clock=clock)
+    async with running(app) as client:
+        yield Env(app=app, client=client, clock=clock, settings=settings)
+
+
+@pytest.fixture(autouse=True)
+def reset_clock(env: Env) -> None:
+    env.clock.now = START
+
+
+def due(env: Env, days: int = 7) -> str:
+    return (env.clock.today() + timedelta(days=days)).isoformat()
