@@ -1,0 +1,249 @@
+"""Thin HTTP adapters of the notifications service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from services.notifications.inbox import Inbox
+from services.notifications.preferences import PreferenceCenter
+from services.notifications.schemas import (
+    DeliveryList,
+    DeliveryPublic,
+    InboxCounts,
+    InboxItem,
+    InboxPage,
+    MarkedCount,
+    PreferencesPublic,
+    PreferencesUpdate,
+    TenantDefaultsPublic,
+    TenantDefaultsUpdate,
+    WebhookSubscriptionCreate,
+    WebhookSubscriptionCreated,
+    WebhookSubscriptionPublic,
+    Why,
+)
+from shared.auth import AdminPrincipal, CurrentPrincipal
+
+router = APIRouter(prefix="/v1", tags=["notifications"])
+
+
+def _inbox(request: Request) -> Inbox:
+    inbox: Inbox = request.app.state.inbox
+    return inbox
+
+
+def _center(request: Request) -> PreferenceCenter:
+    center: PreferenceCenter = request.app.state.preferences
+    return center
+
+
+# ---------------------------------------------------------------------- inbox
+
+
+@router.get("/inbox", response_model=InboxPage)
+async def list_inbox(
+    request: Request,
+    principal: CurrentPrincipal,
+    unread: bool = False,
+    archived: bool = False,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> InboxPage:
+    """The caller's inbox, newest first, with unread and unseen counts."""
+    inbox = _inbox(request)
+    docs, next_cursor = await inbox.page(
+        principal.tenant,
+        principal.person_id,
+        unread=unread,
+        archived=archived,
+        cursor=cursor,
+        limit=limit,
+    )
+    unread_count, unseen_count = await inbox.counts(principal.tenant, principal.person_id)
+    return InboxPage(
+        items=[InboxItem.of(d) for d in docs],
+        next_cursor=next_cursor,
+        unread_count=unread_count,
+        unseen_count=unseen_count,
+    )
+
+
+@router.get("/inbox/count", response_model=InboxCounts)
+async def inbox_count(request: Request, principal: CurrentPrincipal) -> InboxCounts:
+    """Unread and unseen items (the badge)."""
+    unread, unseen = await _inbox(request).counts(principal.tenant, principal.person_id)
+    return InboxCounts(unread=unread, unseen=unseen)
+
+
+@router.get("/inbox/stream")
+async def inbox_stream(request: Request, principal: CurrentPrincipal) -> StreamingResponse:
+    """Server-Sent Events: one ``notification`` event per new inbox item."""
+    settings = request.app.state.settings
+    items = _inbox(request).stream(
+        principal.tenant,
+        principal.person_id,
+        poll_s=settings.sse_poll_interval_s,
+        keepalive_s=settings.sse_keepalive_s,
+    )
+
+    async def events() -> AsyncIterator[bytes]:
+        async for item in items:
+            if await request.is_disconnected():
+                break
+            if item is None:
+                yield b": keep-alive\n\n"
+                continue
+            body = InboxItem.of(item).model_dump(mode="json")
+            yield b"event: notification\nid: " + item["_id"].encode() + b"\ndata: "
+            yield orjson.dumps(body) + b"\n\n"
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
+
+
+@router.post("/inbox/read-all", response_model=MarkedCount)
+async def read_all(request: Request, principal: CurrentPrincipal) -> MarkedCount:
+    """Mark every inbox item read."""
+    n = await _inbox(request).mark_all(principal.tenant, principal.person_id, "read_at")
+    return MarkedCount(updated=n)
+
+
+@router.post("/inbox/seen", response_model=MarkedCount)
+async def seen_all(request: Request, principal: CurrentPrincipal) -> MarkedCount:
+    """Mark every inbox item seen (the inbox was opened), without reading them."""
+    n = await _inbox(request).mark_all(principal.tenant, principal.person_id, "seen_at")
+    return MarkedCount(updated=n)
+
+
+@router.post("/inbox/{item_id}/read", response_model=InboxItem)
+async def read_item(request: Request, principal: CurrentPrincipal, item_id: str) -> InboxItem:
+    """Mark one item read (and seen)."""
+    doc = await _inbox(request).mark(principal.tenant, principal.person_id, item_id, "read")
+    return InboxItem.of(doc)
+
+
+@router.post("/inbox/{item_id}/archive", response_model=InboxItem)
+async def archive_item(request: Request, principal: CurrentPrincipal, item_id: str) -> InboxItem:
+    """Archive one item: it leaves the inbox list and the counts."""
+    doc = await _inbox(request).mark(principal.tenant, principal.person_id, item_id, "archive")
+    return InboxItem.of(doc)
+
+
+# ---------------------------------------------------------------------- preferences
+
+
+@router.get("/preferences", response_model=PreferencesPublic)
+async def get_preferences(request: Request, principal: CurrentPrincipal) -> Any:
+    """The caller's settings and the effective category x channel matrix."""
+    return await _center(request).view(principal.tenant, principal.person_id)
+
+
+@router.put("/preferences", response_model=PreferencesPublic)
+async def put_preferences(
+    request: Request, principal: CurrentPrincipal, body: PreferencesUpdate
+) -> Any:
+    """Replace the caller's preferences (locked tenant defaults cannot be overridden)."""
+    return await _center(request).update(principal.tenant, principal.person_id, body.to_fields())
+
+
+@router.get("/preferences/defaults", response_model=TenantDefaultsPublic)
+async def get_defaults(request: Request, principal: AdminPrincipal) -> Any:
+    """The tenant's defaults and locked categories."""
+    return await _center(request).defaults(principal.tenant)
+
+
+@router.put("/preferences/defaults", response_model=TenantDefaultsPublic)
+async def put_defaults(
+    request: Request, principal: AdminPrincipal, body: TenantDefaultsUpdate
+) -> Any:
+    """Replace the tenant's defaults; a locked category applies them to everyone."""
+    fields = {"channels": {c: dict(v) for c, v in body.channels.items()}, "locked": body.locked}
+    return await _center(request).update_defaults(principal.tenant, fields)
+
+
+# ---------------------------------------------------------------------- webhook subscriptions
+
+
+@router.post("/webhook-subscriptions", status_code=201, response_model=WebhookSubscriptionCreated)
+async def create_subscription(
+    request: Request, principal: AdminPrincipal, body: WebhookSubscriptionCreate
+) -> Any:
+    """Subscribe a URL to event types; the signing secret is returned only here."""
+    doc = await _center(request).subscribe(
+        principal.tenant, body.url, body.event_types, body.description
+    )
+    return PreferenceCenter.public(doc, with_secret=True)
+
+
+@router.get("/webhook-subscriptions", response_model=list[WebhookSubscriptionPublic])
+async def list_subscriptions(request: Request, principal: AdminPrincipal) -> Any:
+    """The tenant's webhook subscriptions (active and disabled)."""
+    return [
+        PreferenceCenter.public(d) for d in await _center(request).subscriptions(principal.tenant)
+    ]
+
+
+@router.get("/webhook-subscriptions/{subscription_id}", response_model=WebhookSubscriptionPublic)
+async def get_subscription(
+    request: Request, principal: AdminPrincipal, subscription_id: str
+) -> Any:
+    """One webhook subscription."""
+    return PreferenceCenter.public(
+        await _center(request).subscription(principal.tenant, subscription_id)
+    )
+
+
+@router.delete("/webhook-subscriptions/{subscription_id}", status_code=204)
+async def delete_subscription(
+    request: Request, principal: AdminPrincipal, subscription_id: str
+) -> Response:
+    """Remove a webhook subscription; its pending deliveries are dropped."""
+    await _center(request).unsubscribe(principal.tenant, subscription_id)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------------- explanations
+
+
+@router.get("/notifications/{notification_id}/why", response_model=Why)
+async def why(request: Request, principal: CurrentPrincipal, notification_id: str) -> Why:
+    """The event, the rule and the preference decisions behind one notification."""
+    found = await _center(request).why(principal, notification_id)
+    doc = found["notification"]
+    return Why(
+        notification_id=doc["_id"],
+        recipient_id=doc["recipient_id"],
+        recipient_reason=doc["recipient_reason"],
+        event={
+            "id": doc["event_id"],
+            "type": doc["event_type"],
+            "subject": doc["event_subject"],
+            "time": doc["event_time"],
+        },
+        rule={
+            "name": doc["rule"],
+            "category": doc["category"],
+            "description": doc["rule_description"],
+        },
+        decisions=doc["decisions"],
+        deliveries=[DeliveryPublic.of(d) for d in found["deliveries"]],
+    )
+
+
+@router.get("/deliveries", response_model=DeliveryList)
+async def deliveries(
+    request: Request,
+    principal: CurrentPrincipal,
+    event_id: Annotated[str, Query(min_length=1, max_length=200)],
+) -> DeliveryList:
+    """Every delivery of one event and its attempts (admins see all, others their own)."""
+    rows = await _center(request).deliveries(principal, event_id)
+    return DeliveryList(items=[DeliveryPublic.of(r) for r in rows])
