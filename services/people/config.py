@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import CommonSettings
@@ -13,3 +14,11 @@ class PeopleSettings(CommonSettings):
     service_name: str = "people"
     port: int = 8001
     mongodb_database: str = "northstar_people"
+
+    # The largest page a SCIM list answers (ServiceProviderConfig filter.maxResults); also the
+    # page size when a client sends no ``count``.
+    scim_max_results: int = Field(500, ge=1, le=5000)
+    # A sync that would deactivate more than this share of the active people is refused
+    # unless the caller passes force=true.
+    import_max_deactivation_share: float = Field(0.2, ge=0.0, le=1.0)
+    import_max_rows: int = Field(20_000, ge=1)

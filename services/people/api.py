@@ -1,0 +1,207 @@
+"""The people API (JWT): directory reads, org chart, mentorships, SCIM tokens, HRIS imports."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from services.people import hris
+from services.people.imports import HrisImports
+from services.people.mentorships import Mentorships
+from services.people.schemas import (
+    ImportRequest,
+    ManagerUpdate,
+    MentorshipCreate,
+    MentorshipPublic,
+    PeopleList,
+    PersonPublic,
+    ScimTokenCreate,
+    ScimTokenCreated,
+    ScimTokenPublic,
+)
+from services.people.scim.api import PREFIX as SCIM_PREFIX
+from services.people.service import PeopleService
+from services.people.tokens import ScimTokens
+from shared.auth import AdminPrincipal, CurrentPrincipal, HRPrincipal
+from shared.errors import InvalidInput, PayloadTooLarge
+from shared.pagination import decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/v1", tags=["people"])
+
+
+def _people(request: Request) -> PeopleService:
+    service: PeopleService = request.app.state.people
+    return service
+
+
+def _mentorships(request: Request) -> Mentorships:
+    mentorships: Mentorships = request.app.state.mentorships
+    return mentorships
+
+
+def _users_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + SCIM_PREFIX + "/Users"
+
+
+@router.get("/people", response_model=PeopleList)
+async def list_people(
+    request: Request,
+    principal: CurrentPrincipal,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    manager_id: str | None = None,
+    department: str | None = None,
+    active: bool | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> PeopleList:
+    """The directory of the caller's tenant, filtered and paged by cursor."""
+    position = decode_cursor(cursor)
+    records = await _people(request).repo.list_people(
+        principal.tenant,
+        q=q,
+        manager_id=manager_id,
+        department=department,
+        active=active,
+        after=str(position["after"]) if position else None,
+        limit=limit + 1,
+    )
+    more = len(records) > limit
+    records = records[:limit]
+    next_cursor = encode_cursor({"after": records[-1].id}) if more and records else None
+    return PeopleList(items=[PersonPublic.of(r) for r in records], next_cursor=next_cursor)
+
+
+@router.get("/people/{person_id}", response_model=PersonPublic)
+async def get_person(request: Request, principal: CurrentPrincipal, person_id: str) -> PersonPublic:
+    """One person of the caller's tenant."""
+    return PersonPublic.of(await _people(request).person(principal.tenant, person_id))
+
+
+@router.get("/people/{person_id}/reports", response_model=PeopleList)
+async def reports(
+    request: Request,
+    principal: CurrentPrincipal,
+    person_id: str,
+    depth: Annotated[str, Query(pattern="^(direct|all)$")] = "direct",
+) -> PeopleList:
+    """Direct reports, or everyone below with ``depth=all``."""
+    found = await _people(request).reports(principal.tenant, person_id, all_levels=depth == "all")
+    return PeopleList(items=[PersonPublic.of(r) for r in found])
+
+
+@router.get("/people/{person_id}/chain", response_model=PeopleList)
+async def chain(request: Request, principal: CurrentPrincipal, person_id: str) -> PeopleList:
+    """The management chain, the direct manager first."""
+    found = await _people(request).chain(principal.tenant, person_id)
+    return PeopleList(items=[PersonPublic.of(r) for r in found])
+
+
+@router.put("/people/{person_id}/manager", response_model=PersonPublic)
+async def set_manager(
+    request: Request, principal: HRPrincipal, person_id: str, body: ManagerUpdate
+) -> PersonPublic:
+    """Change a person's manager (HR); a cycle is refused with 422."""
+    record = await _people(request).set_manager(
+        principal.tenant, person_id, body.manager_id, _users_url(request)
+    )
+    return PersonPublic.of(record)
+
+
+@router.get("/people/{person_id}/mentors", response_model=PeopleList)
+async def mentors(request: Request, principal: CurrentPrincipal, person_id: str) -> PeopleList:
+    """The active mentors of a person."""
+    found = await _mentorships(request).of(principal.tenant, person_id, role="mentee")
+    return PeopleList(items=[PersonPublic.of(r) for r in found])
+
+
+@router.get("/people/{person_id}/mentees", response_model=PeopleList)
+async def mentees(request: Request, principal: CurrentPrincipal, person_id: str) -> PeopleList:
+    """The active mentees of a person."""
+    found = await _mentorships(request).of(principal.tenant, person_id, role="mentor")
+    return PeopleList(items=[PersonPublic.of(r) for r in found])
+
+
+@router.post("/mentorships", response_model=MentorshipPublic, status_code=201)
+async def start_mentorship(
+    request: Request, principal: CurrentPrincipal, body: MentorshipCreate
+) -> MentorshipPublic:
+    """Start a mentorship (HR, or the mentee for themselves)."""
+    mentorship = await _mentorships(request).start(
+        principal, body.mentor_id, body.mentee_id, body.focus_skills
+    )
+    return MentorshipPublic.of(mentorship)
+
+
+@router.delete("/mentorships/{mentorship_id}", status_code=204)
+async def end_mentorship(
+    request: Request, principal: CurrentPrincipal, mentorship_id: str
+) -> Response:
+    """End a mentorship (HR, the mentor or the mentee)."""
+    await _mentorships(request).end(principal, mentorship_id)
+    return Response(status_code=204)
+
+
+@router.post("/scim-tokens", response_model=ScimTokenCreated, status_code=201)
+async def create_scim_token(
+    request: Request, principal: AdminPrincipal, body: ScimTokenCreate | None = None
+) -> ScimTokenCreated:
+    """Create a SCIM bearer token for the caller's tenant; the token is shown only here."""
+    tokens: ScimTokens = request.app.state.scim_tokens
+    issued = await tokens.issue(
+        principal.tenant, created_by=principal.person_id, name=body.name if body else None
+    )
+    return ScimTokenCreated(
+        token_id=issued.token_id,
+        token=issued.token,
+        tenant=issued.tenant,
+        name=issued.name,
+        created_at=issued.created_at,
+        scim_base_url=str(request.base_url).rstrip("/") + SCIM_PREFIX,
+    )
+
+
+@router.get("/scim-tokens", response_model=list[ScimTokenPublic])
+async def list_scim_tokens(request: Request, principal: AdminPrincipal) -> list[ScimTokenPublic]:
+    """The SCIM tokens of the caller's tenant (never the tokens themselves)."""
+    tokens: ScimTokens = request.app.state.scim_tokens
+    return [ScimTokenPublic.model_validate(t) for t in await tokens.list(principal.tenant)]
+
+
+@router.delete("/scim-tokens/{token_id}", status_code=204)
+async def revoke_scim_token(request: Request, principal: AdminPrincipal, token_id: str) -> Response:
+    """Revoke a SCIM token: its next call is 401."""
+    tokens: ScimTokens = request.app.state.scim_tokens
+    await tokens.revoke(principal.tenant, token_id)
+    return Response(status_code=204)
+
+
+@router.post("/imports")
+async def run_import(
+    request: Request,
+    principal: HRPrincipal,
+    body: ImportRequest,
+    dry_run: bool = False,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Sync people from an HRIS export; ``dry_run`` returns the diff and changes nothing."""
+    if body.format == "csv":
+        if body.csv is None:
+            raise InvalidInput("format csv needs a csv text")
+        rows: list[dict[str, Any]] = hris.read_csv(body.csv)
+    else:
+        if body.rows is None:
+            raise InvalidInput("format json needs rows")
+        rows = body.rows
+    imports: HrisImports = request.app.state.imports
+    if len(rows) > imports.max_rows:
+        raise PayloadTooLarge(f"at most {imports.max_rows} rows per import")
+    return await imports.run(
+        principal.tenant,
+        rows,
+        body.mapping,
+        _users_url(request),
+        dry_run=dry_run,
+        force=force,
+        deactivate_missing=body.deactivate_missing,
+    )

@@ -1,0 +1,119 @@
+"""Request and response models of the people API (JSON snake_case)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.people.domain import Mentorship
+from services.people.repository import PersonRecord
+
+
+class PersonPublic(BaseModel):
+    id: str
+    user_name: str
+    display_name: str | None = None
+    email: str | None = None
+    emails: list[str] = []
+    title: str | None = None
+    department: str | None = None
+    employee_number: str | None = None
+    external_id: str | None = None
+    manager_id: str | None = None
+    time_zone: str | None = None
+    locale: str | None = None
+    active: bool = True
+
+    @classmethod
+    def of(cls, record: PersonRecord) -> PersonPublic:
+        f = record.facts
+        return cls(
+            id=record.id,
+            user_name=f.user_name,
+            display_name=f.display_name,
+            email=f.email,
+            emails=list(f.emails),
+            title=f.title,
+            department=f.department,
+            employee_number=f.employee_number,
+            external_id=f.external_id,
+            manager_id=f.manager_id,
+            time_zone=f.time_zone,
+            locale=f.locale,
+            active=f.active,
+        )
+
+
+class PeopleList(BaseModel):
+    items: list[PersonPublic]
+    next_cursor: str | None = None
+
+
+class ManagerUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    manager_id: str | None = Field(None, max_length=200)
+
+
+class MentorshipCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mentor_id: str = Field(min_length=1, max_length=200)
+    mentee_id: str = Field(min_length=1, max_length=200)
+    focus_skills: list[str] = Field(default_factory=list, max_length=20)
+
+
+class MentorshipPublic(BaseModel):
+    id: str
+    mentor_id: str
+    mentee_id: str
+    focus_skills: list[str]
+    active: bool
+
+    @classmethod
+    def of(cls, m: Mentorship) -> MentorshipPublic:
+        return cls(
+            id=m.id,
+            mentor_id=m.mentor_id,
+            mentee_id=m.mentee_id,
+            focus_skills=m.focus_skills,
+            active=m.active,
+        )
+
+
+class ScimTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=100)
+
+
+class ScimTokenCreated(BaseModel):
+    token_id: str
+    token: str = Field(description="shown once; only its SHA-256 digest is stored")
+    tenant: str
+    name: str | None = None
+    created_at: datetime
+    scim_base_url: str
+
+
+class ScimTokenPublic(BaseModel):
+    token_id: str
+    name: str | None = None
+    created_by: str | None = None
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ImportRequest(BaseModel):
+    """An HRIS export: JSON ``rows`` or a ``csv`` text, and which column holds what."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["json", "csv"] = "json"
+    rows: list[dict[str, Any]] | None = None
+    csv: str | None = None
+    mapping: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="our field -> the export's column (see docs/people.md for the defaults)",
+    )
+    deactivate_missing: bool = Field(
+        True, description="people missing from the export are deactivated (a full sync)"
+    )
