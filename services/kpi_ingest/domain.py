@@ -129,6 +129,8 @@ def parse_timestamp(value: Any, *, default: datetime | None = None) -> datetime:
         if default is None:
             raise ValueError("timestamp is required")
         return default
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, bool):
         raise ValueError("timestamp must be RFC 3339 text or epoch seconds")
     if isinstance(value, int | float):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -43,7 +44,7 @@ def _source(doc: Document) -> Source:
         tenant=doc["tenant"],
         name=doc["name"],
         format=doc["format"],
-        mapping=doc.get("mapping") or {},
+        mapping=orjson.loads(doc["mapping_json"]) if doc.get("mapping_json") else {},
         secrets=tuple(
             SourceSecret(
                 value=s["value"],
@@ -62,7 +63,9 @@ def _source_doc(source: Source) -> Document:
         "tenant": source.tenant,
         "name": source.name,
         "format": source.format,
-        "mapping": dict(source.mapping),
+        # kept as JSON text: sender-side names (event names, OTLP metric names) may contain dots,
+        # which document keys may not
+        "mapping_json": orjson.dumps(dict(source.mapping)).decode(),
         "secrets": [
             {"value": s.value, "created_at": s.created_at, "expires_at": s.expires_at}
             for s in source.secrets
