@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.goals.domain import Applied, Goal, TimelineEntry
 from services.goals.progress import Checkpoint, KeyResult, KpiBinding
+from services.goals.serial import SerializedCollection
 from shared.directory import PeopleDirectory
 from shared.errors import Conflict
 from shared.events.envelope import Envelope
@@ -188,10 +189,12 @@ def _timeline_doc(entry: TimelineEntry) -> Document:
 
 class GoalRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.goals = db[GOALS]
+        # every write to a goal goes through one per-document lock (see serial.py); the
+        # outbox relay is handed the same wrapper
+        self.goals: Any = SerializedCollection(db[GOALS])
         self.templates = db[TEMPLATES]
         self.settings = db[TENANT_SETTINGS]
-        self.leases = db[LEASES]
+        self.leases: Any = SerializedCollection(db[LEASES])
 
     # ------------------------------------------------------------------ goals
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -78,9 +78,13 @@ async def goals_service(**overrides: Any) -> AsyncIterator[Running]:
 
 
 async def goal_events(
-    settings: GoalsSettings, *, linger_s: float = 1.0, timeout_s: float = 10.0
+    settings: GoalsSettings,
+    expect: Callable[[list[Envelope]], bool] = bool,
+    *,
+    linger_s: float = 1.0,
+    timeout_s: float = 20.0,
 ) -> list[Envelope]:
-    """Every event on the goals topic so far (waits until nothing new comes for linger_s)."""
+    """Events on the goals topic: read until ``expect`` holds, then linger for any extras."""
     consumer = AIOKafkaConsumer(
         settings.topic(topics.GOALS),
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -92,13 +96,13 @@ async def goal_events(
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        quiet_since = loop.time()
-        while loop.time() < deadline and loop.time() - quiet_since < linger_s:
+        linger_until: float | None = None
+        while loop.time() < deadline and (linger_until is None or loop.time() < linger_until):
             batch = await consumer.getmany(timeout_ms=200)
             for records in batch.values():
-                for record in records:
-                    events.append(from_record(record.value, list(record.headers)))
-                    quiet_since = loop.time()
+                events.extend(from_record(r.value, list(r.headers)) for r in records)
+            if linger_until is None and expect(events):
+                linger_until = loop.time() + linger_s
     finally:
         await consumer.stop()
     return events

@@ -84,7 +84,9 @@ async def test_datapoints_move_a_bound_key_result_and_fire_each_milestone_once()
         await eventually(settled, timeout=30)
         # a redelivery after everything settled changes nothing
         await svc.producer.publish(first)
-        events = await goal_events(svc.settings, linger_s=2.0)
+        events = await goal_events(
+            svc.settings, lambda es: bool(of_type(es, "achieved")), linger_s=2.0
+        )
 
         latest_goal = (await svc.client.get(f"/v1/goals/{latest}", headers=svc.auth("pm"))).json()
         assert latest_goal["key_results"][0]["current"] == 80

@@ -1,0 +1,113 @@
+"""Reassessment: the cadence scheduler under several replicas, and manager changes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from services.goals.common import GoalStore
+from services.goals.reactions import GoalReactions
+from services.goals.repository import GoalRepository
+from services.goals.scheduler import ReviewScheduler
+from shared.events.people import PersonManagerChanged
+from tests.integration.goals.helpers import Running, goal_events, goals_service, of_type
+from tests.support import eventually
+
+pytestmark = pytest.mark.integration
+
+
+def replica(svc: Running, days_ahead: int) -> ReviewScheduler:
+    """Another scheduler instance on the same database, with its clock moved forward."""
+    runtime = svc.app.state.runtime
+    real = svc.app.state.goals.store
+    store = GoalStore(
+        GoalRepository(runtime.db),
+        default_margin=0.15,
+        notify=real.notify,
+        clock=lambda: real.clock() + timedelta(days=days_ahead),
+    )
+    return ReviewScheduler(GoalReactions(store), interval_s=3600, lease_ttl_s=60)
+
+
+async def create(svc: Running, owner: str, **body: object) -> str:
+    response = await svc.client.post(
+        "/v1/goals",
+        headers=svc.auth(owner),
+        json={"title": "Goal", "horizon": "long_term", "status": "active", **body},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def test_two_scheduler_instances_emit_one_review_due() -> None:
+    async with goals_service() as svc:
+        goal_id = await create(svc, "pm", review_every_days=7)
+        first, second = replica(svc, 8), replica(svc, 8)
+
+        ran = await asyncio.gather(first.tick(), second.tick(), first.tick(), second.tick())
+
+        assert sorted(ran) == [False, False, True, True]  # one replica holds the lease
+        events = await goal_events(svc.settings, lambda es: bool(of_type(es, "review_due")))
+        [due] = of_type(events, "review_due", goal_id)
+        assert due.data["reason"] == "cadence"
+        goal = (await svc.client.get(f"/v1/goals/{goal_id}", headers=svc.auth("pm"))).json()
+        assert goal["review_pending"] == "cadence"
+        assert goal["review_due_on"] == due.data["due_on"]
+
+        # a review done restarts the cadence; nothing is due any more
+        reviewed = await svc.client.post(
+            f"/v1/goals/{goal_id}/reviews", headers=svc.auth("pm"), json={"note": "on track"}
+        )
+        assert reviewed.status_code == 200
+        assert reviewed.json()["review_pending"] is None
+
+
+async def test_an_expired_lease_passes_to_another_replica() -> None:
+    async with goals_service() as svc:
+        first, second = replica(svc, 0), replica(svc, 0)
+        first.lease_ttl_s = 0.2
+        assert await first.tick()
+        assert not await second.tick()
+        await asyncio.sleep(0.3)
+        assert await second.tick()
+        assert not await first.tick()
+
+
+async def test_a_manager_change_reopens_the_owners_active_long_term_goals() -> None:
+    async with goals_service() as svc:
+        await svc.person("boss")
+        await svc.person("new-boss")
+        await svc.person("pm", manager="boss")
+        await svc.projected("acme", "pm", manager="boss")
+        long_term = await create(svc, "pm")
+        short_term = await create(svc, "pm", horizon="short_term")
+        draft = await create(svc, "pm", status="draft")
+
+        change = PersonManagerChanged(
+            id="pm", tenant="acme", old_manager_id="boss", new_manager_id="new-boss"
+        )
+        envelope = await svc.publish(change, "pm")
+        await svc.producer.publish(envelope)  # delivered twice
+
+        await svc.projected("acme", "pm", manager="new-boss")
+
+        async def reopened() -> object:
+            goal = (await svc.client.get(f"/v1/goals/{long_term}", headers=svc.auth("pm"))).json()
+            return goal["review_pending"] == "manager_changed"
+
+        await eventually(reopened, timeout=30)
+        events = await goal_events(svc.settings, lambda es: bool(of_type(es, "review_due")))
+        [due] = of_type(events, "review_due")
+        assert due.subject == long_term
+        assert due.data["reason"] == "manager_changed"
+        assert due.data["new_manager_id"] == "new-boss"
+        assert not of_type(events, "review_due", short_term)
+        assert not of_type(events, "review_due", draft)
+        # the new manager now sees the owner's goals, and can mark the review done
+        reviewed = await svc.client.post(
+            f"/v1/goals/{long_term}/reviews", headers=svc.auth("new-boss"), json={}
+        )
+        assert reviewed.status_code == 200
+        assert reviewed.json()["review_pending"] is None
