@@ -110,7 +110,7 @@ async def test_answer_after_the_due_date_is_refused_with_410_and_changes_nothing
 
     # the periodic expiry job closes it and tells who had not answered (a named request)
     async def expired() -> bool:
-        return (await state(env, tenant, request["id"]))["status"] == "expired"
+        return bool((await state(env, tenant, request["id"]))["status"] == "expired")
 
     await eventually(expired)
     after = await state(env, tenant, request["id"])

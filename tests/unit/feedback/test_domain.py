@@ -1,0 +1,158 @@
+"""The rules of feedback requests, without I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.feedback.domain import (
+    AlreadyAnswered,
+    AlreadyDeclined,
+    FeedbackRequest,
+    NotAReviewer,
+    RequestExpired,
+    Reviewer,
+    answer_key,
+)
+from shared.errors import InvalidInput
+
+NOW = datetime(2026, 5, 4, 12, tzinfo=UTC)
+SECRET = b"unit-test-secret"
+
+
+def request(anonymous: bool = True, size: int = 4, **extra: object) -> FeedbackRequest:
+    values: dict[str, object] = {
+        "id": "req-1",
+        "tenant": "acme",
+        "subject_id": "pm",
+        "requester_id": "mgr",
+        "reviewers": [Reviewer(f"r{i}", "peer") for i in range(size)],
+        "skills": ["communication"],
+        "questions": [],
+        "due_date": date(2026, 5, 10),
+        "anonymous": anonymous,
+        "min_responses": 3,
+        "now": NOW,
+        "max_reviewers": 50,
+        **extra,
+    }
+    return FeedbackRequest.create(**values)  # type: ignore[arg-type]
+
+
+def submit(req: FeedbackRequest, who: str, rating: int = 4, now: datetime = NOW) -> None:
+    req.submit(
+        reviewer_id=who,
+        key=answer_key(SECRET, req.id, who),
+        response_id=f"resp-{who}",
+        ratings={"communication": rating},
+        comments=None,
+        answers=[],
+        now=now,
+    )
+
+
+def test_creating_a_request_tells_each_reviewer_once() -> None:
+    req = request()
+    assert [e.data["reviewer_id"] for e in req.events] == ["r0", "r1", "r2", "r3"]
+    assert len({e.id for e in req.events}) == 4
+
+
+def test_anonymous_answers_are_released_when_min_responses_answered() -> None:
+    req = request()
+    req.events.clear()
+    submit(req, "r0")
+    submit(req, "r1")
+    assert not req.released
+    submit(req, "r2")
+    assert req.released
+    types = [e.type.split(".")[2] for e in req.events]
+    assert types == ["submitted", "submitted", "submitted", "released"]
+    assert all(e.data.get("reviewer_id") is None for e in req.events)
+    assert all(r.reviewer_id is None and r.relationship is None for r in req.responses)
+    assert "r0" not in repr(req.answer_keys)
+
+
+def test_named_answers_carry_the_reviewer() -> None:
+    req = request(anonymous=False)
+    submit(req, "r0")
+    assert req.released
+    assert req.responses[0].reviewer_id == "r0"
+    assert req.events[-1].data["reviewer_id"] == "r0"
+
+
+def test_a_second_answer_or_an_answer_after_declining_is_refused() -> None:
+    req = request()
+    submit(req, "r0")
+    with pytest.raises(AlreadyAnswered):
+        submit(req, "r0")
+    req.decline(reviewer_id="r1", key=answer_key(SECRET, req.id, "r1"), now=NOW)
+    with pytest.raises(AlreadyDeclined):
+        submit(req, "r1")
+    assert req.answered_count == 1
+
+
+def test_the_keyed_hash_alone_stops_a_double_answer() -> None:
+    req = request()
+    req.answer_keys = [answer_key(SECRET, req.id, "r0")]
+    with pytest.raises(AlreadyAnswered):
+        submit(req, "r0")
+
+
+def test_someone_not_asked_cannot_answer() -> None:
+    with pytest.raises(NotAReviewer):
+        submit(request(), "stranger")
+
+
+def test_answers_are_taken_until_the_end_of_the_due_date() -> None:
+    req = request()
+    submit(req, "r0", now=datetime(2026, 5, 10, 23, 59, tzinfo=UTC))
+    with pytest.raises(RequestExpired):
+        submit(req, "r1", now=datetime(2026, 5, 11, tzinfo=UTC))
+
+
+def test_expiry_of_an_anonymous_request_names_nobody() -> None:
+    req = request()
+    submit(req, "r0")
+    assert not req.expire(datetime(2026, 5, 10, 12, tzinfo=UTC))
+    assert req.expire(datetime(2026, 5, 11, tzinfo=UTC))
+    assert req.status == "expired"
+    expired = req.events[-1].data
+    assert expired["open_reviewer_ids"] == []
+    assert expired["open_count"] == 3
+    assert not req.expire(datetime(2026, 5, 12, tzinfo=UTC))  # once
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"reviewers": []}, "at least one reviewer"),
+        ({"min_responses": 5}, "exceeds the number of reviewers"),
+        ({"min_responses": 1}, "at least 2"),
+        ({"skills": ["Bad Skill"]}, "lowercase"),
+        ({"skills": [], "questions": []}, "at least one skill"),
+        ({"due_date": NOW.date() - timedelta(days=1)}, "in the past"),
+        ({"reviewers": [Reviewer("pm", "peer"), Reviewer("x", "peer")]}, "themselves"),
+    ],
+)
+def test_invalid_requests_are_refused(extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        request(**extra)
+
+
+def test_ratings_must_cover_the_requested_skills_with_whole_numbers_1_to_5() -> None:
+    req = request()
+    for ratings in [{}, {"communication": 6}, {"communication": True}, {"ux_design": 3}]:
+        with pytest.raises(InvalidInput):
+            req.submit(
+                reviewer_id="r0",
+                key=answer_key(SECRET, req.id, "r0"),
+                response_id="x",
+                ratings=ratings,  # type: ignore[arg-type]
+                comments=None,
+                answers=[],
+                now=NOW,
+            )
+    assert req.answered_count == 0
+    assert req.reviewer("r0") is not None
