@@ -65,7 +65,7 @@ class EmailSender:
         self._settings = settings
         self._env = Environment(
             loader=FileSystemLoader(TEMPLATES),
-            autoescape=select_autoescape(["html"], default_for_string=False),
+            autoescape=select_autoescape(["html", "html.j2"], default_for_string=False),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
         )

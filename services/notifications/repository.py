@@ -154,7 +154,13 @@ class NotificationStore:
         )
 
     async def mark_all(self, tenant: str, person_id: str, field: str, at: datetime) -> int:
-        base = {"tenant": tenant, "recipient_id": person_id, "in_inbox": True, field: None}
+        base = {
+            "tenant": tenant,
+            "recipient_id": person_id,
+            "in_inbox": True,
+            "archived_at": None,
+            field: None,
+        }
         fields = {field: at}
         if field == "read_at":
             # reading implies seeing

@@ -35,6 +35,8 @@ async def system_resolver(host: str, port: int) -> list[str]:
 def _forbidden_kind(ip: IP) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return _forbidden_kind(ip.ipv4_mapped)
+    if ip.is_unspecified:
+        return "unspecified"
     if ip.is_loopback:
         return "loopback"
     if ip.is_link_local:
@@ -43,8 +45,6 @@ def _forbidden_kind(ip: IP) -> str | None:
         return "private"
     if ip.is_multicast:
         return "multicast"
-    if ip.is_unspecified:
-        return "unspecified"
     if ip.is_reserved:
         return "reserved"
     return None
