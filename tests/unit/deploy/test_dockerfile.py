@@ -44,7 +44,8 @@ def test_base_image_is_a_pinned_slim_python_311_and_the_build_has_two_stages() -
 def test_the_image_runs_as_a_numeric_non_root_user_and_takes_the_service_as_command() -> None:
     [user] = instructions("USER")
     uid = user.split(":")[0]
-    assert uid.isdigit() and int(uid) >= 1000
+    assert uid.isdigit()
+    assert int(uid) >= 1000
     assert instructions("ENTRYPOINT") == ['["northstar"]']
     [cmd] = instructions("CMD")
     assert cmd.startswith('["serve", ')
