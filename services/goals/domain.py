@@ -22,6 +22,7 @@ from services.goals.progress import (
     is_at_risk,
     milestones_crossed,
 )
+from services.goals.records import Applied, PendingEvent, TimelineEntry
 from shared.errors import Conflict, InvalidInput
 from shared.events.envelope import EventPayload
 from shared.events.goals import (
@@ -62,28 +63,6 @@ EDITABLE = frozenset(
         "checkpoints",
     }
 )
-
-
-@dataclass
-class Applied:
-    """An event already applied to this goal (data point, feedback, manager change)."""
-
-    id: str
-    at: datetime
-
-
-@dataclass
-class TimelineEntry:
-    id: str
-    at: datetime
-    kind: Literal["progress", "check_in", "feedback", "status", "review"]
-    data: dict[str, Any]
-
-
-@dataclass
-class PendingEvent:
-    payload: EventPayload
-    key: tuple[str, ...] | None = None  # makes the event id deterministic
 
 
 @dataclass

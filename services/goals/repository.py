@@ -10,8 +10,9 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.goals.domain import Applied, Goal, TimelineEntry
+from services.goals.domain import Goal
 from services.goals.progress import Checkpoint, KeyResult, KpiBinding
+from services.goals.records import Applied, TimelineEntry
 from services.goals.serial import SerializedCollection
 from shared.directory import PeopleDirectory
 from shared.errors import Conflict

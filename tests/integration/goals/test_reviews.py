@@ -111,3 +111,33 @@ async def test_a_manager_change_reopens_the_owners_active_long_term_goals() -> N
         )
         assert reviewed.status_code == 200
         assert reviewed.json()["review_pending"] is None
+
+
+async def test_the_scheduler_prunes_old_applied_datapoint_guards() -> None:
+    from datetime import UTC, datetime
+
+    from services.goals.progress import DataPoint
+
+    async with goals_service() as svc:
+        goal_id = await create(
+            svc,
+            "pm",
+            key_results=[
+                {
+                    "title": "Adoption",
+                    "target": 10,
+                    "source": {"kpi": {"metric": "adoption", "aggregation": "sum"}},
+                }
+            ],
+        )
+        point = DataPoint("dp-1", "adoption", 2, datetime.now(UTC), "src")
+        assert await svc.app.state.reactions.apply_datapoint("acme", point) == 1
+        assert await svc.app.state.reactions.apply_datapoint("acme", point) == 0
+        raw = svc.app.state.runtime.db["goals"]
+        assert (await raw.find_one({"_id": goal_id}))["applied_ids"] == ["dp-1"]
+
+        assert await replica(svc, 20).tick()
+
+        assert (await raw.find_one({"_id": goal_id}))["applied_ids"] == []
+        goal = (await svc.client.get(f"/v1/goals/{goal_id}", headers=svc.auth("pm"))).json()
+        assert goal["key_results"][0]["current"] == 2
