@@ -26,7 +26,7 @@ from shared.auth import TokenVerifier
 from shared.config import CommonSettings
 from shared.errors import DomainError, TooManyRequests, Unavailable
 from shared.messaging.producer import EventProducer
-from shared.mongo import Document, create_client, ping
+from shared.mongo import Document, create_client, open_database, ping
 from shared.observability import RequestContextMiddleware, configure_logging, get_logger
 
 log = get_logger(__name__)
@@ -190,10 +190,13 @@ def create_service_app(
         mongo = create_client(settings)
         producer = EventProducer(settings)
         await _start_producer(producer, settings.kafka_startup_timeout_s)
+        db = await open_database(
+            mongo, settings.mongodb_database, settings.mongodb_serialize_writes
+        )
         runtime = Runtime(
             settings=settings,
             mongo=mongo,
-            db=mongo[settings.mongodb_database],
+            db=db,
             producer=producer,
             verifier=app.state.verifier,
         )
