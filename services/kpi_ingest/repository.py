@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -183,6 +184,8 @@ class KpiRepository:
                     "tenant": point.tenant,
                     "metric": point.metric,
                     "value": point.value,
+                    # summed for bucket counts (a {"$sum": 1} works too; this reads plainly)
+                    "n": 1,
                     "ts": ts,
                     "hour": ts.replace(minute=0, second=0, microsecond=0),
                     "day": ts.replace(hour=0, minute=0, second=0, microsecond=0),
@@ -204,16 +207,28 @@ class KpiRepository:
         bucket: str,
         dimensions: Mapping[str, str],
     ) -> list[tuple[datetime, float, int]]:
-        """(bucket start, sum, count) per bucket; FerretDB has no $avg, so the mean is sum/count."""
+        """(bucket start, sum, count) per bucket; FerretDB has no $avg, so the mean is sum/count.
+
+        Two pipelines, one accumulator each: FerretDB 1.24 answers 0 for every accumulator of a
+        ``$group`` but the first.
+        """
         match: Document = {"tenant": tenant, "metric": metric, "ts": {"$gte": start, "$lt": end}}
         match.update({f"dims.{k}": v for k, v in dimensions.items()})
-        pipeline: list[Document] = [
-            {"$match": match},
-            {"$group": {"_id": f"${bucket}", "total": {"$sum": "$value"}, "count": {"$sum": 1}}},
-            {"$sort": {"_id": 1}},
-        ]
-        cursor = await self.datapoints.aggregate(pipeline)
-        return [(_utc(d["_id"]), float(d["total"]), int(d["count"])) async for d in cursor]  # type: ignore[misc]
+        totals: dict[Any, Any] = {}
+        counts: dict[Any, Any] = {}
+        for field, into in (("$value", totals), ("$n", counts)):
+            cursor = await self.datapoints.aggregate(
+                [
+                    {"$match": match},
+                    {"$group": {"_id": f"${bucket}", "acc": {"$sum": field}}},
+                ]
+            )
+            async for doc in cursor:
+                into[doc["_id"]] = doc["acc"]
+        return sorted(
+            (_utc(at), float(total), int(counts.get(at, 0)))  # type: ignore[misc]
+            for at, total in totals.items()
+        )
 
     async def latest(
         self, tenant: str, metric: str, dimensions: Mapping[str, str]
