@@ -153,6 +153,7 @@ class Goal:
         self.updated_at = now
         self._timeline(now, "status", {"from": old, "to": target, "by": by})
         if target == "active":
+            self.baseline()
             self.start_date = self.start_date or today
             if self.review_every_days:
                 self.next_review_on = today + timedelta(days=self.review_every_days)
@@ -187,6 +188,15 @@ class Goal:
         return changed
 
     # ------------------------------------------------------------------ progress
+
+    def baseline(self) -> None:
+        """Progress from the key results as they stand; milestones already passed are the
+        starting point (they do not fire)."""
+        self.progress = goal_progress(self.key_results.values())
+        for label, _ in milestones_crossed(
+            self.progress, self.milestones_reached, checkpoints=self.checkpoints
+        ):
+            self.milestones_reached.append(label)
 
     def replace_key_results(
         self,
@@ -293,6 +303,11 @@ class Goal:
         if new == old:
             return
         self.progress = new
+        if self.status != "active":  # a draft's progress moves, its milestones wait
+            self.record(
+                GoalProgressUpdated(**self.facts(), old_progress=old, new_progress=new, cause=cause)
+            )
+            return
         self.record(
             GoalProgressUpdated(
                 **self.facts(),

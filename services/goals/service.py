@@ -172,6 +172,7 @@ class GoalService:
             updated_at=now,
         )
         goal.validate()
+        goal.baseline()
         goal.record(
             GoalCreated(
                 **goal.facts(),

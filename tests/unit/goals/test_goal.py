@@ -235,3 +235,47 @@ def test_goal_facts_carry_bound_metrics_and_feedback_reviewers():
     facts = g.facts()
     assert facts["bound_metrics"] == ["adoption"]
     assert facts["feedback_reviewer_ids"] == ["mentor"]
+
+
+def test_a_goal_starting_part_way_counts_that_as_its_baseline_not_as_milestones():
+    g = Goal(
+        id="g2",
+        tenant="acme",
+        owner_id="pm",
+        title="Half done",
+        horizon="short_term",
+        key_results={"k": KeyResult("k", "K", 0, 10, 6)},
+    )
+    g.baseline()
+    assert g.progress == pytest.approx(0.6)
+    assert g.milestones_reached == ["0.25", "0.5"]
+    g.change_status("active", by="pm", today=TODAY, now=NOW)
+    g.check_in(
+        check_in_id="c",
+        by="pm",
+        values={"k": 8},
+        confidence=None,
+        note=None,
+        activity=None,
+        today=TODAY,
+        now=NOW,
+        margin=0.1,
+    )
+    assert milestones(g) == ["0.75"]
+
+
+def test_a_drafts_milestones_wait_for_activation():
+    g = Goal(
+        id="g3",
+        tenant="acme",
+        owner_id="pm",
+        title="Draft",
+        horizon="short_term",
+        key_results={"k": KeyResult("k", "K", 0, 10, 0)},
+    )
+    g.replace_key_results(
+        [KeyResult("k", "K", 0, 10, 10)], by="pm", today=TODAY, now=NOW, margin=0.1
+    )
+    assert g.progress == 1.0
+    assert g.status == "draft"
+    assert milestones(g) == []
