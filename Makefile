@@ -32,5 +32,14 @@ lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared services deploy
 
+demo: $(STAMP) ## a narrated end-to-end story against `make up`
+	$(PY) -m deploy.local.demo
+
+bench: $(STAMP) ## benchmarks against ceilings measured in the same run (against `make up`'s servers)
+	$(PY) -m tests.bench.run
+
+chaos: $(STAMP) ## fault scenarios on private servers it starts and stops itself
+	$(PY) -m tests.chaos.run
+
 clean:
 	rm -rf .run .mypy_cache .pytest_cache .ruff_cache

@@ -66,8 +66,39 @@ def start_servers(state_dir: Path) -> tuple[dict[str, str], list[Process]]:
     return env, started
 
 
+MAIL_PORT = 1025
+
+
+def start_mail_sink(state_dir: Path) -> dict[str, str]:
+    """A real SMTP server (aiosmtpd) that keeps every message in a Maildir, for email to land."""
+    if os.environ.get("NOTIFICATIONS_SMTP_HOST"):
+        return {}
+    maildir = state_dir / "mail"
+    if not Process("mailsink", state_dir / "pids" / "mailsink.pid").alive():
+        if port_open(MAIL_PORT):
+            raise ServerError(f"port {MAIL_PORT} for the mail sink is already taken")
+        proc = spawn(
+            "mailsink",
+            [
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                f"127.0.0.1:{MAIL_PORT}",
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+                str(maildir),
+            ],
+            state_dir=state_dir,
+        )
+        wait_until(lambda: port_open(MAIL_PORT), f"mail sink on {MAIL_PORT}", 15, proc)
+    return {"NOTIFICATIONS_SMTP_HOST": "127.0.0.1", "NOTIFICATIONS_SMTP_PORT": str(MAIL_PORT)}
+
+
 def start_services(state_dir: Path, env: dict[str, str]) -> list[Process]:
     started: list[Process] = []
+    env = {**env, **start_mail_sink(state_dir)}
     northstar = str(Path(sys.executable).with_name("northstar"))
     for name, port in SERVICES.items():
         if port_open(port):
@@ -98,7 +129,7 @@ def stop(processes: list[Process]) -> None:
 
 def all_processes(state_dir: Path) -> list[Process]:
     pid_dir = state_dir / "pids"
-    names = ["kafka", "docstore", *SERVICES]
+    names = ["kafka", "docstore", *SERVICES, "mailsink"]
     return [Process(name, pid_dir / f"{name}.pid") for name in names]
 
 
@@ -108,6 +139,8 @@ def print_urls(env: dict[str, str]) -> None:
         print(f"  {name:<14} http://127.0.0.1:{port}   (docs: /docs, metrics: /metrics)")
     print(f"  {'kafka':<14} {env['KAFKA_BOOTSTRAP_SERVERS']}")
     print(f"  {'document store':<14} {env['MONGODB_URI']}")
+    if not os.environ.get("NOTIFICATIONS_SMTP_HOST"):
+        print(f"  {'mail sink':<14} smtp://127.0.0.1:{MAIL_PORT}  (messages in {RUN_DIR / 'mail'})")
     print(f"  logs in {RUN_DIR / 'logs'}\n", flush=True)
 
 
@@ -142,7 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         while not stopping:
-            dead = [p.name for p in all_processes(RUN_DIR)[2:] if not p.alive()]
+            dead = [p.name for p in all_processes(RUN_DIR)[2:-1] if not p.alive()]
             if dead:
                 print(f"service exited: {', '.join(dead)}; stopping", flush=True)
                 break
