@@ -69,14 +69,14 @@ def start_servers(state_dir: Path) -> tuple[dict[str, str], list[Process]]:
 MAIL_PORT = 1025
 
 
-def start_mail_sink(state_dir: Path) -> dict[str, str]:
+def start_mail_sink(state_dir: Path, port: int = MAIL_PORT) -> dict[str, str]:
     """A real SMTP server (aiosmtpd) that keeps every message in a Maildir, for email to land."""
     if os.environ.get("NOTIFICATIONS_SMTP_HOST"):
         return {}
     maildir = state_dir / "mail"
     if not Process("mailsink", state_dir / "pids" / "mailsink.pid").alive():
-        if port_open(MAIL_PORT):
-            raise ServerError(f"port {MAIL_PORT} for the mail sink is already taken")
+        if port_open(port):
+            raise ServerError(f"port {port} for the mail sink is already taken")
         proc = spawn(
             "mailsink",
             [
@@ -85,22 +85,28 @@ def start_mail_sink(state_dir: Path) -> dict[str, str]:
                 "aiosmtpd",
                 "-n",
                 "-l",
-                f"127.0.0.1:{MAIL_PORT}",
+                f"127.0.0.1:{port}",
                 "-c",
                 "aiosmtpd.handlers.Mailbox",
                 str(maildir),
             ],
             state_dir=state_dir,
         )
-        wait_until(lambda: port_open(MAIL_PORT), f"mail sink on {MAIL_PORT}", 15, proc)
-    return {"NOTIFICATIONS_SMTP_HOST": "127.0.0.1", "NOTIFICATIONS_SMTP_PORT": str(MAIL_PORT)}
+        wait_until(lambda: port_open(port), f"mail sink on {port}", 15, proc)
+    return {"NOTIFICATIONS_SMTP_HOST": "127.0.0.1", "NOTIFICATIONS_SMTP_PORT": str(port)}
 
 
-def start_services(state_dir: Path, env: dict[str, str]) -> list[Process]:
+def start_services(
+    state_dir: Path, env: dict[str, str], ports: dict[str, int] | None = None
+) -> list[Process]:
+    """Run every service with ``northstar serve`` (and the mail sink); wait until all are ready."""
+    ports = ports or SERVICES
     started: list[Process] = []
-    env = {**env, **start_mail_sink(state_dir)}
+    env = {**env, **start_mail_sink(state_dir, ports.get("mailsink", MAIL_PORT))}
     northstar = str(Path(sys.executable).with_name("northstar"))
-    for name, port in SERVICES.items():
+    for name, port in ports.items():
+        if name == "mailsink":
+            continue
         if port_open(port):
             raise ServerError(f"port {port} for {name} is already taken")
         started.append(
@@ -111,7 +117,8 @@ def start_services(state_dir: Path, env: dict[str, str]) -> list[Process]:
                 env={"NORTHSTAR_LOG_LEVEL": "INFO", **env},
             )
         )
-    for proc, (name, port) in zip(started, SERVICES.items(), strict=True):
+    services = [(name, port) for name, port in ports.items() if name != "mailsink"]
+    for proc, (name, port) in zip(started, services, strict=True):
         wait_until(lambda p=port: _ready(p), f"{name} on port {port}", 60, proc)
     return started
 
