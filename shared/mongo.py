@@ -32,8 +32,10 @@ async def ensure_indexes(
 ) -> None:
     """Create every index the service needs; each carries ``tenant`` first (DESIGN §5)."""
     for collection, models in indexes.items():
-        if models:
-            await db[collection].create_indexes(list(models))
+        # one index per command: FerretDB 1.24 drops the connection when one createIndexes
+        # names several indexes that already exist (every restart of a service)
+        for model in models:
+            await db[collection].create_indexes([model])
 
 
 async def ping(db: AsyncDatabase[Document]) -> bool:
