@@ -12,7 +12,7 @@ SOURCE = "northstar/kpi-ingest"
 RECORDED = KpiDatapointRecorded.event_type
 
 
-def _rfc3339(value: datetime) -> str:
+def rfc3339(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
@@ -34,7 +34,7 @@ def datapoint_recorded(point: DataPoint, now: datetime) -> Envelope:
             "tenant": point.tenant,
             "metric": point.metric,
             "value": point.value,
-            "timestamp": _rfc3339(point.timestamp),
+            "timestamp": rfc3339(point.timestamp),
             "dimensions": point.dimensions,
             "source_id": point.source_id,
             "source_event_id": point.source_event_id,

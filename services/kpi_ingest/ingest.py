@@ -13,17 +13,17 @@ import asyncio
 import hashlib
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.domain import Source, TokenBucket, accept_points
-from services.kpi_ingest.events import datapoint_recorded
 from services.kpi_ingest.formats import ADAPTERS, ParseContext
+from services.kpi_ingest.publishing import PointPublisher
 from services.kpi_ingest.repository import KpiRepository
 from services.kpi_ingest.signing import SignatureCheck
 from services.kpi_ingest.telemetry import DATAPOINTS, WEBHOOK_REQUESTS
@@ -35,13 +35,6 @@ from shared.errors import (
     TooManyRequests,
     Unavailable,
 )
-from shared.events import Envelope
-
-
-class Publisher(Protocol):
-    async def publish_many(
-        self, envelopes: Sequence[Envelope], topic: str | None = None
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -66,7 +59,7 @@ class Ingest:
         service: str,
         repo: KpiRepository,
         catalog: Catalog,
-        publisher: Publisher,
+        publisher: PointPublisher,
         limits: IngestLimits,
     ) -> None:
         self._service = service
@@ -141,7 +134,7 @@ class Ingest:
         if points:
             try:
                 async with asyncio.timeout(self._limits.publish_timeout_s):
-                    await self._publisher.publish_many([datapoint_recorded(p, now) for p in points])
+                    await self._publisher.publish_points(points, now)
             except (Unavailable, TimeoutError) as exc:
                 DATAPOINTS.labels(self._service, source.id, source.format, "unavailable").inc(
                     len(points)

@@ -13,6 +13,7 @@ from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.config import KpiIngestSettings
 from services.kpi_ingest.handlers import build_router
 from services.kpi_ingest.ingest import Ingest, IngestLimits
+from services.kpi_ingest.publishing import KafkaPoints
 from services.kpi_ingest.repository import INDEXES, KpiRepository
 from services.kpi_ingest.series import Series, StaleChecker
 from services.kpi_ingest.service import Admin
@@ -40,7 +41,7 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
             service=settings.service_name,
             repo=repo,
             catalog=catalog,
-            publisher=runtime.producer,
+            publisher=KafkaPoints.of(runtime.producer, settings),
             limits=IngestLimits(
                 max_points=settings.max_points_per_request,
                 rate_per_s=settings.rate_limit_per_s,
