@@ -1,7 +1,7 @@
 """The webhook use case: verify, parse, validate all points, publish, acknowledge.
 
-The hot path touches the document store twice (a read of the webhook-id, then its insert under
-the unique ``_id``) and never per point; sources and metrics come from a short in-memory cache.
+The hot path does not wait on the document store: webhook-ids are checked in memory and written
+behind in batches (deliveries.py), sources and metrics come from a short in-memory cache.
 A 2xx is answered only once Kafka acknowledged every record (acks=all): an outage is a 503 and
 the sender retries. The delivery is recorded after the publish, so a crash in between republishes
 the same deterministic event ids (stored once downstream) instead of losing them.
@@ -21,10 +21,10 @@ from typing import Any
 import orjson
 
 from services.kpi_ingest.catalog import Catalog
+from services.kpi_ingest.deliveries import DeliveryLog
 from services.kpi_ingest.domain import Source, TokenBucket, accept_points
 from services.kpi_ingest.formats import ADAPTERS, ParseContext
 from services.kpi_ingest.publishing import PointPublisher
-from services.kpi_ingest.repository import KpiRepository
 from services.kpi_ingest.signing import SignatureCheck
 from services.kpi_ingest.telemetry import DATAPOINTS, WEBHOOK_REQUESTS
 from shared.errors import (
@@ -57,13 +57,13 @@ class Ingest:
         self,
         *,
         service: str,
-        repo: KpiRepository,
+        deliveries: DeliveryLog,
         catalog: Catalog,
         publisher: PointPublisher,
         limits: IngestLimits,
     ) -> None:
         self._service = service
-        self._repo = repo
+        self._deliveries = deliveries
         self._catalog = catalog
         self._publisher = publisher
         self._limits = limits
@@ -107,7 +107,8 @@ class Ingest:
             raise InvalidInput(f"the body is not JSON: {exc}") from None
 
         parsed = ADAPTERS[source.format](payload, source.mapping, ParseContext(delivery, now))
-        if await self._repo.delivered(source.id, delivery):
+        delivery_key = f"{source.id}:{delivery}"
+        if self._deliveries.seen(delivery_key):
             DATAPOINTS.labels(self._service, source.id, source.format, "duplicate").inc(
                 len(parsed.points)
             )
@@ -145,7 +146,7 @@ class Ingest:
                     "the event broker did not acknowledge the data points in time"
                 ) from None
             DATAPOINTS.labels(self._service, source.id, source.format, "accepted").inc(len(points))
-        await self._repo.record_delivery(source.tenant, source.id, delivery, len(points), now)
+        self._deliveries.remember(source.tenant, delivery_key, len(points), now)
         return self._reply(
             parsed.status, parsed.reply, accepted=len(points), ignored=parsed.ignored
         )

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
 from services.kpi_ingest.api import router
 from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.config import KpiIngestSettings
+from services.kpi_ingest.deliveries import DeliveryLog
 from services.kpi_ingest.handlers import build_router
 from services.kpi_ingest.ingest import Ingest, IngestLimits
 from services.kpi_ingest.publishing import KafkaPoints
-from services.kpi_ingest.repository import INDEXES, KpiRepository
+from services.kpi_ingest.repository import INDEXES, KpiRepository, prune_horizon
 from services.kpi_ingest.series import Series, StaleChecker
 from services.kpi_ingest.service import Admin
 from shared.app import Runtime, create_service_app
@@ -37,9 +38,11 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
             repo, catalog, timedelta(seconds=settings.secret_rotation_grace_s)
         )
         app.state.kpi_series = series
+        deliveries = DeliveryLog(repo.deliveries)
+        await deliveries.load(prune_horizon(datetime.now(UTC)))
         app.state.kpi_ingest = Ingest(
             service=settings.service_name,
-            repo=repo,
+            deliveries=deliveries,
             catalog=catalog,
             publisher=KafkaPoints.of(runtime.producer, settings),
             limits=IngestLimits(
@@ -51,6 +54,7 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
             ),
         )
         async with AsyncExitStack() as stack:
+            stack.push_async_callback(deliveries.flush)
             if settings.consumers_enabled:
                 relays = [
                     OutboxRelay(

@@ -154,20 +154,6 @@ class KpiRepository:
 
     # ---------------------------------------------------------------- webhook deliveries
 
-    async def delivered(self, source_id: str, webhook_id: str) -> bool:
-        doc = await self.deliveries.find_one({"_id": f"{source_id}:{webhook_id}"}, {"_id": 1})
-        return doc is not None
-
-    async def record_delivery(
-        self, tenant: str, source_id: str, webhook_id: str, points: int, at: datetime
-    ) -> None:
-        try:
-            await self.deliveries.insert_one(
-                {"_id": f"{source_id}:{webhook_id}", "tenant": tenant, "points": points, "at": at}
-            )
-        except DuplicateKeyError:
-            pass  # a concurrent resend got here first; it carried the same points
-
     async def prune_deliveries(self, older_than: datetime) -> int:
         result = await self.deliveries.delete_many({"at": {"$lt": older_than}})
         return result.deleted_count
