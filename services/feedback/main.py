@@ -6,17 +6,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import cast
 
 from fastapi import FastAPI
-from pymongo.asynchronous.collection import AsyncCollection
 
 from services.feedback import repository
 from services.feedback.api import router as api_router
 from services.feedback.config import FeedbackSettings
 from services.feedback.handlers import build_router
 from services.feedback.reading import FeedbackReading
-from services.feedback.serial import SerializedCollection
 from services.feedback.service import (
     Clock,
     FeedbackRequests,
@@ -28,7 +25,7 @@ from shared.app import Runtime, create_service_app
 from shared.directory import PeopleDirectory
 from shared.events.topics import FEEDBACK
 from shared.messaging import ConsumerRunner, OutboxRelay, ensure_topics
-from shared.mongo import Document, ensure_indexes
+from shared.mongo import ensure_indexes
 
 CONSUMER_GROUP = "feedback"
 
@@ -41,12 +38,11 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock = utc_n
         db = runtime.db
         await ensure_indexes(db, {**repository.indexes(), **PeopleDirectory.indexes()})
         await ensure_topics(settings, [FEEDBACK])
-        # the service and the relays write each collection through one lock (see serial.py)
-        requests_collection = SerializedCollection(db[repository.REQUESTS])
-        praise_collection = SerializedCollection(db[repository.PRAISE])
+        requests_collection = db[repository.REQUESTS]
+        praise_collection = db[repository.PRAISE]
         relays = [
             OutboxRelay(
-                cast(AsyncCollection[Document], collection),
+                collection,
                 runtime.producer,
                 service=settings.service_name,
                 poll_interval_s=settings.outbox_poll_interval_s,

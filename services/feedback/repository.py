@@ -12,7 +12,6 @@ from pymongo.errors import DuplicateKeyError
 
 from services.feedback.domain import FeedbackRequest, Response, Reviewer
 from services.feedback.praise import Praise
-from services.feedback.serial import SerializedCollection
 from shared.messaging.outbox import outbox_push, with_outbox
 from shared.mongo import Document, update_versioned
 
@@ -157,7 +156,7 @@ def _request(doc: Document) -> FeedbackRequest:
 
 
 class MongoRequests:
-    def __init__(self, collection: AsyncCollection[Document] | SerializedCollection) -> None:
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.collection: Any = collection
 
     async def insert(self, request: FeedbackRequest) -> bool:
@@ -211,7 +210,7 @@ class MongoRequests:
 
 
 class MongoPraise:
-    def __init__(self, collection: AsyncCollection[Document] | SerializedCollection) -> None:
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.collection: Any = collection
 
     async def insert(self, praise: Praise) -> None:

@@ -13,7 +13,6 @@ from pymongo.errors import DuplicateKeyError
 from services.goals.domain import Goal
 from services.goals.progress import Checkpoint, KeyResult, KpiBinding
 from services.goals.records import Applied, TimelineEntry
-from services.goals.serial import SerializedCollection
 from shared.directory import PeopleDirectory
 from shared.errors import Conflict
 from shared.events.envelope import Envelope
@@ -190,12 +189,12 @@ def _timeline_doc(entry: TimelineEntry) -> Document:
 
 class GoalRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        # every write to a goal goes through one per-document lock (see serial.py); the
-        # outbox relay is handed the same wrapper
-        self.goals: Any = SerializedCollection(db[GOALS])
+        # on FerretDB the runtime's database serializes writes per collection (shared/mongo.py),
+        # which keeps the outbox relay's removals from undoing a goal's update
+        self.goals = db[GOALS]
         self.templates = db[TEMPLATES]
         self.settings = db[TENANT_SETTINGS]
-        self.leases: Any = SerializedCollection(db[LEASES])
+        self.leases = db[LEASES]
 
     # ------------------------------------------------------------------ goals
 
