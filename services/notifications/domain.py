@@ -275,15 +275,6 @@ def retry_delay(schedule: list[float], attempts: int, retry_after: float | None)
     return delay
 
 
-def dedupe(ids: list[str | None]) -> list[str]:
-    """Recipients in order, each once: one event reaches a person once per channel."""
-    seen: dict[str, None] = {}
-    for person_id in ids:
-        if person_id and person_id not in seen:
-            seen[person_id] = None
-    return list(seen)
-
-
 def describe(event_type: str, data: dict[str, Any]) -> tuple[str, str]:
     """A title and one-line summary for the people reading the notification."""
     title_of_goal = data.get("title", "your goal")

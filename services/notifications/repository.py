@@ -11,6 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from services.notifications.domain import Preferences, QuietHours, TenantDefaults
+from shared.directory import PeopleDirectory, Person
+from shared.directory import _person as directory_person
 from shared.mongo import Document
 
 NOTIFICATIONS = "notifications"
@@ -21,6 +23,7 @@ SUBSCRIPTIONS = "webhook_subscriptions"
 
 DUPLICATE_KEY = 11000
 CHUNK = 1000
+BULK = 200  # recipients above which a tenant-wide read beats chunks of $in
 
 
 def key(*parts: str) -> str:
@@ -28,10 +31,24 @@ def key(*parts: str) -> str:
 
 
 async def insert_new(collection: Any, docs: Sequence[Document]) -> int:
-    """Insert what is not there yet (unique keys make a redelivery harmless); return how many."""
+    """Insert the documents of one event that are not there yet; return how many.
+
+    Unique keys make a redelivery harmless; checking first keeps it cheap.
+    """
+    if not docs:
+        return 0
+    first = docs[0]
+    # a redelivered (or half-done) event: skip what is there, duplicate-key errors are slow
+    existing = {
+        d["_id"]
+        async for d in collection.find(
+            {"tenant": first["tenant"], "event_id": first["event_id"]}, {"_id": 1}
+        )
+    }
+    fresh = [d for d in docs if d["_id"] not in existing]
     inserted = 0
-    for start in range(0, len(docs), CHUNK):
-        chunk = list(docs[start : start + CHUNK])
+    for start in range(0, len(fresh), CHUNK):
+        chunk = fresh[start : start + CHUNK]
         if not chunk:
             continue
         try:
@@ -175,6 +192,13 @@ class NotificationStore:
     async def preferences_of(self, tenant: str, person_ids: Sequence[str]) -> dict[str, Document]:
         found: dict[str, Document] = {}
         ids = list(person_ids)
+        if len(ids) > BULK:
+            # only people who changed something have a document: one pass beats many $in
+            wanted = set(ids)
+            async for doc in self.preferences.find({"tenant": tenant}):
+                if doc["person_id"] in wanted:
+                    found[doc["person_id"]] = doc
+            return found
         for start in range(0, len(ids), CHUNK):
             keys = [key(tenant, pid) for pid in ids[start : start + CHUNK]]
             async for doc in self.preferences.find({"_id": {"$in": keys}}):
@@ -203,6 +227,19 @@ class NotificationStore:
         )
         assert doc is not None
         return doc
+
+    async def people(self, tenant: str, person_ids: Sequence[str]) -> dict[str, Person]:
+        """Many recipients at once from the people projection (a big fan-out reads it whole)."""
+        directory = PeopleDirectory(self.db)
+        ids = list(person_ids)
+        if len(ids) <= BULK:
+            return await directory.many(tenant, ids)
+        wanted = set(ids)
+        found: dict[str, Person] = {}
+        async for doc in self.db[PeopleDirectory.PEOPLE].find({"tenant": tenant}):
+            if doc["id"] in wanted:
+                found[doc["id"]] = directory_person(doc)
+        return found
 
     # ------------------------------------------------------------------ goal → metric bindings
 

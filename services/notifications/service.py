@@ -21,13 +21,11 @@ from services.notifications.domain import (
     Audience,
     Rule,
     decide,
-    dedupe,
     describe,
 )
 from services.notifications.inbox import InboxHub
 from services.notifications.metrics import NOTIFICATIONS
 from services.notifications.repository import (
-    CHUNK,
     NotificationStore,
     defaults_from,
     preferences_from,
@@ -168,8 +166,9 @@ class Notifier:
                 case "person":
                     found.append((data.get("id"), audience))
         reasons: dict[str, Audience] = {}
-        for person_id in dedupe([pid for pid, _ in found]):
-            reasons[person_id] = next(a for pid, a in found if pid == person_id)
+        for person_id, audience in found:  # dedupe: the first role found explains the notification
+            if person_id and person_id not in reasons:
+                reasons[person_id] = audience
         return reasons
 
     async def fan_out(self, event: Envelope, rule: Rule, now: datetime) -> int:
@@ -177,9 +176,7 @@ class Notifier:
         if not reasons:
             return 0
         ids = list(reasons)
-        people: dict[str, Person] = {}
-        for start in range(0, len(ids), CHUNK):
-            people.update(await self._directory.many(event.tenant, ids[start : start + CHUNK]))
+        people: dict[str, Person] = await self._store.people(event.tenant, ids)
         prefs_docs = await self._store.preferences_of(event.tenant, ids)
         defaults = defaults_from(await self._store.defaults_of(event.tenant))
         title, summary = describe(event.type, event.data)

@@ -12,7 +12,6 @@ from services.notifications.domain import (
     QuietHours,
     TenantDefaults,
     decide,
-    dedupe,
     digest_due,
     local_day,
     quiet_until,
@@ -98,10 +97,6 @@ def test_retries_follow_the_schedule_honour_retry_after_and_end() -> None:
     assert retry_delay(schedule, 1, 60.0) == 60.0
     assert retry_delay(schedule, 2, 1.0) == 300.0
     assert retry_delay(schedule, 3, None) is None
-
-
-def test_recipients_are_counted_once_whatever_their_roles() -> None:
-    assert dedupe(["ola", "mia", None, "ola", "tom", "mia"]) == ["ola", "mia", "tom"]
 
 
 def test_every_rule_names_a_known_event() -> None:
