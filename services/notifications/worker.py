@@ -192,9 +192,11 @@ class Dispatcher:
                 await self._finish(doc, SUPPRESSED, "nothing left for the digest")
                 return
             item_ids = [i["_id"] for i in items]
-            context |= {"day": doc["day"], "items": items}
-            subject = f"Your Northstar digest: {len(items)} update" + (
-                "" if len(items) == 1 else "s"
+            # a notification set to digest on email and Slack appears once
+            unique = list({i["notification_id"] or i["_id"]: i for i in items}.values())
+            context |= {"day": doc["day"], "items": unique}
+            subject = f"Your Northstar digest: {len(unique)} update" + (
+                "" if len(unique) == 1 else "s"
             )
             text, html = self._email.render("digest", context)
         else:

@@ -334,3 +334,49 @@ async def test_the_sse_stream_pushes_new_inbox_items(service: Service) -> None:
     finally:
         server.should_exit = True
         await serving
+
+
+async def test_a_delivery_held_by_a_crashed_worker_is_sent_once_its_lease_expires(
+    service: Service, smtp: SmtpSink
+) -> None:
+    service.clock.set(START)
+    tenant = unique("t")
+    live = await service.person(tenant, "liv")
+    dead = await service.person(tenant, "ded")
+    now = service.clock.now()
+
+    def held(person: str, lease_until) -> dict:
+        return {
+            "_id": unique("d"),
+            "tenant": tenant,
+            "event_id": unique("e"),
+            "event_type": "northstar.goal.achieved.v1",
+            "notification_id": None,
+            "recipient_id": person,
+            "channel": "email",
+            "kind": "notification",
+            "category": "celebration",
+            "status": "sending",  # claimed, then the worker died
+            "lease_until": lease_until,
+            "reason": "test",
+            "due_at": now,
+            "digest_id": None,
+            "ref": None,
+            "title": f"Held for {person}",
+            "summary": "x",
+            "attempts": [],
+            "attempt_count": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    await service.db["deliveries"].insert_many(
+        [held("ded", now - timedelta(seconds=1)), held("liv", now + timedelta(minutes=5))]
+    )
+    service.app.state.dispatcher.notify()
+
+    [mail] = await eventually(lambda: smtp.to(dead))
+    assert mail["Subject"] == "Held for ded"
+    await asyncio.sleep(0.8)
+    assert smtp.to(live) == []  # its worker may still be sending: not taken over
+    assert len(smtp.to(dead)) == 1
