@@ -31,6 +31,7 @@ def create_app(settings: PeopleSettings | None = None) -> FastAPI:
     async def wiring(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         await ensure_indexes(runtime.db, INDEXES)
         await ensure_topics(settings, [topics.PEOPLE])
+        repo = PeopleRepository(runtime.db)
         relays = [
             OutboxRelay(
                 runtime.db[name],
@@ -45,7 +46,6 @@ def create_app(settings: PeopleSettings | None = None) -> FastAPI:
             for relay in relays:
                 relay.notify()
 
-        repo = PeopleRepository(runtime.db)
         people = PeopleService(repo, notify=notify)
         app.state.people = people
         app.state.relays = relays

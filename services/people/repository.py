@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -21,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from services.people.domain import GroupFacts, Mentorship, PersonFacts
 from shared.errors import Conflict
 from shared.events.envelope import Envelope
-from shared.messaging.outbox import outbox_push, with_outbox
+from shared.messaging.outbox import with_outbox
 from shared.mongo import Document, update_versioned
 
 PEOPLE = "people"
@@ -105,6 +106,11 @@ def person_fields(facts: PersonFacts) -> Document:
         "locale": facts.locale,
         "active": facts.active,
     }
+
+
+def _email_types(scim: str) -> list[str]:
+    emails = orjson.loads(scim).get("emails") or []
+    return sorted({str(e["type"]).lower() for e in emails if isinstance(e, dict) and e.get("type")})
 
 
 def _person(doc: Document) -> PersonRecord:
@@ -196,7 +202,8 @@ class PeopleRepository:
             "last_modified": now,
             "scim": scim,
             **person_fields(facts),
-            "pending_events": outbox_push(events)["pending_events"]["$each"],
+            "email_types": _email_types(scim),
+            "pending_events": [e.to_document() for e in events],
         }
         try:
             await self.people.insert_one(doc)
@@ -218,6 +225,7 @@ class PeopleRepository:
         if deleted:  # frees the userName for a later user
             fields["user_name_key"] = f"\x00deleted:{record.id}"
             fields["deleted"] = True
+        fields["email_types"] = _email_types(scim)
         update = with_outbox({"$set": {**fields, "scim": scim, "last_modified": now}}, events)
         try:
             await update_versioned(
