@@ -7,6 +7,7 @@ compacted people topic from the beginning with a new consumer group.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from shared.events.people import (
 )
 from shared.messaging.consumer import Router
 
+BULK_LOOKUP = 200  # ids above which one scan of the tenant beats a huge $in
 MAX_CHAIN = 50  # org charts are shallow; a longer chain means bad data, not a deep company
 
 
@@ -127,9 +129,19 @@ class PeopleDirectory:
         doc = await self._people.find_one({"_id": _key(tenant, person_id)})
         return _person(doc) if doc else None
 
-    async def many(self, tenant: str, person_ids: list[str]) -> dict[str, Person]:
-        keys = [_key(tenant, pid) for pid in person_ids]
-        return {doc["id"]: _person(doc) async for doc in self._people.find({"_id": {"$in": keys}})}
+    async def many(self, tenant: str, person_ids: Sequence[str]) -> dict[str, Person]:
+        wanted = set(person_ids)
+        if len(wanted) <= BULK_LOOKUP:
+            keys = [_key(tenant, pid) for pid in wanted]
+            return {
+                doc["id"]: _person(doc) async for doc in self._people.find({"_id": {"$in": keys}})
+            }
+        # a big fan-out: one scan of the tenant beats a huge $in on FerretDB
+        return {
+            doc["id"]: _person(doc)
+            async for doc in self._people.find({"tenant": tenant})
+            if doc["id"] in wanted
+        }
 
     async def management_chain(self, tenant: str, person_id: str) -> list[str]:
         """The person's managers, nearest first (stops on a cycle)."""

@@ -12,7 +12,6 @@ from pymongo.errors import BulkWriteError
 
 from services.notifications.domain import Preferences, QuietHours, TenantDefaults
 from shared.directory import PeopleDirectory, Person
-from shared.directory import _person as directory_person
 from shared.mongo import Document
 
 NOTIFICATIONS = "notifications"
@@ -230,16 +229,7 @@ class NotificationStore:
 
     async def people(self, tenant: str, person_ids: Sequence[str]) -> dict[str, Person]:
         """Many recipients at once from the people projection (a big fan-out reads it whole)."""
-        directory = PeopleDirectory(self.db)
-        ids = list(person_ids)
-        if len(ids) <= BULK:
-            return await directory.many(tenant, ids)
-        wanted = set(ids)
-        found: dict[str, Person] = {}
-        async for doc in self.db[PeopleDirectory.PEOPLE].find({"tenant": tenant}):
-            if doc["id"] in wanted:
-                found[doc["id"]] = directory_person(doc)
-        return found
+        return await PeopleDirectory(self.db).many(tenant, person_ids)
 
     # ------------------------------------------------------------------ goal → metric bindings
 
