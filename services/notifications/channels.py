@@ -38,6 +38,9 @@ def new_webhook_secret() -> str:
 
 def signature_headers(secret: str, msg_id: str, body: str, at: datetime) -> dict[str, str]:
     """Standard Webhooks headers: ``webhook-id``, ``webhook-timestamp``, ``webhook-signature``."""
+    # standardwebhooks' sign() reads the time as UTC (it replaces the zone, not converts it):
+    # a local-zone time on a non-UTC host signed a timestamp other than the header's
+    at = at.astimezone(UTC)
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(at.timestamp())),
