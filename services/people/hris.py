@@ -42,7 +42,9 @@ def read_csv(text: str) -> list[dict[str, Any]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def parse_rows(rows: Sequence[Mapping[str, Any]], mapping: Mapping[str, str | None]) -> list[ImportRow]:
+def parse_rows(
+    rows: Sequence[Mapping[str, Any]], mapping: Mapping[str, str | None]
+) -> list[ImportRow]:
     """Rows of an export as facts; every problem names its row."""
     columns = {**DEFAULT_MAPPING, **mapping}
 
@@ -62,7 +64,9 @@ def parse_rows(rows: Sequence[Mapping[str, Any]], mapping: Mapping[str, str | No
         external_id = cell(row, "external_id")
         user_name = cell(row, "user_name") or cell(row, "email")
         if not external_id or not user_name:
-            problems.append(f"row {line}: needs {columns['external_id']} and {columns['user_name']}")
+            problems.append(
+                f"row {line}: needs {columns['external_id']} and {columns['user_name']}"
+            )
             continue
         if external_id in seen_ids or user_name.lower() in seen_names:
             problems.append(f"row {line}: {external_id} / {user_name} appears twice")
@@ -70,9 +74,7 @@ def parse_rows(rows: Sequence[Mapping[str, Any]], mapping: Mapping[str, str | No
         seen_ids.add(external_id)
         seen_names.add(user_name.lower())
         given, family = cell(row, "given_name"), cell(row, "family_name")
-        display = cell(row, "display_name") or (
-            " ".join(p for p in (given, family) if p) or None
-        )
+        display = cell(row, "display_name") or (" ".join(p for p in (given, family) if p) or None)
         email = cell(row, "email")
         active_text = cell(row, "active")
         facts = PersonFacts(
@@ -163,9 +165,7 @@ def plan_import(
     ids: dict[str, str] = {}  # external id -> our id
     for row in rows:
         ids[row.external_id] = (
-            by_external.get(row.external_id)
-            or by_name.get(row.facts.user_name.lower())
-            or new_id()
+            by_external.get(row.external_id) or by_name.get(row.facts.user_name.lower()) or new_id()
         )
     unknown = [
         f"row {r.line}: manager {r.manager_external_id} is neither in the export nor known"

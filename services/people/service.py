@@ -211,7 +211,9 @@ class PeopleService:
             record = await self.repo.insert_group(tenant, group_id, facts, scim, events, now)
         else:
             version = before.version + 1
-            events = group_events(tenant, group_id, before.facts, None if deleted else facts, version)
+            events = group_events(
+                tenant, group_id, before.facts, None if deleted else facts, version
+            )
             await self.repo.update_group(before, facts, scim, events, now, deleted=deleted)
             record = GroupRecord(group_id, tenant, version, facts, scim, before.created, now)
         if events:

@@ -51,9 +51,7 @@ def base_url(request: Request) -> str:
 
 def scim_response(body: Any, status: int = 200, location: str | None = None) -> Response:
     headers = {"Location": location} if location else None
-    return Response(
-        orjson.dumps(body), status_code=status, media_type=SCIM_JSON, headers=headers
-    )
+    return Response(orjson.dumps(body), status_code=status, media_type=SCIM_JSON, headers=headers)
 
 
 async def _json(request: Request) -> Any:
@@ -168,10 +166,10 @@ class ListParams:
     def __init__(
         self,
         filter: Annotated[str | None, Query()] = None,
-        startIndex: Annotated[int | None, Query()] = None,  # noqa: N803 (SCIM's name)
+        startIndex: Annotated[int | None, Query()] = None,
         count: Annotated[int | None, Query()] = None,
         attributes: Annotated[str | None, Query()] = None,
-        excludedAttributes: Annotated[str | None, Query()] = None,  # noqa: N803
+        excludedAttributes: Annotated[str | None, Query()] = None,
     ) -> None:
         self.filter = filter
         self.start_index = startIndex
@@ -184,7 +182,7 @@ class ShapeParams:
     def __init__(
         self,
         attributes: Annotated[str | None, Query()] = None,
-        excludedAttributes: Annotated[str | None, Query()] = None,  # noqa: N803
+        excludedAttributes: Annotated[str | None, Query()] = None,
     ) -> None:
         self.attributes = _split(attributes)
         self.excluded = _split(excludedAttributes)

@@ -174,9 +174,7 @@ class _Translator:
             return Translation({name: {"$ne": value}}, exact=True)
         if op in ("co", "sw", "ew"):
             if not isinstance(value, str):
-                raise ScimError(
-                    f"{op} needs a string value", status=400, scim_type="invalidFilter"
-                )
+                raise ScimError(f"{op} needs a string value", status=400, scim_type="invalidFilter")
             pattern = re.escape(value)
             pattern = {"co": pattern, "sw": f"^{pattern}", "ew": f"{pattern}$"}[op]
             return Translation({name: {"$regex": pattern}}, exact=True)

@@ -169,9 +169,9 @@ def normalize_payload(raw: Any, users_url: str, *, user: bool) -> dict[str, Any]
     if user:
         body = _user_body(body, users_url)
         schemas = body.get("schemas")
-        if isinstance(body.get(ENTERPRISE), dict) and isinstance(schemas, list):
-            if ENTERPRISE not in schemas:
-                body["schemas"] = [*schemas, ENTERPRISE]
+        enterprise = isinstance(body.get(ENTERPRISE), dict)
+        if enterprise and isinstance(schemas, list) and ENTERPRISE not in schemas:
+            body["schemas"] = [*schemas, ENTERPRISE]
     return dict(body)
 
 

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from scim2_models import (
     Context,
     Group,
@@ -16,7 +17,6 @@ from scim2_models import (
     ScimFilter,
     ScimProvider,
 )
-from pydantic import ValidationError
 
 from services.people.repository import GroupRecord, PersonRecord
 from services.people.scim import protocol
@@ -245,7 +245,7 @@ class ScimResources:
     ) -> Page:
         """One page over the kinds in order (users, then groups), 1-based ``start_index``."""
         skip, limit = start_index - 1, self._limit(count)
-        total, out = 0, []
+        total, out = 0, list[dict[str, Any]]()
         for kind in kinds:
             kind_total, resources = await self._find(tenant, kind, base, filter_text, skip, limit)
             total += kind_total
@@ -264,7 +264,9 @@ class ScimResources:
         if translation.exact:
             if kind is Kind.USER:
                 total = await repo.count_people(tenant, translation.query)
-                people = await repo.find_people(tenant, translation.query, skip, limit) if limit else []
+                people = (
+                    await repo.find_people(tenant, translation.query, skip, limit) if limit else []
+                )
                 return total, await self._render_users(tenant, people, base)
             total = await repo.count_groups(tenant, translation.query)
             groups = await repo.find_groups(tenant, translation.query, skip, limit) if limit else []
@@ -274,7 +276,7 @@ class ScimResources:
         model: Any = UserResource if kind is Kind.USER else Group
         try:
             with POLICY:
-                scim_filter = ScimFilter[model](filter_text)  # type: ignore[index]
+                scim_filter = ScimFilter[model](filter_text)
         except (ValueError, SCIMException) as exc:
             raise ScimError(
                 f"the filter is not valid: {exc}", status=400, scim_type="invalidFilter"

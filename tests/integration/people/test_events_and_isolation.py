@@ -40,8 +40,12 @@ async def read_topic(settings: PeopleSettings, expected: int, timeout: float = 1
 
 async def test_every_change_publishes_cloudevents_ending_with_a_snapshot(people: People) -> None:
     client, auth = people.client, await people.scim_token("acme")
-    boss = (await client.post(f"{SCIM}/Users", json=user_body("boss@acme.com"), headers=auth)).json()
-    other = (await client.post(f"{SCIM}/Users", json=user_body("other@acme.com"), headers=auth)).json()
+    boss = (
+        await client.post(f"{SCIM}/Users", json=user_body("boss@acme.com"), headers=auth)
+    ).json()
+    other = (
+        await client.post(f"{SCIM}/Users", json=user_body("other@acme.com"), headers=auth)
+    ).json()
     ada = (
         await client.post(
             f"{SCIM}/Users",
@@ -69,7 +73,11 @@ async def test_every_change_publishes_cloudevents_ending_with_a_snapshot(people:
     mentorship = (
         await client.post(
             "/v1/mentorships",
-            json={"mentor_id": boss["id"], "mentee_id": other["id"], "focus_skills": ["leadership"]},
+            json={
+                "mentor_id": boss["id"],
+                "mentee_id": other["id"],
+                "focus_skills": ["leadership"],
+            },
             headers=hr,
         )
     ).json()
@@ -125,10 +133,18 @@ async def test_a_tenant_never_reads_or_changes_another_tenants_people(people: Pe
     for method, url, body in [
         ("GET", f"{SCIM}/Users/{bob['id']}", None),
         ("PUT", f"{SCIM}/Users/{bob['id']}", user_body("stolen@a.com")),
-        ("PATCH", f"{SCIM}/Users/{bob['id']}", patch({"op": "replace", "value": {"active": False}})),
+        (
+            "PATCH",
+            f"{SCIM}/Users/{bob['id']}",
+            patch({"op": "replace", "value": {"active": False}}),
+        ),
         ("DELETE", f"{SCIM}/Users/{bob['id']}", None),
         ("GET", f"{SCIM}/Groups/{team['id']}", None),
-        ("PATCH", f"{SCIM}/Groups/{team['id']}", patch({"op": "replace", "path": "displayName", "value": "x"})),
+        (
+            "PATCH",
+            f"{SCIM}/Groups/{team['id']}",
+            patch({"op": "replace", "path": "displayName", "value": "x"}),
+        ),
         ("DELETE", f"{SCIM}/Groups/{team['id']}", None),
     ]:
         response = await client.request(method, url, json=body, headers=auth_a)

@@ -45,7 +45,9 @@ async def test_import_dry_run_changes_nothing_then_applies_the_org_chart(people:
     await imported(people, EXPORT)
     ids = await ids_by_email(people)
     client = people.client
-    reports = (await client.get(f"/v1/people/{ids['vp@acme.com']}/reports", headers=EMPLOYEE)).json()
+    reports = (
+        await client.get(f"/v1/people/{ids['vp@acme.com']}/reports", headers=EMPLOYEE)
+    ).json()
     assert sorted(p["email"] for p in reports["items"]) == ["pm1@acme.com", "pm2@acme.com"]
     everyone = (
         await client.get(f"/v1/people/{ids['ceo@acme.com']}/reports?depth=all", headers=EMPLOYEE)
@@ -64,7 +66,9 @@ async def test_import_dry_run_changes_nothing_then_applies_the_org_chart(people:
     assert rest["next_cursor"] is None
 
     # a manager change in the next export shows up in the diff
-    moved = EXPORT.replace("E4,pm2@acme.com,Sam,Two,PM,Product,E2", "E4,pm2@acme.com,Sam,Two,PM,Product,E1")
+    moved = EXPORT.replace(
+        "E4,pm2@acme.com,Sam,Two,PM,Product,E2", "E4,pm2@acme.com,Sam,Two,PM,Product,E1"
+    )
     diff = await imported(people, moved, dry_run="true")
     assert diff["manager_changes"] == [  # type: ignore[comparison-overlap]
         {
@@ -110,7 +114,9 @@ async def test_manager_cycles_are_refused_everywhere(people: People) -> None:
     assert cycle.status_code == 422
     assert cycle.json()["type"] == "/problems/manager-cycle"
     self_managed = await client.put(
-        f"/v1/people/{ids['vp@acme.com']}/manager", json={"manager_id": ids["vp@acme.com"]}, headers=HR
+        f"/v1/people/{ids['vp@acme.com']}/manager",
+        json={"manager_id": ids["vp@acme.com"]},
+        headers=HR,
     )
     assert self_managed.status_code == 422
     forbidden = await client.put(
@@ -118,8 +124,12 @@ async def test_manager_cycles_are_refused_everywhere(people: People) -> None:
     )
     assert forbidden.status_code == 403
 
-    looped = EXPORT.replace("E1,ceo@acme.com,Cleo,Chief,CEO,Exec,", "E1,ceo@acme.com,Cleo,Chief,CEO,Exec,E3")
-    refused = await client.post("/v1/imports?dry_run=true", json={"format": "csv", "csv": looped}, headers=HR)
+    looped = EXPORT.replace(
+        "E1,ceo@acme.com,Cleo,Chief,CEO,Exec,", "E1,ceo@acme.com,Cleo,Chief,CEO,Exec,E3"
+    )
+    refused = await client.post(
+        "/v1/imports?dry_run=true", json={"format": "csv", "csv": looped}, headers=HR
+    )
     assert refused.status_code == 422
     assert refused.json()["type"] == "/problems/manager-cycle"
 
@@ -149,7 +159,11 @@ async def test_mentorships_start_list_and_end(people: People) -> None:
     pm1 = bearer("acme", ids["pm1@acme.com"], "employee")
     started = await client.post(
         "/v1/mentorships",
-        json={"mentor_id": ids["vp@acme.com"], "mentee_id": ids["pm1@acme.com"], "focus_skills": ["leadership"]},
+        json={
+            "mentor_id": ids["vp@acme.com"],
+            "mentee_id": ids["pm1@acme.com"],
+            "focus_skills": ["leadership"],
+        },
         headers=pm1,
     )
     assert started.status_code == 201, started.text
@@ -165,12 +179,18 @@ async def test_mentorships_start_list_and_end(people: People) -> None:
         headers=HR,
     )
     assert twice.status_code == 409
-    mentors = (await client.get(f"/v1/people/{ids['pm1@acme.com']}/mentors", headers=EMPLOYEE)).json()
+    mentors = (
+        await client.get(f"/v1/people/{ids['pm1@acme.com']}/mentors", headers=EMPLOYEE)
+    ).json()
     assert [p["id"] for p in mentors["items"]] == [ids["vp@acme.com"]]
-    mentees = (await client.get(f"/v1/people/{ids['vp@acme.com']}/mentees", headers=EMPLOYEE)).json()
+    mentees = (
+        await client.get(f"/v1/people/{ids['vp@acme.com']}/mentees", headers=EMPLOYEE)
+    ).json()
     assert [p["id"] for p in mentees["items"]] == [ids["pm1@acme.com"]]
 
     ended = await client.delete(f"/v1/mentorships/{started.json()['id']}", headers=HR)
     assert ended.status_code == 204
-    mentors = (await client.get(f"/v1/people/{ids['pm1@acme.com']}/mentors", headers=EMPLOYEE)).json()
+    mentors = (
+        await client.get(f"/v1/people/{ids['pm1@acme.com']}/mentors", headers=EMPLOYEE)
+    ).json()
     assert mentors["items"] == []

@@ -74,9 +74,7 @@ async def test_okta_provisioning_sequence(people: People) -> None:
     )
     assert deactivated.status_code == 200, deactivated.text
     assert deactivated.json()["active"] is False
-    person = await client.get(
-        f"/v1/people/{user['id']}", headers=_jwt("acme")
-    )
+    person = await client.get(f"/v1/people/{user['id']}", headers=_jwt("acme"))
     assert person.json()["active"] is False
     assert person.json()["display_name"] == "Ada Lovelace"
 
@@ -91,9 +89,7 @@ async def test_entra_provisioning_sequence(people: People) -> None:
     client, auth = people.client, await people.scim_token("contoso")
 
     # Entra's probe: a filter on a random GUID must be an empty list, not an error
-    probe = await client.get(
-        f'{SCIM}/Users?filter=userName eq "{uuid.uuid4()}"', headers=auth
-    )
+    probe = await client.get(f'{SCIM}/Users?filter=userName eq "{uuid.uuid4()}"', headers=auth)
     assert probe.status_code == 200
     assert probe.json()["totalResults"] == 0
     assert probe.json()["Resources"] == []
@@ -162,7 +158,11 @@ async def test_entra_provisioning_sequence(people: People) -> None:
                 "path": f"{ENTERPRISE}:manager",
                 "value": {"value": manager_id},
             },
-            {"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Research"},
+            {
+                "op": "Replace",
+                "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+                "value": "Research",
+            },
         ),
         headers=auth,
     )
@@ -229,9 +229,7 @@ async def test_entra_provisioning_sequence(people: People) -> None:
     assert gone.status_code == 404
     assert gone.json()["schemas"] == [SCIM_ERROR]
     # the userName is free again
-    again = await client.post(
-        f"{SCIM}/Users", json=user_body("alan@contoso.com"), headers=auth
-    )
+    again = await client.post(f"{SCIM}/Users", json=user_body("alan@contoso.com"), headers=auth)
     assert again.status_code == 201, again.text
 
 
@@ -281,7 +279,7 @@ async def test_filters_pagination_and_attribute_selection(people: People) -> Non
     without = await client.get(f"{SCIM}/Users?excludedAttributes=emails&count=1", headers=auth)
     assert "emails" not in without.json()["Resources"][0]
 
-    bad = await client.get(f'{SCIM}/Users?filter=userName eq', headers=auth)
+    bad = await client.get(f"{SCIM}/Users?filter=userName eq", headers=auth)
     assert bad.status_code == 400
     assert bad.json()["scimType"] == "invalidFilter"
 
