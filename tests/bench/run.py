@@ -170,7 +170,7 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append(("kpi ingest", "FAILED", report["parts"]["kpi_ingest"]["error"], "", ""))
     e2e = report["parts"]["e2e_latency"].get("result")
     if e2e:
-        rate = f"{e2e['achieved_rate_per_s']:.2f}/s open loop, n={e2e['points']}"
+        arrival = f"e2e @ {_n(e2e.get('achieved_rate_per_s'), 2)}/s open loop"
         for key, name in (
             ("webhook_202", "webhook sent → 202"),
             ("to_goal_progress", "202 → goal progress (goals topic)"),
@@ -179,38 +179,43 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
             s = e2e[key]
             out.append(
                 (
-                    f"e2e @ {rate}",
+                    arrival,
                     f"{name} p50/p95/p99",
                     f"{_n(s['p50_ms'])}/{_n(s['p95_ms'])}/{_n(s['p99_ms'])} ms",
-                    f"n={s['n']}",
+                    f"n={s['n']}/{e2e['points']}, max {_n(s['max_ms'])} ms",
                     "",
                 )
             )
         util = ", ".join(f"{k} {v:.0%}" for k, v in e2e["consumer_utilization"].items())
-        out.append(("e2e", "consumers busy (handler time / window)", util, "", ""))
+        lag = e2e["resolution_ms"]["event_loop_lag_p99"]
+        out.append((arrival, "consumers busy (handler time / window)", util, "", ""))
+        out.append((arrival, "resolution: bench event-loop lag p99", f"{_n(lag, 1)} ms", "", ""))
     else:
         out.append(("e2e latency", "FAILED", report["parts"]["e2e_latency"]["error"], "", ""))
     fan = report["parts"]["fanout"].get("result")
     if fan:
-        docs = fan["documents_written"]
+        docs = fan.get("documents_written")
+        took = fan.get("fanout_seconds")
+        rate = docs / took if docs and took else None
         out.append(
             (
                 "fan-out",
-                f"1 event → {fan['recipients']:,} inboxes ({docs:,} documents)",
-                f"{fan['fanout_seconds']:.2f} s = {_n(docs / fan['fanout_seconds'])} docs/s",
-                f"bare insert {fan['bare_insert_seconds']:.2f} s",
-                _ratio(docs / fan["fanout_seconds"], c.get("bare_insert_docs_per_s")),
+                f"1 event → {_n(fan.get('recipients'))} inboxes ({_n(docs)} documents)",
+                f"{_n(took, 2)} s = {_n(rate)} docs/s",
+                f"bare insert of them {_n(fan.get('bare_insert_seconds'), 2)} s",
+                _ratio(rate, c.get("bare_insert_docs_per_s")),
             )
         )
-        out.append(
-            (
-                "fan-out",
-                "redelivery of the same event (writes nothing)",
-                f"{fan['redelivery_seconds']:.2f} s",
-                "",
-                "",
+        if fan.get("redelivery_seconds") is not None:
+            out.append(
+                (
+                    "fan-out",
+                    "redelivery of the same event (writes nothing)",
+                    f"{_n(fan['redelivery_seconds'], 2)} s",
+                    "",
+                    "",
+                )
             )
-        )
     else:
         out.append(("fan-out", "FAILED", report["parts"]["fanout"]["error"], "", ""))
     for name, rss in report["peak_rss"].items():
