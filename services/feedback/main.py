@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,10 +16,10 @@ from services.feedback.service import (
     Clock,
     FeedbackRequests,
     RequestPolicy,
-    run_periodically,
     utc_now,
 )
 from shared.app import Runtime, create_service_app
+from shared.background import BackgroundLoop
 from shared.directory import PeopleDirectory
 from shared.events.topics import FEEDBACK
 from shared.messaging import ConsumerRunner, OutboxRelay, ensure_topics
@@ -82,6 +80,10 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock = utc_n
         app.state.feedback_requests = requests
         app.state.feedback_reading = reading
         app.state.outbox_relays = relays
+
+        async def expire_overdue() -> None:
+            await requests.expire_overdue()
+
         runner = ConsumerRunner(
             settings,
             group=CONSUMER_GROUP,
@@ -92,16 +94,12 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock = utc_n
             await relay.start()
         if settings.consume_events:
             await runner.start()
-        expiry = asyncio.create_task(
-            run_periodically(requests.expire_overdue, settings.expiry_interval_s),
-            name="feedback-expiry",
-        )
+        expiry = BackgroundLoop("feedback-expiry", expire_overdue, settings.expiry_interval_s)
+        await expiry.start()
         try:
             yield
         finally:
-            expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await expiry
+            await expiry.stop()
             if settings.consume_events:
                 await runner.stop()
             for relay in relays:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol, TypeVar
@@ -325,18 +325,3 @@ class FeedbackRequests:
         if subject_id in await self._directory.management_chain(tenant, reviewer_id):
             return "report"
         return "peer"
-
-
-async def run_periodically(job: Callable[[], Awaitable[object]], interval_s: float) -> None:
-    """Run ``job`` every ``interval_s`` until cancelled; a failed run is retried next time."""
-    import asyncio
-
-    from shared.observability import get_logger
-
-    log = get_logger(__name__)
-    while True:
-        try:
-            await job()
-        except Exception as exc:  # an outage: try again at the next tick
-            log.warning("periodic job failed", error=f"{type(exc).__name__}: {exc}")
-        await asyncio.sleep(interval_s)

@@ -7,11 +7,11 @@ deterministic event id, so even two holders could not emit one review twice.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from contextlib import suppress
 
 from services.goals.reactions import GoalReactions
+from shared.background import BackgroundLoop
 from shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -34,8 +34,7 @@ class ReviewScheduler:
         self.interval_s = interval_s
         self.lease_ttl_s = lease_ttl_s
         self.holder = holder or uuid.uuid4().hex
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._loop = BackgroundLoop("goals-scheduler", self._round, interval_s)
 
     async def tick(self) -> bool:
         """One round of scheduled work if this replica holds the lease; False otherwise."""
@@ -51,25 +50,12 @@ class ReviewScheduler:
         return True
 
     async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="goals-scheduler")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, 10)
-            except TimeoutError:
-                self._task.cancel()
-            self._task = None
+        await self._loop.stop(timeout_s=10)
         with suppress(Exception):
             await self.repo.release_lease(LEASE, self.holder)
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.tick()
-            except Exception as exc:  # an outage: try again next round
-                log.warning("scheduler round failed", error=f"{type(exc).__name__}: {exc}")
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval_s)
+    async def _round(self) -> None:
+        await self.tick()

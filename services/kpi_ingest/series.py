@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from services.kpi_ingest import events
 from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.domain import DataPoint, crossings, is_stale
 from services.kpi_ingest.repository import KpiRepository, prune_horizon
+from shared.background import BackgroundLoop
 from shared.errors import InvalidInput, NotFound
 from shared.observability import get_logger
 
@@ -138,29 +138,17 @@ class StaleChecker:
     def __init__(self, series: Series, repo: KpiRepository, interval_s: float) -> None:
         self._series = series
         self._repo = repo
-        self._interval = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("kpi-stale-checker", self._round, interval_s)
         self.on_signal: Any = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="kpi-stale-checker")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                now = datetime.now(UTC)
-                if await self._series.check_stale(now) and self.on_signal is not None:
-                    self.on_signal()
-                await self._repo.prune_deliveries(prune_horizon(now))
-            except Exception as exc:  # an outage: try again next round
-                log.warning("stale check failed", error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(self._interval)
+    async def _round(self) -> None:
+        now = datetime.now(UTC)
+        if await self._series.check_stale(now) and self.on_signal is not None:
+            self.on_signal()
+        await self._repo.prune_deliveries(prune_horizon(now))

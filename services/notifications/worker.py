@@ -4,7 +4,6 @@ records the outcome with its event, retries on the schedule; and assembles daily
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +33,7 @@ from services.notifications.domain import (
 )
 from services.notifications.metrics import DELIVERY_DURATION, NOTIFICATIONS
 from services.notifications.repository import NotificationStore, preferences_from
+from shared.background import BackgroundLoop
 from shared.directory import PeopleDirectory, Person
 from shared.events.envelope import Envelope, deterministic_id, new_event
 from shared.events.notifications import NotificationDelivered, NotificationFailed
@@ -66,54 +66,32 @@ class Dispatcher:
         self._http = http
         self._service = settings.service_name
         self._on_events = on_events or (lambda: None)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._loop = BackgroundLoop(
+            "notification-worker", self._round, settings.worker_poll_interval_s
+        )
         self._last_digest_check = 0.0
 
     # ------------------------------------------------------------------ loop
 
     def notify(self) -> None:
-        self._wake.set()
+        self._loop.notify()
 
     async def start(self) -> None:
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="notification-worker")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, 15)
-            except TimeoutError:
-                self._task.cancel()
-            self._task = None
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                if time.monotonic() - self._last_digest_check >= self._s.digest_check_interval_s:
-                    self._last_digest_check = time.monotonic()
-                    await self.assemble_digests()
-                done = await self.run_once()
-            except Exception as exc:  # an outage: the queue keeps everything, try again
-                log.warning(
-                    "delivery worker failed; will retry", error=f"{type(exc).__name__}: {exc}"
-                )
-                done = 0
-                await asyncio.sleep(1)
-            if done < self._s.worker_batch:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._s.worker_poll_interval_s)
-                except TimeoutError:
-                    pass
+    async def _round(self) -> bool:
+        if time.monotonic() - self._last_digest_check >= self._s.digest_check_interval_s:
+            self._last_digest_check = time.monotonic()
+            await self.assemble_digests()
+        return await self.run_once() >= self._s.worker_batch
 
     async def run_once(self) -> int:
         """Process up to one batch of due deliveries; return how many were claimed."""
         count = 0
-        while count < self._s.worker_batch and not self._stopping:
+        while count < self._s.worker_batch and not self._loop.stopping:
             doc = await self._queue.claim(self._clock.now(), self._s.claim_lease_s)
             if doc is None:
                 break

@@ -10,7 +10,6 @@ same event ids again; consumers are idempotent on event id.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from shared.background import BackgroundLoop
 from shared.errors import Unavailable
 from shared.events.envelope import Envelope
 from shared.observability import OUTBOX_OLDEST_AGE, OUTBOX_PENDING, OUTBOX_RELAYED, get_logger
@@ -63,48 +63,21 @@ class OutboxRelay:
         self._collection = collection
         self._publisher = publisher
         self._service = service
-        self._interval = poll_interval_s
         self._batch = batch
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._loop = BackgroundLoop(f"outbox-{collection.name}", self._round, poll_interval_s)
 
     def notify(self) -> None:
         """Called after a write with events: relay now rather than at the next poll."""
-        self._wake.set()
+        self._loop.notify()
 
     async def start(self) -> None:
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name=f"outbox-{self._collection.name}")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, 10)
-            except TimeoutError:
-                self._task.cancel()
-            self._task = None
+        await self._loop.stop(timeout_s=10)
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                relayed = await self.relay_once()
-            except Exception as exc:  # an outage: keep the events and try again
-                log.warning(
-                    "outbox relay failed; will retry",
-                    collection=self._collection.name,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-                relayed = 0
-                await asyncio.sleep(1)
-            if relayed < self._batch:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._interval)
-                except TimeoutError:
-                    pass
+    async def _round(self) -> bool:
+        return await self.relay_once() >= self._batch
 
     async def relay_once(self) -> int:
         """Publish and clear up to ``batch`` documents' outboxes; return how many were relayed."""
