@@ -139,8 +139,7 @@ class Story:
             if address in str(m["to"]) and "milestone" in str(m["subject"]).lower()
         ]
 
-    def signed(self, source: dict[str, Any], body: dict[str, Any]) -> dict[str, str]:
-        payload = json.dumps(body)
+    def signed(self, source: dict[str, Any], payload: str) -> dict[str, str]:
         msg_id = f"msg_{uuid.uuid4().hex}"
         now = datetime.now(UTC)
         signature = Webhook(source["secret"]).sign(msg_id, now, payload)
@@ -352,55 +351,49 @@ def analytics_sources(story: Story) -> str:
     return "Segment and generic sources, each with a whsec_ signing secret"
 
 
-def push_generic(value: float) -> Callable[[Story], str]:
-    def push(story: Story) -> str:
-        source = story.facts["generic"]
-        body = {
-            "datapoints": [
-                {
-                    "id": f"nightly-{uuid.uuid4().hex[:8]}",
-                    "metric": "adoption_rate",
-                    "value": value,
-                    "timestamp": datetime.now(UTC).isoformat(),
-                    "dimensions": {"product": "mobile"},
-                }
-            ]
-        }
-        raw = json.dumps(body)
+def generic_body(value: float) -> dict[str, Any]:
+    """What a nightly KPI script sends (format ``generic``)."""
+    return {
+        "datapoints": [
+            {
+                "id": f"nightly-{uuid.uuid4().hex[:8]}",
+                "metric": "adoption_rate",
+                "value": value,
+                "timestamp": datetime.now(UTC).isoformat(),
+                "dimensions": {"product": "mobile"},
+            }
+        ]
+    }
+
+
+def segment_body(value: float) -> dict[str, Any]:
+    """A Segment track call (format ``segment``), mapped to adoption_rate by the source."""
+    return {
+        "type": "track",
+        "event": "Adoption Measured",
+        "messageId": f"ajs-{uuid.uuid4().hex}",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "userId": "analytics",
+        "properties": {"rate": value, "product": "mobile"},
+    }
+
+
+def push(
+    source_key: str, body: Callable[[float], dict[str, Any]], value: float
+) -> Callable[[Story], str]:
+    def send(story: Story) -> str:
+        source = story.facts[source_key]
+        raw = json.dumps(body(value))
         story.call(
             "POST",
             story.url("kpi_ingest", f"/v1/webhooks/{source['id']}"),
             content=raw,
             expect=202,
-            headers=story.signed(source, body) | {"content-type": "application/json"},
+            headers=story.signed(source, raw),
         )
         return _progress_after(story, value)
 
-    return push
-
-
-def push_segment(value: float) -> Callable[[Story], str]:
-    def push(story: Story) -> str:
-        source = story.facts["segment"]
-        body = {
-            "type": "track",
-            "event": "Adoption Measured",
-            "messageId": f"ajs-{uuid.uuid4().hex}",
-            "timestamp": datetime.now(UTC).isoformat(),
-            "properties": {"rate": value, "product": "mobile"},
-            "userId": "analytics",
-        }
-        raw = json.dumps(body)
-        story.call(
-            "POST",
-            story.url("kpi_ingest", f"/v1/webhooks/{source['id']}"),
-            content=raw,
-            expect=202,
-            headers=story.signed(source, body) | {"content-type": "application/json"},
-        )
-        return _progress_after(story, value)
-
-    return push
+    return send
 
 
 def _progress_after(story: Story, value: float) -> str:
@@ -565,9 +558,9 @@ def main(argv: list[str] | None = None) -> int:
             long_term_goal,
         ),
         ("An admin connects Segment and a nightly script as signed KPI sources", analytics_sources),
-        ("A signed generic webhook reports adoption 12 %", push_generic(12)),
-        ("A signed Segment track call reports adoption 22 %", push_segment(22)),
-        ("A signed generic webhook reports adoption 31 %", push_generic(31)),
+        ("A signed generic webhook reports adoption 12 %", push("generic", generic_body, 12)),
+        ("A signed Segment track call reports adoption 22 %", push("segment", segment_body, 22)),
+        ("A signed generic webhook reports adoption 31 %", push("generic", generic_body, 31)),
         ("Manager and mentor find the celebrations in their inboxes", celebrations),
         ("…and in their email (SMTP sink)", celebration_mail),
         ("Priya asks her mentor for feedback; the mentor answers", feedback_round),
