@@ -27,11 +27,9 @@ class GoalReactions:
         """
         margin = await self.store.margin(tenant)
         moved = 0
-        for goal_id in await self.repo.bound_to(tenant, point.metric):
-            goal = await self.repo.get(tenant, goal_id)
-            if goal is None or not goal.apply_datapoint(
-                point, now=self.store.clock(), margin=margin
-            ):
+        # one read for all candidates: a round trip per goal made the consumer the bottleneck
+        for goal in await self.repo.bound_goals(tenant, point.metric):
+            if not goal.apply_datapoint(point, now=self.store.clock(), margin=margin):
                 continue
             await self.store.save(goal, guard_event_id=point.id)
             moved += 1

@@ -254,12 +254,10 @@ class GoalRepository:
     async def exists(self, tenant: str, goal_id: str) -> bool:
         return await self.goals.find_one({"_id": goal_id, "tenant": tenant}, {"_id": 1}) is not None
 
-    async def bound_to(self, tenant: str, metric: str) -> list[str]:
-        """Ids of the tenant's active goals with a key result bound to ``metric``."""
-        cursor = self.goals.find(
-            {"tenant": tenant, "status": "active", "bound_metrics": metric}, {"_id": 1}
-        )
-        return [doc["_id"] async for doc in cursor]
+    async def bound_goals(self, tenant: str, metric: str) -> list[Goal]:
+        """The tenant's active goals with a key result bound to ``metric``, in one query."""
+        query = {"tenant": tenant, "status": "active", "bound_metrics": metric}
+        return [goal_from_doc(doc) async for doc in self.goals.find(query, _LEAN)]
 
     async def active_long_term_of(self, tenant: str, owner_id: str) -> list[str]:
         cursor = self.goals.find(

@@ -55,9 +55,9 @@ class FakeGoals:
         goal.events.clear()
         goal.new_timeline.clear()
 
-    async def bound_to(self, tenant: str, metric: str) -> list[str]:
+    async def bound_goals(self, tenant: str, metric: str) -> list[Goal]:
         return [
-            d["_id"]
+            goal_from_doc(d)
             for d in self.docs.values()
             if d["tenant"] == tenant and d["status"] == "active" and metric in d["bound_metrics"]
         ]
