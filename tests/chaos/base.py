@@ -36,10 +36,12 @@ class Profile:
     name: str
     outage_s: float  # broker and document-store outages
     phase_s: float  # load before and after a fault
-    rate: float  # webhook deliveries per second
+    rate: float  # webhook deliveries per second at the ingest edge
+    goal_rate: float  # deliveries per second where goals consume (it is the slow consumer)
     points: int  # distinct data points in the duplicates scenario
     kills: int  # kill -9 rounds
     webhook_events: int  # notifications in the webhook-receiver scenario
+    drain_s: float  # how long senders keep retrying open deliveries after the load stops
 
     def scaled(self, factor: float) -> Profile:
         return replace(
@@ -49,8 +51,28 @@ class Profile:
         )
 
 
-FULL = Profile("full", outage_s=20, phase_s=8, rate=40, points=240, kills=2, webhook_events=16)
-REDUCED = Profile("reduced", outage_s=4, phase_s=3, rate=20, points=60, kills=1, webhook_events=8)
+FULL = Profile(
+    "full",
+    outage_s=20,
+    phase_s=8,
+    rate=40,
+    goal_rate=10,
+    points=160,
+    kills=2,
+    webhook_events=16,
+    drain_s=40,
+)
+REDUCED = Profile(
+    "reduced",
+    outage_s=4,
+    phase_s=3,
+    rate=20,
+    goal_rate=8,
+    points=60,
+    kills=1,
+    webhook_events=8,
+    drain_s=15,
+)
 
 
 @dataclass
@@ -139,7 +161,7 @@ def iso(at: datetime) -> str:
 
 
 async def publish_points(
-    cluster: Cluster, scope: Scope, source: KpiSource, points: list[dict]
+    cluster: Cluster, scope: Scope, source: KpiSource, points: list[dict[str, Any]]
 ) -> None:
     """Data points straight onto the topic, as kpi_ingest would have published them."""
     producer = await cluster.producer()

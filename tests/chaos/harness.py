@@ -360,8 +360,16 @@ class Cluster:
             await admin.close()
 
     async def caught_up(self, group: str, topic: str, timeout: float) -> None:
+        """Wait until the group committed every record of the topic (logs the lag meanwhile)."""
+        started = last_log = time.monotonic()
+
         async def done() -> bool:
-            return await self.group_lag(group, topic) == 0
+            nonlocal last_log
+            lag = await self.group_lag(group, topic)
+            if lag and time.monotonic() - last_log > 10:
+                log(f"{group}: lag {lag} after {time.monotonic() - started:.0f}s")
+                last_log = time.monotonic()
+            return lag == 0
 
         await eventually(done, f"consumer group {group} catching up on {topic}", timeout, 1.0)
 
@@ -413,7 +421,9 @@ def auth(tenant: str, sub: str, *roles: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- KPI webhooks
 
 
-def point(pid: str, metric: str, value: float, *, at: datetime | None = None, **dims: str) -> dict:
+def point(
+    pid: str, metric: str, value: float, *, at: datetime | None = None, **dims: str
+) -> dict[str, Any]:
     return {
         "id": pid,
         "metric": metric,
@@ -438,7 +448,7 @@ class KpiSource:
 
     def signed(
         self,
-        points: list[dict],
+        points: list[dict[str, Any]],
         webhook_id: str,
         *,
         at: datetime | None = None,

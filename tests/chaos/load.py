@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -31,7 +32,7 @@ class Attempt:
 @dataclass
 class Delivery:
     webhook_id: str
-    points: list[dict]
+    points: list[dict[str, Any]]
     attempts: list[Attempt] = field(default_factory=list)
 
     @property
@@ -48,7 +49,7 @@ class Load:
     def __init__(
         self,
         source: KpiSource,
-        make_points: Callable[[int], list[dict]],
+        make_points: Callable[[int], list[dict[str, Any]]],
         *,
         rate: float,
         max_in_flight: int = 16,
@@ -84,7 +85,14 @@ class Load:
         interval = 1.0 / self.rate
         next_at = time.monotonic()
         while not self._stop.is_set():
-            await self._sem.acquire()
+            # wait for a free slot without blocking stop(): stuck deliveries may hold them all
+            slot = asyncio.ensure_future(self._sem.acquire())
+            stopped = asyncio.ensure_future(self._stop.wait())
+            await asyncio.wait({slot, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not slot.done():
+                slot.cancel()
+                break
             if self._stop.is_set():
                 self._sem.release()
                 break

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -33,9 +34,9 @@ class Points:
     """Generated points by id, so expectations come from what Kafka actually holds."""
 
     def __init__(self) -> None:
-        self.by_id: dict[str, dict] = {}
+        self.by_id: dict[str, dict[str, Any]] = {}
 
-    def new(self, pid: str, value: int, product: str) -> dict:
+    def new(self, pid: str, value: int, product: str) -> dict[str, Any]:
         p = point(pid, "revenue", value, product=product)
         self.by_id[pid] = p
         return p
@@ -63,15 +64,16 @@ async def kill_goals(cluster: Cluster, profile: Profile, result: Result) -> None
         gen = Points()
         resent = 0
 
-        def make(n: int) -> list[dict]:
+        def make(n: int) -> list[dict[str, Any]]:
+            # half the points move a goal, the others are another product's
             nonlocal resent
-            pts = [gen.new(f"g{n}", 1 + n % 5, PRODUCTS[n % 3])]
+            pts = [gen.new(f"g{n}", 1 + n % 5, PRODUCTS[n % 3] if n % 2 else "other")]
             if n % 4 == 3:  # a point already sent, again in a new delivery
                 pts.append(gen.by_id[f"g{n - 3}"])
                 resent += 1
             return pts
 
-        load = Load(stack.source, make, rate=profile.rate, request_timeout=8)
+        load = Load(stack.source, make, rate=profile.goal_rate, request_timeout=8)
         load.start()
         for _ in range(profile.kills):
             await asyncio.sleep(profile.phase_s)
@@ -81,7 +83,7 @@ async def kill_goals(cluster: Cluster, profile: Profile, result: Result) -> None
             await asyncio.sleep(2.0)
             await stack.goals.start()
         await asyncio.sleep(profile.phase_s)
-        await load.stop(drain_timeout=20)
+        await load.stop(drain_timeout=profile.drain_s)
         await cluster.caught_up(scope.group("goals"), scope.datapoints, 120)
         in_kafka = datapoint_ids(await cluster.read_topic(scope.datapoints))
         states = {p: await stack.state(g) for p, g in goals.items()}
@@ -122,10 +124,10 @@ async def document_store_outage(cluster: Cluster, profile: Profile, result: Resu
         goals = {p: await stack.goal("revenue", {"product": p}) for p in products}
         gen = Points()
 
-        def make(n: int) -> list[dict]:
-            return [gen.new(f"w{n}", 1 + n % 3, products[n % 2])]
+        def make(n: int) -> list[dict[str, Any]]:
+            return [gen.new(f"w{n}", 1 + n % 3, products[n % 2] if n % 3 == 0 else "other")]
 
-        load = Load(stack.source, make, rate=profile.rate / 2, request_timeout=8)
+        load = Load(stack.source, make, rate=profile.goal_rate, request_timeout=8)
         load.start()
         await asyncio.sleep(profile.phase_s)
         await cluster.stop_store()
@@ -142,7 +144,7 @@ async def document_store_outage(cluster: Cluster, profile: Profile, result: Resu
         up_at = time.monotonic()
         log(f"s6: document store back after {up_at - down_at:.1f}s")
         await asyncio.sleep(profile.phase_s)
-        await load.stop(drain_timeout=30)
+        await load.stop(drain_timeout=profile.drain_s)
         await cluster.caught_up(scope.group("goals"), scope.datapoints, 120)
         await cluster.caught_up(scope.group("kpi-series"), scope.datapoints, 120)
         in_kafka = datapoint_ids(await cluster.read_topic(scope.datapoints))
@@ -176,14 +178,16 @@ async def document_store_outage(cluster: Cluster, profile: Profile, result: Resu
     result.expect(stored == len(kafka), f"series stored {stored} != {len(kafka)} distinct")
     result.expect(set(load.accepted_ids()) <= kafka, "accepted points missing from Kafka")
     result.expect(not load.unaccepted(), f"{len(load.unaccepted())} deliveries never accepted")
+    # webhook-ids are checked in memory and written behind: ingest may go on answering 202
+    # while the store is down (its points are in Kafka); it must never answer a 500
     result.expect(
-        not (set(during) - {"503", "429"}),
-        f"kpi_ingest answered other than 503 while the store was down: {dict(during)}",
+        not (set(during) - {"200", "202", "503", "429"}),
+        f"kpi_ingest answered an error other than 503 while the store was down: {dict(during)}",
     )
 
 
 def _datapoint_record(
-    source: KpiSource, p: dict
+    source: KpiSource, p: dict[str, Any]
 ) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
     dp = DataPoint(
         id=deterministic_id(source.id, p["id"], p["metric"]),

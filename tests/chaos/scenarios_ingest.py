@@ -7,6 +7,7 @@ import random
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -22,19 +23,22 @@ from tests.chaos.harness import (
 )
 from tests.chaos.load import Load
 
+S1_PRODUCTS = ["s1-a", "s1-b", "s1-c", "s1-d"]
+
 
 async def duplicates_and_reordering(cluster: Cluster, profile: Profile, result: Result) -> None:
     """Each point sent several times, in shuffled order, by webhook and by Kafka redelivery."""
     scope = Scope("s1-dups")
     async with httpx.AsyncClient(timeout=15) as http:
         stack = await start_stack(cluster, scope, http)
-        sum_goal = await stack.goal("revenue", {"product": "s1"})
+        # four goals share the revenue points (a goal document grows with every point)
+        sum_goals = {q: await stack.goal("revenue", {"product": q}) for q in S1_PRODUCTS}
         latest_goal = await stack.goal("adoption_rate", {"product": "s1"}, "latest")
         rng = random.Random(7)
         base = datetime.now(UTC) - timedelta(hours=2)
         revenue = [
             point(f"rev-{i}", "revenue", rng.randint(1, 9), at=base + timedelta(seconds=i),
-                  product="s1")
+                  product=S1_PRODUCTS[i % len(S1_PRODUCTS)])
             for i in range(profile.points)
         ]  # fmt: skip
         adoption = [
@@ -46,7 +50,7 @@ async def duplicates_and_reordering(cluster: Cluster, profile: Profile, result: 
         # every point once in shuffled batches of 1-6; 30 % again in other deliveries (new
         # webhook-ids); 20 % of the deliveries sent twice under the same webhook-id
         order = shuffled(distinct, 2)
-        batches: list[list[dict]] = []
+        batches: list[list[dict[str, Any]]] = []
         i = 0
         while i < len(order):
             size = rng.randint(1, 6)
@@ -60,7 +64,7 @@ async def duplicates_and_reordering(cluster: Cluster, profile: Profile, result: 
         statuses: Counter[int] = Counter()
         gate = asyncio.Semaphore(8)
 
-        async def send(webhook_id: str, pts: list[dict]) -> None:
+        async def send(webhook_id: str, pts: list[dict[str, Any]]) -> None:
             body, headers = stack.source.signed(pts, webhook_id)
             async with gate:
                 r = await http.post(stack.source.url, content=body, headers=headers)
@@ -82,9 +86,12 @@ async def duplicates_and_reordering(cluster: Cluster, profile: Profile, result: 
         in_kafka = datapoint_ids(await cluster.read_topic(scope.datapoints))
         kpi_db = cluster.mongo[scope.database("kpi_ingest")]
         stored = await kpi_db["datapoints"].count_documents({"tenant": stack.tenant})
-        want_sum = float(sum(p["value"] for p in revenue))
+        want = {
+            q: float(sum(p["value"] for p in revenue if p["dimensions"]["product"] == q))
+            for q in S1_PRODUCTS
+        }
         want_latest = float(max(adoption, key=lambda p: p["timestamp"])["value"])
-        got_sum, sum_progress = await stack.state(sum_goal)
+        states = {q: await stack.state(g) for q, g in sum_goals.items()}
         got_latest, _ = await stack.state(latest_goal)
 
     result.count(
@@ -97,8 +104,8 @@ async def duplicates_and_reordering(cluster: Cluster, profile: Profile, result: 
         redelivered=len(replay),
         kafka_distinct=len(set(in_kafka)),
         stored=stored,
-        sum_expected=want_sum,
-        sum_goal=got_sum,
+        sums_expected=list(want.values()),
+        sum_goals=[states[q][0] for q in S1_PRODUCTS],
         latest_expected=want_latest,
         latest_goal=got_latest,
     )
@@ -107,11 +114,13 @@ async def duplicates_and_reordering(cluster: Cluster, profile: Profile, result: 
     )
     result.expect(set(in_kafka) == {p["id"] for p in distinct}, "Kafka lacks or invents points")
     result.expect(stored == len(distinct), f"series stored {stored} != {len(distinct)} distinct")
-    result.expect(got_sum == want_sum, f"sum goal {got_sum} != {want_sum} (distinct points)")
-    result.expect(
-        sum_progress == expected_progress(want_sum, 1_000_000),
-        f"progress {sum_progress} != {expected_progress(want_sum, 1_000_000)}",
-    )
+    for q in S1_PRODUCTS:
+        got, progress = states[q]
+        result.expect(got == want[q], f"sum goal {q}: {got} != {want[q]} (distinct points)")
+        result.expect(
+            progress == expected_progress(want[q], 1_000_000),
+            f"goal {q}: progress {progress} != {expected_progress(want[q], 1_000_000)}",
+        )
     result.expect(got_latest == want_latest, f"latest goal {got_latest} != newest {want_latest}")
 
 
@@ -122,7 +131,7 @@ async def signatures(cluster: Cluster, profile: Profile, result: Result) -> None
         stack = await start_stack(cluster, scope, http, goals=False, kpi_consumers=False)
         src = stack.source
 
-        def pts(name: str) -> list[dict]:
+        def pts(name: str) -> list[dict[str, Any]]:
             return [point(name, "revenue", 1, product="s2")]
 
         now = datetime.now(UTC)
@@ -182,7 +191,7 @@ async def kill_ingest(cluster: Cluster, profile: Profile, result: Result) -> Non
     async with httpx.AsyncClient(timeout=15) as http:
         stack = await start_stack(cluster, scope, http, goals=False, kpi_consumers=False)
 
-        def make(n: int) -> list[dict]:
+        def make(n: int) -> list[dict[str, Any]]:
             return [point(f"k{n}-{j}", "revenue", 1, product="s3") for j in range(1 + n % 3)]
 
         load = Load(stack.source, make, rate=profile.rate, request_timeout=5)
@@ -195,7 +204,7 @@ async def kill_ingest(cluster: Cluster, profile: Profile, result: Result) -> Non
             await asyncio.sleep(1.0)
             await stack.ingest.start()
         await asyncio.sleep(profile.phase_s)
-        await load.stop(drain_timeout=30)
+        await load.stop(drain_timeout=profile.drain_s)
         in_kafka = datapoint_ids(await cluster.read_topic(scope.datapoints))
 
     sent = {pid for d in load.deliveries for pid in d.point_ids}
@@ -233,9 +242,11 @@ async def broker_outage(cluster: Cluster, profile: Profile, result: Result) -> N
         goals = {p: await stack.goal("revenue", {"product": p}) for p in products}
         values: dict[str, tuple[str, int]] = {}
 
-        def make(n: int) -> list[dict]:
-            p = point(f"b{n}", "revenue", 1 + n % 4, product=products[n % 2])
-            values[p["id"]] = (products[n % 2], p["value"])
+        def make(n: int) -> list[dict[str, Any]]:
+            # one point in eight moves a goal (goals is the slow consumer)
+            product = products[n // 8 % 2] if n % 8 == 0 else "other"
+            p = point(f"b{n}", "revenue", 1 + n % 4, product=product)
+            values[p["id"]] = (product, p["value"])
             return [p]
 
         load = Load(stack.source, make, rate=profile.rate, request_timeout=10)
@@ -251,7 +262,7 @@ async def broker_outage(cluster: Cluster, profile: Profile, result: Result) -> N
         up_at = time.monotonic()
         log(f"s5: broker back after {up_at - down_at:.1f}s")
         await asyncio.sleep(profile.phase_s)
-        await load.stop(drain_timeout=45)
+        await load.stop(drain_timeout=profile.drain_s)
         await cluster.caught_up(scope.group("goals"), scope.datapoints, 120)
         in_kafka = datapoint_ids(await cluster.read_topic(scope.datapoints))
         got = {p: (await stack.state(g))[0] for p, g in goals.items()}
@@ -271,6 +282,7 @@ async def broker_outage(cluster: Cluster, profile: Profile, result: Result) -> N
         outage_202=during["202"],
         outage_other=sum(v for k, v in during.items() if k not in {"503", "202"}),
         after_202=after["202"],
+        after_other=sum(v for k, v in after.items() if k not in {"202", "200"}),
         accepted=len(accepted),
         kafka_distinct=len(kafka),
         lost=len(lost),

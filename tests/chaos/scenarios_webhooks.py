@@ -19,7 +19,7 @@ from shared.events import new_event
 from shared.events.envelope import to_record
 from shared.events.goals import GoalMilestoneReached
 from tests.chaos.base import Profile, Result
-from tests.chaos.harness import Cluster, Scope, auth, eventually, log
+from tests.chaos.harness import ChaosError, Cluster, Scope, auth, eventually, log
 
 HTTP_TIMEOUT_S = 1.5
 RETRY_AFTER_S = 2
@@ -42,12 +42,14 @@ class Receiver:
     modes: dict[str, str] = field(default_factory=dict)  # event id -> mode
     secret: str | None = None
     calls: list[Call] = field(default_factory=list)
+    arrivals: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self, webhook_id: str, event_id: str | None) -> int:
         mode = self.modes.get(event_id or "", "ok")
-        with self.lock:
-            tries = sum(1 for c in self.calls if c.webhook_id == webhook_id)
+        with self.lock:  # counted on arrival: a retry may come while a timed-out call hangs
+            tries = self.arrivals[webhook_id]
+            self.arrivals[webhook_id] += 1
         if mode == "fail-500" and tries < 2:
             return 500
         if mode == "throttle-429" and tries < 1:
@@ -155,7 +157,10 @@ async def webhook_receiver(cluster: Cluster, profile: Profile, result: Result) -
             async def all_delivered() -> bool:
                 return delivered() >= {e.id for e in events}
 
-            await eventually(all_delivered, "every event delivered to the receiver", 90, 0.5)
+            try:
+                await eventually(all_delivered, "every event delivered to the receiver", 60, 0.5)
+            except ChaosError as exc:
+                result.failures.append(str(exc))
             await asyncio.sleep(3.0)  # would anything arrive again?
             db = cluster.mongo[scope.database("notifications")]
             rows = [d async for d in db["deliveries"].find({"tenant": tenant,
@@ -180,7 +185,7 @@ async def webhook_receiver(cluster: Cluster, profile: Profile, result: Result) -
         for w, cs in by_id.items()
         if mode_of[w] == "throttle-429" and len(cs) > 1
     ]
-    status = defaultdict(int)
+    status: defaultdict[str, int] = defaultdict(int)
     for row in rows:
         status[row["status"]] += 1
     result.count(
