@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 import traceback
@@ -27,6 +28,9 @@ from tests.chaos.scenarios_ingest import (
 )
 from tests.chaos.scenarios_webhooks import webhook_receiver
 
+# the whole run stays under 8 minutes with the servers' start and stop
+TOTAL_S = 420.0
+
 # name -> (scenario, title, time budget in seconds at full durations)
 SCENARIOS: dict[str, tuple[Scenario, str, float]] = {
     "duplicates": (duplicates_and_reordering, "duplicates and reordered deliveries", 150),
@@ -40,8 +44,12 @@ SCENARIOS: dict[str, tuple[Scenario, str, float]] = {
 }
 
 
-async def run_one(cluster: Cluster, name: str, profile: Profile) -> Result:
+async def run_one(
+    cluster: Cluster, name: str, profile: Profile, budget_left: float | None = None
+) -> Result:
     scenario, title, budget = SCENARIOS[name]
+    if budget_left is not None:
+        budget = min(budget, budget_left)
     result = Result(name, title)
     before = len(cluster.services)
     started = time.monotonic()
@@ -72,9 +80,22 @@ async def run_one(cluster: Cluster, name: str, profile: Profile) -> Result:
     return result
 
 
-async def run(names: Sequence[str], profile: Profile, keep: bool = False) -> list[Result]:
+async def run(
+    names: Sequence[str], profile: Profile, keep: bool = False, total_s: float = TOTAL_S
+) -> list[Result]:
+    """Each scenario within its own budget and all of them within ``total_s``."""
+    deadline = time.monotonic() + total_s
+    results = []
     async with Cluster(keep=keep) as cluster:
-        return [await run_one(cluster, name, profile) for name in names]
+        for name in names:
+            left = deadline - time.monotonic()
+            if left < 20:
+                skipped = Result(name, SCENARIOS[name][1])
+                skipped.failures.append(f"not run: the {total_s:.0f}s total was spent")
+                results.append(skipped)
+                continue
+            results.append(await run_one(cluster, name, profile, left))
+    return results
 
 
 def table(results: Sequence[Result], total_s: float) -> str:
@@ -92,6 +113,10 @@ def table(results: Sequence[Result], total_s: float) -> str:
     return "\n".join(lines)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.chaos.run",
@@ -101,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated scenario names (see --list)")
     parser.add_argument("--reduced", action="store_true", help="short outages, small loads")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply outages and phases")
+    parser.add_argument(
+        "--total", type=float, default=TOTAL_S, help="seconds for all scenarios together"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
     parser.add_argument("--list", action="store_true", help="list the scenarios")
     args = parser.parse_args(argv)
@@ -117,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile = profile.scaled(args.scale)
     print(f"chaos: {len(names)} scenario(s), profile {profile}", flush=True)
     started = time.monotonic()
-    results = asyncio.run(run(names, profile, keep=args.keep))
+    signal.signal(signal.SIGTERM, _interrupt)  # stop what we started on `kill` too
+    results = asyncio.run(run(names, profile, keep=args.keep, total_s=args.total))
     print("\n" + table(results, time.monotonic() - started), flush=True)
     return 0 if all(r.passed for r in results) else 1
 
