@@ -111,7 +111,36 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "pymongo", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # during a broker outage aiokafka logs every failed connection attempt (155,000 lines in
+    # 20 s were seen): keep one line per message template and interval
+    if not any(isinstance(f, RepeatFilter) for f in handler.filters):
+        handler.addFilter(RepeatFilter(("aiokafka",), interval_s=10.0))
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+class RepeatFilter(logging.Filter):
+    """Lets one record per (logger, message template) through each interval, for chatty libraries;
+    the next one that passes says how many were dropped."""
+
+    def __init__(self, prefixes: tuple[str, ...], interval_s: float) -> None:
+        super().__init__()
+        self._prefixes = prefixes
+        self._interval = interval_s
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefixes):
+            return True
+        key = (record.name, str(record.msg))
+        now = time.monotonic()
+        last, dropped = self._seen.get(key, (0.0, 0))
+        if now - last < self._interval:
+            self._seen[key] = (last, dropped + 1)
+            return False
+        if dropped:
+            record.msg = f"{record.msg} (and {dropped} more like it in the last interval)"
+        self._seen[key] = (now, 0)
+        return True
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

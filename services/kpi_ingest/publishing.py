@@ -12,15 +12,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
-from aiokafka.errors import KafkaError
 
 from services.kpi_ingest.domain import DataPoint
 from services.kpi_ingest.events import RECORDED, SOURCE, datapoint_recorded, rfc3339
-from shared.errors import Unavailable
 from shared.events import Envelope
 from shared.events.envelope import CONTENT_TYPE, SPEC_VERSION
 from shared.events.topics import KPI_DATAPOINTS
-from shared.observability import EVENT_PUBLISH_FAILURES, EVENTS_PUBLISHED
+from shared.messaging.producer import EventProducer
+from shared.observability import EVENTS_PUBLISHED
 
 
 class PointPublisher(Protocol):
@@ -93,30 +92,19 @@ def build_records(
 
 
 class KafkaPoints:
-    """Sends every record, then waits for every acknowledgement."""
+    """Sends every record, then waits for every acknowledgement (through the EventProducer, which
+    replaces its aiokafka producer after a failure)."""
 
-    def __init__(self, client: Any, topic: str, service: str) -> None:
-        self._client = client  # the EventProducer's AIOKafkaProducer (acks=all, idempotent)
+    def __init__(self, producer: EventProducer, topic: str, service: str) -> None:
+        self._producer = producer
         self._topic = topic
         self._service = service
 
     @classmethod
-    def of(cls, producer: Any, settings: Any) -> KafkaPoints:
-        return cls(producer.client, settings.topic(KPI_DATAPOINTS), settings.service_name)
+    def of(cls, producer: EventProducer, settings: Any) -> KafkaPoints:
+        return cls(producer, settings.topic(KPI_DATAPOINTS), settings.service_name)
 
     async def publish_points(self, points: Sequence[DataPoint], now: datetime) -> None:
-        futures = []
-        send = self._client.send
-        topic = self._topic
-        try:
-            for key, value, headers in build_records(points, now):
-                futures.append(await send(topic, value=value, key=key, headers=headers))
-            for future in futures:
-                await future
-        except KafkaError as exc:
-            for future in futures:
-                if not future.done():
-                    future.cancel()
-            EVENT_PUBLISH_FAILURES.labels(self._service, topic).inc()
-            raise Unavailable(f"the event broker did not acknowledge the points: {exc}") from exc
-        EVENTS_PUBLISHED.labels(self._service, topic, RECORDED).inc(len(futures))
+        records = build_records(points, now)
+        await self._producer.send_records(self._topic, records)
+        EVENTS_PUBLISHED.labels(self._service, self._topic, RECORDED).inc(len(records))
