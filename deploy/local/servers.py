@@ -284,7 +284,6 @@ class KafkaBroker:
                     "transaction.state.log.replication.factor=1",
                     "transaction.state.log.min.isr=1",
                     "group.initial.rebalance.delay.ms=0",
-                    "log.flush.interval.messages=1",
                     "",
                 ]
             )

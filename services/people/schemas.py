@@ -112,7 +112,7 @@ class ImportRequest(BaseModel):
     csv: str | None = None
     mapping: dict[str, str | None] = Field(
         default_factory=dict,
-        description="our field -> the export's column (see the README's HRIS import section for the defaults)",
+        description="our field -> the export's column (defaults: the README's HRIS import section)",
     )
     deactivate_missing: bool = Field(
         True, description="people missing from the export are deactivated (a full sync)"
