@@ -25,7 +25,8 @@ down: $(STAMP) ## stop what `make up` started
 	$(PY) -m deploy.local.stack down
 
 test: $(STAMP) ## the whole suite against real Kafka and the real document store
-	$(PY) -m deploy.local.stack test -- $(PYTEST_ARGS)
+	bash deploy/tools/install.sh
+	$(PY) -m deploy.local.stack test $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .
