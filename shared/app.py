@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,13 +217,9 @@ def create_service_app(
         app.state.runtime = runtime
         log.info("service starting", service=name)
         try:
-            if wiring is None:
+            async with wiring(app, runtime) if wiring else nullcontext():
                 _tune_garbage_collector()
                 yield
-            else:
-                async with wiring(app, runtime):
-                    _tune_garbage_collector()
-                    yield
         finally:
             await producer.stop()
             await mongo.close()

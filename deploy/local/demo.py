@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from standardwebhooks import Webhook
 
 from deploy.local.servers import RUN_DIR
 from shared.auth import issue_local_token
 from shared.config import CommonSettings
+from shared.webhooks import signed_headers
 
 SERVICES = ("people", "goals", "feedback", "kpi_ingest", "notifications")
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -140,15 +140,7 @@ class Story:
         ]
 
     def signed(self, source: dict[str, Any], payload: str) -> dict[str, str]:
-        msg_id = f"msg_{uuid.uuid4().hex}"
-        now = datetime.now(UTC)
-        signature = Webhook(source["secret"]).sign(msg_id, now, payload)
-        return {
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": signature,
-            "content-type": "application/json",
-        }
+        return {**signed_headers(source["secret"], payload), "content-type": "application/json"}
 
 
 def _northstar() -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -66,13 +65,6 @@ class SourceSecret:
 
     def valid_at(self, now: datetime) -> bool:
         return self.expires_at is None or now < self.expires_at
-
-
-def new_secret() -> str:
-    """A Standard Webhooks secret: ``whsec_`` + base64 of 24 random bytes."""
-    import base64
-
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,16 @@ from services.kpi_ingest.domain import (
     Source,
     SourceFormat,
     SourceSecret,
-    new_secret,
 )
 from services.kpi_ingest.formats import MAPPING_CHECKS
 from services.kpi_ingest.repository import KpiRepository
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.webhooks import new_secret
 
 METRIC_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+SECRET_BYTES = 24  # whsec_ + base64 of 24 random bytes
 
 
 class Admin:
@@ -47,7 +50,7 @@ class Admin:
             name=name,
             format=format,
             mapping=dict(mapping),
-            secrets=(SourceSecret(new_secret(), now),),
+            secrets=(SourceSecret(new_secret(SECRET_BYTES), now),),
             created_at=now,
         )
         await self._repo.add_source(source)
@@ -66,7 +69,7 @@ class Admin:
     async def rotate_secret(self, tenant: str, source_id: str) -> tuple[Source, str]:
         """A new secret; the previous one keeps verifying for the grace period."""
         source = await self.source(tenant, source_id)
-        secret = new_secret()
+        secret = new_secret(SECRET_BYTES)
         rotated = source.rotate(secret, datetime.now(UTC), self._grace)
         await self._repo.save_secrets(rotated)
         self._catalog.forget_source(source_id)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -14,7 +12,6 @@ from typing import Any
 import aiosmtplib
 import httpx
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from standardwebhooks import Webhook
 
 from services.notifications.config import NotificationsSettings
 from services.notifications.ssrf import UnsafeUrl, UrlGuard
@@ -30,22 +27,6 @@ class SendResult:
     retry_after: float | None = None
     permanent: bool = False  # retrying cannot help
     gone: bool = False  # the receiver said 410: stop sending to it
-
-
-def new_webhook_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def signature_headers(secret: str, msg_id: str, body: str, at: datetime) -> dict[str, str]:
-    """Standard Webhooks headers: ``webhook-id``, ``webhook-timestamp``, ``webhook-signature``."""
-    # standardwebhooks' sign() reads the time as UTC (it replaces the zone, not converts it):
-    # a local-zone time on a non-UTC host signed a timestamp other than the header's
-    at = at.astimezone(UTC)
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, at, body),
-    }
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

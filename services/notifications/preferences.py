@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from services.notifications.channels import new_webhook_secret
 from services.notifications.clock import Clock
 from services.notifications.deliveries import DeliveryQueue
 from services.notifications.domain import (
@@ -22,6 +21,7 @@ from shared.auth import Principal
 from shared.errors import Forbidden, NotFound
 from shared.events.envelope import CATALOGUE
 from shared.mongo import Document
+from shared.webhooks import new_secret
 
 
 class PreferenceCenter:
@@ -104,7 +104,7 @@ class PreferenceCenter:
             "url": url,
             "event_types": event_types,
             "description": description,
-            "secret": new_webhook_secret(),
+            "secret": new_secret(),
             "active": True,
             "disabled_reason": None,
             "created_at": self._clock.now(),

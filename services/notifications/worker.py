@@ -5,7 +5,7 @@ records the outcome with its event, retries on the schedule; and assembles daily
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -14,7 +14,6 @@ from services.notifications.channels import (
     EmailSender,
     HttpSender,
     SendResult,
-    signature_headers,
 )
 from services.notifications.clock import Clock
 from services.notifications.config import NotificationsSettings
@@ -39,6 +38,7 @@ from shared.events.envelope import Envelope, deterministic_id, new_event
 from shared.events.notifications import NotificationDelivered, NotificationFailed
 from shared.mongo import Document
 from shared.observability import get_logger
+from shared.webhooks import signed_headers
 
 log = get_logger(__name__)
 SOURCE = "northstar/notifications"
@@ -204,7 +204,7 @@ class Dispatcher:
             return
         body: str = doc["payload"]
         # the signature's time is the wall clock: receivers compare it with theirs
-        headers = signature_headers(sub["secret"], doc["_id"], body, datetime.now().astimezone())
+        headers = signed_headers(sub["secret"], body, msg_id=doc["_id"])
         result = await self._timed("webhook", self._http.post(sub["url"], body.encode(), headers))
         await self._record(doc, result)
         if result.gone:

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
+from structlog.contextvars import bound_contextvars
 from tenacity import wait_exponential_jitter
 
 from shared.config import CommonSettings
@@ -244,7 +245,11 @@ class ConsumerRunner:
             attempt += 1
             started = time.perf_counter()
             try:
-                with _log_context(envelope):
+                with bound_contextvars(
+                    event_id=envelope.id,
+                    tenant=envelope.tenant,
+                    trace_id=_trace_id(envelope.traceparent),
+                ):
                     await self._router.dispatch(envelope)
             except MalformedEvent as exc:
                 await self._dead_letter(record, exc, envelope.type)
@@ -302,7 +307,7 @@ class ConsumerRunner:
         while True:
             try:
                 await self._producer.send_raw(
-                    f"{record.topic}.dlq" if not record.topic.endswith(".dlq") else record.topic,
+                    dlq(record.topic),
                     key=record.key,
                     value=record.value,
                     headers=headers,
@@ -336,25 +341,6 @@ class _RetryState:
         self.attempt_number = attempt_number
 
 
-class _log_context:
-    def __init__(self, envelope: Envelope) -> None:
-        self._vars = {
-            "event_id": envelope.id,
-            "tenant": envelope.tenant,
-            "trace_id": _trace_id(envelope.traceparent),
-        }
-
-    def __enter__(self) -> None:
-        import structlog
-
-        structlog.contextvars.bind_contextvars(**self._vars)
-
-    def __exit__(self, *_: object) -> None:
-        import structlog
-
-        structlog.contextvars.unbind_contextvars(*self._vars)
-
-
 def _trace_id(traceparent: str | None) -> str | None:
     parts = (traceparent or "").split("-")
     return parts[1] if len(parts) == 4 else None
@@ -372,7 +358,3 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         return None
-
-
-def dlq_topic(settings: CommonSettings, logical_topic: str) -> str:
-    return settings.topic(dlq(logical_topic))

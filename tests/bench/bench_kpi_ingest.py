@@ -212,16 +212,9 @@ def points_body(n: int, start: int, now: datetime) -> bytes:
 
 
 def sign(secret: str, body: bytes) -> dict[str, str]:
-    from standardwebhooks import Webhook
+    from shared.webhooks import signed_headers
 
-    msg_id = f"msg_{uuid.uuid4().hex}"
-    at = datetime.now(UTC)
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, at, body.decode()),
-        "content-type": "application/json",
-    }
+    return {**signed_headers(secret, body), "content-type": "application/json"}
 
 
 async def bare_producer(

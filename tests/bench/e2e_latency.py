@@ -209,11 +209,9 @@ async def set_up(run: Run, goals: int, steps: int) -> tuple[str, str]:
 
 def prepare(run: Run, source_id: str, secret: str, goals: int, steps: int) -> None:
     """Every request signed before the clock starts, so signing costs nothing on schedule."""
-    from standardwebhooks import Webhook
-
     from shared.events import deterministic_id
+    from shared.webhooks import signed_headers
 
-    webhook = Webhook(secret)
     now = datetime.now(UTC)
     for k in range(goals * steps):
         goal, step = k // steps, k % steps + 1
@@ -231,13 +229,7 @@ def prepare(run: Run, source_id: str, secret: str, goals: int, steps: int) -> No
                 ]
             }
         )
-        msg_id = f"msg_{uuid.uuid4().hex}"
-        headers = {
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": webhook.sign(msg_id, now, body.decode()),
-            "content-type": "application/json",
-        }
+        headers = {**signed_headers(secret, body, at=now), "content-type": "application/json"}
         point_id = deterministic_id(source_id, event_id, METRIC)
         run.points.append(Point(k, goal, step, event_id, point_id, body, headers))
 

@@ -28,12 +28,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 from pymongo import AsyncMongoClient
-from standardwebhooks import Webhook
 
 from deploy.local.servers import DocumentStore, KafkaBroker, Process, free_port, spawn
 from shared.auth import issue_local_token
 from shared.config import CommonSettings
 from shared.events import topics
+from shared.webhooks import signed_headers
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_PORTS = frozenset({9092, 9093, 27017})
@@ -458,9 +458,7 @@ class KpiSource:
         at = at or datetime.now(UTC)
         headers = {
             "content-type": "application/json",
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": Webhook(secret or self.secret).sign(webhook_id, at, body),
+            **signed_headers(secret or self.secret, body, msg_id=webhook_id, at=at),
         }
         return body.encode(), headers
 

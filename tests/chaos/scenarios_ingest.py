@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from services.kpi_ingest.domain import new_secret
+from shared.webhooks import new_secret
 from tests.chaos.base import Profile, Result, shuffled, start_stack
 from tests.chaos.harness import (
     Cluster,

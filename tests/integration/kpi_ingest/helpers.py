@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
-from standardwebhooks import Webhook
 
 from services.kpi_ingest.config import KpiIngestSettings
 from shared.events import from_record, topics
+from shared.webhooks import signed_headers
 from tests.support import bearer, unique
 
 TENANT = "acme"
@@ -26,12 +26,8 @@ def signed(
     secret: str, body: bytes, *, msg_id: str | None = None, at: datetime | None = None
 ) -> dict[str, str]:
     """Standard Webhooks headers for ``body``, made with the package itself."""
-    msg_id = msg_id or unique("msg_")
-    at = at or datetime.now(UTC)
     return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, at, body.decode()),
+        **signed_headers(secret, body, msg_id=msg_id or unique("msg_"), at=at),
         "content-type": "application/json",
     }
 

@@ -9,12 +9,11 @@ from standardwebhooks import Webhook
 
 from services.notifications.channels import (
     EmailSender,
-    new_webhook_secret,
     parse_retry_after,
-    signature_headers,
 )
 from services.notifications.config import NotificationsSettings
 from services.notifications.ssrf import UnsafeUrl, UrlGuard
+from shared.webhooks import new_secret, signed_headers
 
 
 def resolver(table: dict[str, list[str]]):
@@ -74,9 +73,9 @@ async def test_the_allow_list_names_exact_host_and_port_or_networks() -> None:
 
 
 def test_signatures_verify_with_the_standardwebhooks_package() -> None:
-    secret = new_webhook_secret()
+    secret = new_secret()
     body = '{"id":"e1"}'
-    headers = signature_headers(secret, "msg_1", body, datetime.now(UTC))
+    headers = signed_headers(secret, body, msg_id="msg_1", at=datetime.now(UTC))
     assert Webhook(secret).verify(body, headers) == {"id": "e1"}
 
 
