@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx
+from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
@@ -86,3 +87,44 @@ async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: 
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+async def read_topic(
+    settings: CommonSettings,
+    topic: str,
+    *,
+    keep: Callable[[ConsumerRecord[bytes, bytes]], bool] = lambda record: True,
+    enough: Callable[[list[ConsumerRecord[bytes, bytes]]], bool] = lambda records: False,
+    timeout: float = 15.0,
+    linger_s: float = 0.5,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records ``keep`` accepts on a logical topic, read from its beginning.
+
+    Reads until ``enough`` holds, then on until the topic has been quiet for ``linger_s`` (so a
+    record that should not be there is caught), or until ``timeout``.
+    """
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            satisfied = enough(records)
+            batch = await consumer.getmany(timeout_ms=int((linger_s if satisfied else 0.3) * 1000))
+            if satisfied and not batch:
+                break
+            for partition_records in batch.values():
+                records.extend(r for r in partition_records if keep(r))
+    finally:
+        await consumer.stop()
+    return records

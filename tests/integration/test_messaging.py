@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -19,7 +17,7 @@ from shared.events.kpi import KpiDatapointRecorded
 from shared.events.people import PersonUpserted
 from shared.messaging import ConsumerRunner, EventProducer, OutboxRelay, Router, ensure_topics
 from shared.messaging.outbox import with_outbox
-from tests.support import eventually, isolated_settings
+from tests.support import eventually, isolated_settings, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -49,27 +47,9 @@ async def db(settings: CommonSettings) -> AsyncIterator[AsyncDatabase[dict[str, 
 async def read_all(
     settings: CommonSettings, topic: str, expected: int, timeout: float = 15.0
 ) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        settings.topic(topic),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+    return await read_topic(
+        settings, topic, enough=lambda records: len(records) >= expected, timeout=timeout
     )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(records) < expected and asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            for recs in batch.values():
-                records.extend(recs)
-        # linger a little to catch unexpected extra records
-        batch = await consumer.getmany(timeout_ms=500)
-        for recs in batch.values():
-            records.extend(recs)
-    finally:
-        await consumer.stop()
-    return records
 
 
 def datapoint(n: int, tenant: str = "acme") -> Any:

@@ -10,14 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from shared.config import CommonSettings
 from shared.events import Envelope, new_event, topics
 from shared.events.kpi import KpiDatapointRecorded
 from shared.messaging import ConsumerRunner, EventProducer, Router, ensure_topics
 from shared.messaging.dlq import REPLAYED_FROM, replay
-from tests.support import eventually, isolated_settings
+from tests.support import eventually, isolated_settings, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -52,25 +51,11 @@ def datapoint(n: int) -> Envelope:
     return new_event(payload, tenant="acme", subject="acme:adoption_rate", source="northstar/kpi")
 
 
-async def read_topic(settings: CommonSettings, topic: str, linger_ms: int = 1500) -> list[Any]:
+async def read_all(settings: CommonSettings, topic: str, linger_ms: int = 1500) -> list[Any]:
     """Every record of a topic, reading until it has been quiet for ``linger_ms``."""
-    consumer = AIOKafkaConsumer(
-        settings.topic(topic),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+    return await read_topic(
+        settings, topic, enough=lambda records: True, timeout=60, linger_s=linger_ms / 1000
     )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=linger_ms)
-            if not batch:
-                return records
-            for recs in batch.values():
-                records.extend(recs)
-    finally:
-        await consumer.stop()
 
 
 async def run_cli(settings: CommonSettings, *args: str) -> tuple[int, str, str]:
@@ -129,11 +114,11 @@ async def test_replayed_record_reaches_the_fixed_consumer_once_and_stays_in_the_
         assert handled == ["dp-1", "dp-3", "dp-2"]
     finally:
         await runner.stop()
-    assert len(await read_topic(settings, topics.dlq(TOPIC))) == 1
+    assert len(await read_all(settings, topics.dlq(TOPIC))) == 1
 
 
 async def _dlq_size(settings: CommonSettings, expected: int) -> bool:
-    return len(await read_topic(settings, topics.dlq(TOPIC), linger_ms=300)) == expected
+    return len(await read_all(settings, topics.dlq(TOPIC), linger_ms=300)) == expected
 
 
 async def dead_letter(settings: CommonSettings, producer: EventProducer, event: Envelope) -> None:
@@ -168,7 +153,7 @@ async def test_replay_takes_only_records_dead_lettered_since_the_given_time(
     report = await replay(settings, TOPIC, boundary)
 
     assert [r.event_id for r in report.replayed] == [recent.id]
-    [record] = await read_topic(settings, TOPIC)
+    [record] = await read_all(settings, TOPIC)
     headers = dict(record.headers)
     assert headers["ce_id"] == recent.id.encode()
     assert record.key == b"acme:adoption_rate"
@@ -191,7 +176,7 @@ async def test_dry_run_and_filters_publish_nothing_they_exclude(
     assert dry.replayed[0].group == "goals-kpi"
     assert (other_group.replayed, other_group.skipped) == ([], 1)
     assert (other_type.replayed, other_type.skipped) == ([], 1)
-    assert await read_topic(settings, TOPIC, linger_ms=500) == []
+    assert await read_all(settings, TOPIC, linger_ms=500) == []
 
 
 async def test_replay_of_a_topic_without_dlq_fails_with_a_clear_message(

@@ -3,7 +3,6 @@ and helpers to seed the people projection and read the feedback topic."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -12,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
 from services.feedback.config import FeedbackSettings
@@ -21,7 +19,7 @@ from shared.directory import PeopleDirectory
 from shared.events import Envelope, from_record, new_event, topics
 from shared.events.envelope import EventPayload
 from shared.events.people import MentorshipStarted, PersonUpserted
-from tests.support import bearer, eventually, isolated_settings, running, unique
+from tests.support import bearer, eventually, isolated_settings, read_topic, running, unique
 
 START = datetime.now(UTC).replace(microsecond=0)
 
@@ -96,32 +94,22 @@ class Env:
         """Every event of this tenant on the feedback topic, once per event id (delivery is
         at-least-once: a drain racing the running relay may publish an event twice)."""
         await self.drain()
-        consumer = AIOKafkaConsumer(
-            self.settings.topic(topics.FEEDBACK),
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
+
+        def unique_events(records: list[Any]) -> list[Envelope]:
+            events = {}
+            for record in records:
+                event = from_record(record.value, list(record.headers))
+                events.setdefault(event.id, event)
+            return list(events.values())
+
+        records = await read_topic(
+            self.settings,
+            topics.FEEDBACK,
+            keep=lambda record: dict(record.headers)["ce_tenant"].decode() == tenant,
+            enough=lambda records: len(unique_events(records)) >= expected,
+            linger_s=0.9,
         )
-        await consumer.start()
-        found: list[Envelope] = []
-        try:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 15
-            idle_after_enough = 0
-            while loop.time() < deadline:
-                batch = await consumer.getmany(timeout_ms=300)
-                for records in batch.values():
-                    for record in records:
-                        event = from_record(record.value, list(record.headers))
-                        if event.tenant == tenant and event.id not in {e.id for e in found}:
-                            found.append(event)
-                if len(found) >= expected:
-                    idle_after_enough += 1
-                    if idle_after_enough > 2:  # linger a little to catch extra records
-                        break
-        finally:
-            await consumer.stop()
-        return found
+        return unique_events(records)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

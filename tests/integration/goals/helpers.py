@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 
 from services.goals.config import GoalsSettings
 from services.goals.main import create_app
@@ -17,7 +15,7 @@ from shared.events import EventPayload, from_record, new_event, topics
 from shared.events.envelope import Envelope
 from shared.events.people import MentorshipStarted, PersonUpserted
 from shared.messaging import EventProducer, ensure_topics
-from tests.support import bearer, eventually, isolated_settings, running
+from tests.support import bearer, eventually, isolated_settings, read_topic, running
 
 
 @dataclass
@@ -85,27 +83,18 @@ async def goal_events(
     timeout_s: float = 20.0,
 ) -> list[Envelope]:
     """Events on the goals topic: read until ``expect`` holds, then linger for any extras."""
-    consumer = AIOKafkaConsumer(
-        settings.topic(topics.GOALS),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+    records = await read_topic(
+        settings,
+        topics.GOALS,
+        enough=lambda records: expect([_envelope(r) for r in records]),
+        timeout=timeout_s,
+        linger_s=linger_s,
     )
-    await consumer.start()
-    events: list[Envelope] = []
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        linger_until: float | None = None
-        while loop.time() < deadline and (linger_until is None or loop.time() < linger_until):
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                events.extend(from_record(r.value, list(r.headers)) for r in records)
-            if linger_until is None and expect(events):
-                linger_until = loop.time() + linger_s
-    finally:
-        await consumer.stop()
-    return events
+    return [_envelope(r) for r in records]
+
+
+def _envelope(record: Any) -> Envelope:
+    return from_record(record.value, list(record.headers))
 
 
 def of_type(events: list[Envelope], name: str, goal_id: str | None = None) -> list[Envelope]:

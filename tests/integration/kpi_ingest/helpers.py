@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 from services.kpi_ingest.config import KpiIngestSettings
 from shared.events import from_record, topics
 from shared.webhooks import signed_headers
-from tests.support import bearer, unique
+from tests.support import bearer, read_topic, unique
 
 TENANT = "acme"
 
@@ -74,39 +72,20 @@ async def read_events(
 ) -> list[Any]:
     """Records on the data-point topic as (key, envelope), filtered by type, source or metric."""
 
-    def wanted(envelope: Any) -> bool:
+    def wanted(record: Any) -> bool:
+        envelope = from_record(record.value, list(record.headers))
         return (
             (event_type is None or envelope.type == event_type)
             and (source_id is None or envelope.data.get("source_id") == source_id)
             and (metric is None or envelope.data.get("metric") == metric)
         )
 
-    consumer = AIOKafkaConsumer(
-        settings.topic(topics.KPI_DATAPOINTS),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+    records = await read_topic(
+        settings,
+        topics.KPI_DATAPOINTS,
+        keep=wanted,
+        enough=lambda found: len(found) >= expected,
+        timeout=timeout,
+        linger_s=linger_ms / 1000,
     )
-    await consumer.start()
-    found: list[Any] = []
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                for record in records:
-                    envelope = from_record(record.value, list(record.headers))
-                    if wanted(envelope):
-                        found.append((record.key, envelope))
-            if len(found) >= expected:
-                break
-        batch = await consumer.getmany(timeout_ms=linger_ms)  # anything unexpected after?
-        for records in batch.values():
-            for record in records:
-                envelope = from_record(record.value, list(record.headers))
-                if wanted(envelope):
-                    found.append((record.key, envelope))
-    finally:
-        await consumer.stop()
-    return found
+    return [(r.key, from_record(r.value, list(r.headers))) for r in records]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import orjson
@@ -19,7 +20,7 @@ from tests.integration.kpi_ingest.helpers import (
     send,
     signed,
 )
-from tests.support import bearer
+from tests.support import bearer, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -69,31 +70,21 @@ async def test_generic_batch_is_acknowledged_after_every_point_is_in_kafka(
 async def test_records_are_cloudevents_the_official_sdk_reads(
     client: httpx.AsyncClient, settings: KpiIngestSettings
 ) -> None:
-    from aiokafka import AIOKafkaConsumer
 
     source_id, secret = await create_source(client, "generic")
     assert (await send(client, source_id, secret, points(1))).status_code == 202
-    consumer = AIOKafkaConsumer(
-        settings.topic("northstar.kpi.datapoints.v1"),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
+
+    def parse(r: Any) -> Any:
+        return from_binary_event(KafkaMessage(headers=dict(r.headers), key=r.key, value=r.value))
+
+    def ours(r: Any) -> bool:
+        data = parse(r).get_data()
+        return isinstance(data, dict) and data.get("source_id") == source_id
+
+    records = await read_topic(
+        settings, "northstar.kpi.datapoints.v1", keep=ours, enough=bool, timeout=6, linger_s=0.3
     )
-    await consumer.start()
-    try:
-        parsed = []
-        for _ in range(20):
-            for records in (await consumer.getmany(timeout_ms=300)).values():
-                for r in records:
-                    event = from_binary_event(
-                        KafkaMessage(headers=dict(r.headers), key=r.key, value=r.value)
-                    )
-                    data = event.get_data()
-                    if isinstance(data, dict) and data.get("source_id") == source_id:
-                        parsed.append(event)
-            if parsed:
-                break
-    finally:
-        await consumer.stop()
+    parsed = [parse(r) for r in records]
     [event] = parsed
     assert event.get_type() == "northstar.kpi.datapoint.recorded.v1"
     assert event.get_extension("partitionkey") == "acme:active_users"

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from shared.events import topics
 from shared.events.goals import GoalAchieved, GoalCreated, GoalMilestoneReached
@@ -18,7 +17,7 @@ from tests.integration.notifications.receivers import (
     has_html_part,
     text_part,
 )
-from tests.support import eventually, unique
+from tests.support import eventually, read_topic, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -220,29 +219,14 @@ async def test_repeated_failure_disables_the_subscription_after_the_schedule(
 async def _read_notification_events(service: Service, tenant: str, event_type: str) -> list:
     import orjson
 
-    consumer = AIOKafkaConsumer(
-        service.settings.topic(topics.NOTIFICATIONS),
-        bootstrap_servers=service.settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+    def wanted(record: Any) -> bool:
+        headers = dict(record.headers)
+        return headers["ce_type"].decode() == event_type and headers["ce_tenant"].decode() == tenant
+
+    records = await read_topic(
+        service.settings, topics.NOTIFICATIONS, keep=wanted, enough=bool, timeout=10, linger_s=0.3
     )
-    await consumer.start()
-    found: list = []
-    try:
-        deadline = time.monotonic() + 10
-        while not found and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            for records in batch.values():
-                for record in records:
-                    headers = dict(record.headers)
-                    if (
-                        headers["ce_type"].decode() == event_type
-                        and headers["ce_tenant"].decode() == tenant
-                    ):
-                        found.append(orjson.loads(record.value))
-    finally:
-        await consumer.stop()
-    return found
+    return [orjson.loads(record.value) for record in records]
 
 
 @pytest.mark.parametrize(

@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 
 from services.people.config import PeopleSettings
 from shared.events import topics
 from tests.integration.people.conftest import ENTERPRISE, GROUP, SCIM, People, patch, user_body
 from tests.support import bearer
+from tests.support import read_topic as read_records
 
 pytestmark = pytest.mark.integration
 
 
 async def read_topic(settings: PeopleSettings, expected: int, timeout: float = 15.0) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        settings.topic(topics.PEOPLE),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+    return await read_records(
+        settings, topics.PEOPLE, enough=lambda records: len(records) >= expected, timeout=timeout
     )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(records) < expected and asyncio.get_running_loop().time() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=300)).values():
-                records.extend(batch)
-        for batch in (await consumer.getmany(timeout_ms=500)).values():
-            records.extend(batch)
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def test_every_change_publishes_cloudevents_ending_with_a_snapshot(people: People) -> None:
