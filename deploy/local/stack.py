@@ -152,7 +152,7 @@ def print_urls(env: dict[str, str]) -> None:
 
 
 def cmd_up(_: argparse.Namespace) -> int:
-    env, _servers = start_servers(RUN_DIR)
+    env = start_servers(RUN_DIR)[0]
     try:
         start_services(RUN_DIR, env)
     except BaseException:

@@ -108,20 +108,10 @@ class Router:
         found = self._handlers.get(envelope.type)
         if found is None:
             return False
-        payload_type, handlers = found
-        payload = _parse(payload_type, envelope)
-        for handler in handlers:
+        payload = envelope.payload()  # the catalogue's model for this type; MalformedEvent if not
+        for handler in found[1]:
             await handler(envelope, payload)
         return True
-
-
-def _parse(payload_type: type[EventPayload], envelope: Envelope) -> EventPayload:
-    from pydantic import ValidationError
-
-    try:
-        return payload_type.model_validate(envelope.data)
-    except ValidationError as exc:
-        raise MalformedEvent(f"{envelope.type} payload does not match its schema: {exc}") from exc
 
 
 class _Stopping(Exception):
