@@ -112,7 +112,7 @@ class ImportRequest(BaseModel):
     csv: str | None = None
     mapping: dict[str, str | None] = Field(
         default_factory=dict,
-        description="our field -> the export's column (defaults: the README's HRIS import section)",
+        description="our field -> the export's column (defaults: docs/people.md#hris-import)",
     )
     deactivate_missing: bool = Field(
         True, description="people missing from the export are deactivated (a full sync)"

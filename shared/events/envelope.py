@@ -1,4 +1,4 @@
-"""CloudEvents 1.0 over Kafka, binary content mode (DESIGN.md §4).
+"""CloudEvents 1.0 over Kafka, binary content mode (docs/architecture.md#events).
 
 The JSON payload is the record value; the attributes travel as ``ce_*`` headers; the record key
 is the partition key (the aggregate id unless said otherwise) so one aggregate stays in order.
