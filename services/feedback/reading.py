@@ -20,9 +20,10 @@ from services.feedback.access import (
 )
 from services.feedback.praise import Praise, Visibility
 from services.feedback.repository import PraiseStore, RequestStore, SharingStore
-from services.feedback.service import Clock, Directory, FeedbackRequests, utc_now
+from services.feedback.service import Directory, FeedbackRequests
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound
+from shared.time import Clock, utcnow
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class FeedbackReading:
         directory: Directory,
         asking: FeedbackRequests,
         *,
-        clock: Clock = utc_now,
+        clock: Clock = utcnow,
         notify: Callable[[], None] = lambda: None,
     ) -> None:
         self._requests = requests

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.feedback.access import SkillSummary
 from services.feedback.domain import MAX_TEXT, FeedbackRequest
@@ -13,14 +13,11 @@ from services.feedback.praise import Praise, Visibility
 from services.feedback.reading import FeedbackItem
 from services.feedback.service import RequestView
 from shared.events.feedback import Relationship
+from shared.schemas import Strict
 
 Rating = Annotated[int, Field(ge=1, le=5, strict=True)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ReviewerIn(Strict):
@@ -164,11 +161,6 @@ def _responses(r: FeedbackRequest) -> list[ResponsePublic]:
     ]
 
 
-class FeedbackRequestList(BaseModel):
-    items: list[FeedbackRequestPublic]
-    next_cursor: str | None = None
-
-
 class FeedbackPublic(BaseModel):
     id: str
     from_id: str
@@ -225,11 +217,6 @@ class FeedbackItemPublic(BaseModel):
             answers=list(item.answers),
             visibility=item.visibility,
         )
-
-
-class FeedbackList(BaseModel):
-    items: list[FeedbackItemPublic]
-    next_cursor: str | None = None
 
 
 class SkillSummaryPublic(BaseModel):

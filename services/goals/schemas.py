@@ -7,16 +7,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shared.schemas import Strict
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(max_length=5000)]
 Horizon = Literal["short_term", "long_term"]
 Category = Literal["skill", "career", "outcome"]
 Visibility = Literal["private", "team", "company"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class KpiBindingIn(Strict):
