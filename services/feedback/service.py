@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from services.feedback.access import Access, Viewer, access_of
 from services.feedback.domain import (
@@ -65,9 +65,6 @@ class RequestView:
     request: FeedbackRequest
     as_reviewer: Reviewer | None  # set when the caller was asked
     as_owner: bool  # requester, subject, their managers, HR: the owner's view
-
-
-ListRole = Literal["assigned", "mine"]
 
 
 class FeedbackRequests:
