@@ -95,19 +95,18 @@ class FeedbackReading:
     async def _responses(self, tenant: str, subject_id: str) -> list[FeedbackItem]:
         items = []
         for request in await self._requests.about(tenant, subject_id):
-            if not request.released:
-                continue  # anonymous answers stay hidden until min_responses answered
-            for response in request.responses:
+            # anonymous answers stay hidden until min_responses answered
+            for response in request.readable_responses():
                 items.append(
                     FeedbackItem(
                         kind="response",
                         id=response.id,
-                        on=request.response_date(response),
+                        on=response.submitted_on,
                         ratings=response.ratings,
                         comments=response.comments,
                         anonymous=request.anonymous,
-                        from_id=None if request.anonymous else response.reviewer_id,
-                        relationship=None if request.anonymous else response.relationship,
+                        from_id=response.reviewer_id,
+                        relationship=response.relationship,
                         request_id=request.id,
                         goal_id=request.goal_id,
                         questions=tuple(request.questions),

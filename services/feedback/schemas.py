@@ -142,7 +142,7 @@ class FeedbackRequestPublic(BaseModel):
                 open=len(r.open_reviewer_ids),
             )
             body.released = r.released
-            body.responses = _responses(r) if r.released else []
+            body.responses = _responses(r)
         return body
 
 
@@ -150,14 +150,14 @@ def _responses(r: FeedbackRequest) -> list[ResponsePublic]:
     return [
         ResponsePublic(
             id=resp.id,
-            on=r.response_date(resp),
+            on=resp.submitted_on,
             ratings=resp.ratings,
             comments=resp.comments,
             answers=resp.answers,
-            reviewer_id=None if r.anonymous else resp.reviewer_id,
-            relationship=None if r.anonymous else resp.relationship,
+            reviewer_id=resp.reviewer_id,
+            relationship=resp.relationship,
         )
-        for resp in r.responses  # sorted by random id: their order says nothing
+        for resp in r.readable_responses()  # sorted by random id: their order says nothing
     ]
 
 
