@@ -142,7 +142,7 @@ async def give_feedback(
         comment=body.comment,
         visibility=body.visibility,
     )
-    return FeedbackPublic.of(praise)
+    return FeedbackPublic.model_validate(praise)
 
 
 @router.get("/people/{person_id}/feedback")
@@ -156,7 +156,7 @@ async def person_feedback(
     """The feedback about a person that the caller may read, newest first."""
     items = await reading.feedback_of(principal, person_id)
     page, next_cursor = _page(items, cursor, limit)
-    return Page(items=[FeedbackItemPublic.of(i) for i in page], next_cursor=next_cursor)
+    return Page(items=[FeedbackItemPublic.model_validate(i) for i in page], next_cursor=next_cursor)
 
 
 @router.get("/people/{person_id}/feedback-summary")
@@ -175,7 +175,7 @@ async def person_feedback_summary(
         person_id=person_id,
         period={"from": start, "to": end},
         previous_period={"from": prev_start, "to": prev_end},
-        skills=[SkillSummaryPublic.of(s) for s in skills],
+        skills=[SkillSummaryPublic.model_validate(s) for s in skills],
     )
 
 
