@@ -174,7 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print("Ctrl-C stops everything.", flush=True)
     stopping = False
 
-    def on_signal(signum: int, _frame: object) -> None:
+    def on_signal(_signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
 

@@ -13,10 +13,8 @@ from services.feedback.config import FeedbackSettings
 from services.feedback.handlers import build_router
 from services.feedback.reading import FeedbackReading
 from services.feedback.service import (
-    Clock,
     FeedbackRequests,
     RequestPolicy,
-    utc_now,
 )
 from shared.app import Runtime, create_service_app
 from shared.background import BackgroundLoop
@@ -24,11 +22,12 @@ from shared.directory import PeopleDirectory
 from shared.events.topics import FEEDBACK
 from shared.messaging import ConsumerRunner, OutboxRelay, ensure_topics
 from shared.mongo import ensure_indexes
+from shared.time import Clock, utcnow
 
 CONSUMER_GROUP = "feedback"
 
 
-def create_app(settings: FeedbackSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
+def create_app(settings: FeedbackSettings | None = None, *, clock: Clock = utcnow) -> FastAPI:
     settings = settings or FeedbackSettings()
 
     @asynccontextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -14,6 +14,7 @@ from services.feedback.domain import FeedbackRequest, Response, Reviewer
 from services.feedback.praise import Praise
 from shared.messaging.outbox import outbox_push, with_outbox
 from shared.mongo import Document, update_versioned
+from shared.time import as_utc
 
 REQUESTS = "feedback_requests"
 PRAISE = "feedback_given"
@@ -40,10 +41,6 @@ def indexes() -> dict[str, list[IndexModel]]:
 
 def _key(tenant: str, entity_id: str) -> str:
     return f"{tenant}:{entity_id}"
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class RequestStore(Protocol):
@@ -133,7 +130,7 @@ def _request(doc: Document) -> FeedbackRequest:
         due_date=date.fromisoformat(doc["due_date"]),
         anonymous=doc["anonymous"],
         min_responses=doc["min_responses"],
-        created_at=_utc(doc["created_at"]),
+        created_at=as_utc(doc["created_at"]),
         kind=doc.get("kind", "requested"),
         goal_id=doc.get("goal_id"),
         status=doc["status"],
@@ -245,7 +242,7 @@ class MongoPraise:
                 ratings=dict(doc.get("ratings", {})),
                 comment=doc["comment"],
                 visibility=doc["visibility"],
-                created_at=_utc(doc["created_at"]),
+                created_at=as_utc(doc["created_at"]),
             )
             async for doc in cursor.limit(1000)
         ]

@@ -10,9 +10,6 @@ Another tenant never gets here: goals are always looked up by tenant, so they an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-Relation = Literal["owner", "hr", "manager", "mentor", "colleague"]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from shared.errors import Conflict
 from shared.events.envelope import Envelope
 from shared.messaging.outbox import with_outbox
 from shared.mongo import Document, update_versioned
+from shared.time import as_utc, utcnow
 
 GOALS = "goals"
 TEMPLATES = "goal_templates"
@@ -54,12 +55,6 @@ def _iso(value: date | None) -> str | None:
 
 def _date(value: Any) -> date | None:
     return date.fromisoformat(value) if value else None
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def key_result_to_doc(kr: KeyResult) -> Document:
@@ -99,7 +94,7 @@ def key_result_from_doc(doc: Document) -> KeyResult:
         kpi=KpiBinding(kpi["metric"], kpi.get("filters", {}), kpi.get("aggregation", "latest"))
         if kpi
         else None,
-        latest_at=_utc(doc.get("latest_at")),
+        latest_at=as_utc(doc.get("latest_at")),
     )
 
 
@@ -172,13 +167,13 @@ def goal_from_doc(doc: Document) -> Goal:
         review_pending=doc.get("review_pending"),
         review_due_on=_date(doc.get("review_due_on")),
         applied=[
-            Applied(i, _utc(t) or datetime.now(UTC))
+            Applied(i, as_utc(t) or utcnow())
             for i, t in zip(doc.get("applied_ids", []), doc.get("applied_times", []), strict=False)
         ],
         template_id=doc.get("template_id"),
         created_by=doc.get("created_by"),
-        created_at=_utc(doc.get("created_at")) or datetime.now(UTC),
-        updated_at=_utc(doc.get("updated_at")) or datetime.now(UTC),
+        created_at=as_utc(doc.get("created_at")) or utcnow(),
+        updated_at=as_utc(doc.get("updated_at")) or utcnow(),
         version=int(doc.get("version", 0)),
     )
 

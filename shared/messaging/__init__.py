@@ -1,7 +1,6 @@
-"""Producer, consumer runner, embedded-outbox relay and an in-memory broker for unit tests."""
+"""Producer, consumer runner and embedded-outbox relay (fakes: tests/doubles.py)."""
 
 from shared.messaging.consumer import ConsumerRunner, Router
-from shared.messaging.memory import InMemoryBroker
 from shared.messaging.outbox import OutboxRelay, outbox_push, with_outbox
 from shared.messaging.producer import EventProducer
 from shared.messaging.topics import ensure_topics
@@ -9,7 +8,6 @@ from shared.messaging.topics import ensure_topics
 __all__ = [
     "ConsumerRunner",
     "EventProducer",
-    "InMemoryBroker",
     "OutboxRelay",
     "Router",
     "ensure_topics",

@@ -18,8 +18,9 @@ from shared.events.people import (
     PersonManagerChanged,
     PersonUpserted,
 )
-from shared.messaging import InMemoryBroker, Router
+from shared.messaging import Router
 from shared.mongo import ensure_indexes
+from tests.doubles import InMemoryBroker
 from tests.support import isolated_settings
 
 pytestmark = pytest.mark.integration
