@@ -9,6 +9,7 @@ by evidence: a sentinel point on the same key is sent after the duplicates and i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -161,7 +162,7 @@ async def test_a_webhook_delivered_twice_moves_a_summed_goal_once() -> None:
         assert created.status_code == 201, created.text
         source_id, secret = created.json()["id"], created.json()["secret"]
 
-        async def deliver(points: list[tuple[str, float, int]], msg_id: str) -> int:
+        async def deliver(points: Sequence[tuple[str, float, int]], msg_id: str) -> int:
             body = orjson.dumps(
                 {
                     "datapoints": [
