@@ -115,15 +115,15 @@ async def test_a_redelivered_point_counts_once_in_sum_and_latest() -> None:
 
         await after_sentinel(sentinel, sentinel_applied)
 
-        summed_goal = await goal(svc, summed)
-        assert summed_goal["key_results"][0]["current"] == 55  # 30 + 20 + 5, dp-1 once
-        assert summed_goal["progress"] == 0.055
-        assert await kpi_moves(svc, summed) == [("dp-1", 30), ("dp-2", 20), ("dp-sentinel", 5)]
-
         # dp-1 once at t+1, then dp-2 (t+3) is newer than it; a second dp-1 at t+5 would have
         # set 70 and then kept the older dp-2 out
         assert await kpi_moves(svc, latest) == [("dp-1", 30), ("dp-2", 20), ("dp-sentinel", 5)]
         assert (await goal(svc, latest))["key_results"][0]["current"] == 5
+
+        summed_goal = await goal(svc, summed)
+        assert summed_goal["key_results"][0]["current"] == 55  # 30 + 20 + 5, dp-1 once
+        assert summed_goal["progress"] == 0.055
+        assert await kpi_moves(svc, summed) == [("dp-1", 30), ("dp-2", 20), ("dp-sentinel", 5)]
 
         events = await goal_events(
             svc.settings, lambda es: len(of_type(es, "progress_updated", summed)) >= 3
