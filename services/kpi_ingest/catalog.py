@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -14,19 +15,29 @@ V = TypeVar("V")
 
 
 class TtlCache(Generic[K, V]):
-    """Values (misses too) kept for ``ttl`` seconds; another replica's change shows after it."""
+    """Values (misses too) kept for ``ttl`` seconds; another replica's change shows after it.
+
+    Concurrent misses of one key share one load: when an entry expires under load, one query
+    goes to the store, not one per request in progress (a stampede that once queued webhooks
+    behind the document store for longer than their senders' timeouts).
+    """
 
     def __init__(self, ttl: float, max_entries: int = 50_000) -> None:
         self._ttl = ttl
         self._max = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
+        self._loading: dict[K, asyncio.Task[V]] = {}
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         now = time.monotonic()
         found = self._entries.get(key)
         if found is not None and found[0] > now:
             return found[1]
-        value = await load()
+        task = self._loading.get(key)
+        if task is None:
+            task = self._loading[key] = asyncio.ensure_future(load())
+            task.add_done_callback(lambda _: self._loading.pop(key, None))
+        value = await asyncio.shield(task)
         if len(self._entries) >= self._max:
             self._entries.clear()
         self._entries[key] = (now + self._ttl, value)

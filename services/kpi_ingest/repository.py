@@ -22,11 +22,13 @@ DELIVERIES = "deliveries"
 DATAPOINTS = "datapoints"
 SERIES_STATE = "series_state"
 ACTIVITY = "activity"
+RATE_LEASES = "rate_leases"
 
 INDEXES: dict[str, list[IndexModel]] = {
     SOURCES: [IndexModel([("tenant", ASCENDING), ("created_at", ASCENDING)])],
     METRICS: [IndexModel([("tenant", ASCENDING), ("key", ASCENDING)], unique=True)],
     DELIVERIES: [IndexModel([("tenant", ASCENDING), ("at", ASCENDING)])],
+    RATE_LEASES: [IndexModel([("at", ASCENDING)])],
     DATAPOINTS: [IndexModel([("tenant", ASCENDING), ("metric", ASCENDING), ("ts", ASCENDING)])],
     SERIES_STATE: [IndexModel([("tenant", ASCENDING), ("metric", ASCENDING)])],
     ACTIVITY: [IndexModel([("tenant", ASCENDING), ("metric", ASCENDING)])],
@@ -96,6 +98,7 @@ class KpiRepository:
         self.datapoints = db[DATAPOINTS]
         self.series_state = db[SERIES_STATE]
         self.activity = db[ACTIVITY]
+        self.rate_leases = db[RATE_LEASES]
 
     # ---------------------------------------------------------------- sources
 
@@ -154,7 +157,9 @@ class KpiRepository:
 
     # ---------------------------------------------------------------- webhook deliveries
 
-    async def prune_deliveries(self, older_than: datetime) -> int:
+    async def prune_webhook_state(self, older_than: datetime) -> int:
+        """Forget deliveries past replay and rate-limit leases of past windows."""
+        await self.rate_leases.delete_many({"at": {"$lt": older_than}})
         result = await self.deliveries.delete_many({"at": {"$lt": older_than}})
         return result.deleted_count
 

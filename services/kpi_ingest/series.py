@@ -151,4 +151,4 @@ class StaleChecker:
         now = datetime.now(UTC)
         if await self._series.check_stale(now) and self.on_signal is not None:
             self.on_signal()
-        await self._repo.prune_deliveries(prune_horizon(now))
+        await self._repo.prune_webhook_state(prune_horizon(now))

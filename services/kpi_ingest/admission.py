@@ -1,0 +1,135 @@
+"""Who gets in: a bound on the work in progress, and per-source rate limits shared by replicas.
+
+Overload is answered, not suffered: past ``max_requests`` webhooks (or ``max_bytes`` of bodies)
+in progress in this process, a webhook is answered 503 with ``Retry-After`` at once, before its
+body is read, instead of queueing behind the others until the sender's timeout fires. The bound
+also bounds how long an admitted request can wait here (the work ahead of it).
+
+Per-source limits hold across replicas without a store write per request: time is cut into
+windows of ``burst / rate`` seconds, each allowing ``burst`` requests; a replica claims the
+window's tokens in leases (``lease`` tokens each) by inserting the lease's document, keyed
+``<source>:<window>:<lease number>`` by ``_id``. The backend's primary key makes a claim atomic
+(FerretDB 1.x's ``$inc`` of one document under concurrent writers is not) and a lookup by
+``_id`` is the one filter FerretDB pushes down. A replica spends its lease from memory, so the
+store sees about ``rate / lease`` inserts per second per busy source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from shared.errors import TooManyRequests, Unavailable
+from shared.observability import get_logger
+
+log = get_logger(__name__)
+
+
+class Admission:
+    """A bound on the webhooks in progress (count and body bytes) in this process."""
+
+    def __init__(self, max_requests: int, max_bytes: int, retry_after_s: int = 1) -> None:
+        self._max_requests = max_requests
+        self._max_bytes = max_bytes
+        self._retry_after_s = retry_after_s
+        self.requests = 0
+        self.bytes = 0
+
+    @asynccontextmanager
+    async def slot(self, size: int) -> AsyncIterator[None]:
+        """Raises Unavailable (503, Retry-After) at once when the process is full."""
+        # one request is always admitted, however large, or a big batch could never get in
+        if self.requests >= self._max_requests or (
+            self.requests and self.bytes + size > self._max_bytes
+        ):
+            raise Unavailable(
+                "ingest is at capacity; retry after the Retry-After interval",
+                retry_after=self._retry_after_s,
+            )
+        self.requests += 1
+        self.bytes += size
+        try:
+            yield
+        finally:
+            self.requests -= 1
+            self.bytes -= size
+
+
+@dataclass
+class _Window:
+    index: int
+    tokens: int = 0
+    next_lease: int = 0
+    exhausted: bool = False
+
+
+class SharedRateLimit:
+    """``rate`` requests per second per source, ``burst`` at once, over all replicas."""
+
+    def __init__(
+        self,
+        collection: Any,
+        rate: float,
+        burst: int,
+        *,
+        lease_s: float = 0.2,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._collection = collection
+        self._burst = max(1, burst)
+        self.window_s = self._burst / rate
+        self.lease = max(1, min(self._burst, math.ceil(rate * lease_s)))
+        self._leases = math.ceil(self._burst / self.lease)
+        self._clock = clock
+        self._windows: dict[str, _Window] = {}
+        self._claiming: dict[str, asyncio.Lock] = {}
+
+    async def take(self, source_id: str) -> None:
+        """One request's token; raises TooManyRequests (429, Retry-After) past the limit."""
+        now = self._clock()
+        index = int(now // self.window_s)
+        window = self._windows.get(source_id)
+        if window is None or window.index != index:
+            if len(self._windows) > 100_000:
+                self._windows.clear()
+            window = self._windows[source_id] = _Window(index)
+        if window.tokens == 0 and not window.exhausted:
+            lock = self._claiming.setdefault(source_id, asyncio.Lock())
+            async with lock:  # one claim at a time per source; the others spend its lease
+                if window.tokens == 0 and not window.exhausted:
+                    await self._claim(source_id, window)
+        if window.tokens > 0:
+            window.tokens -= 1
+            return
+        retry_after = max(1, math.ceil((index + 1) * self.window_s - now))
+        raise TooManyRequests(
+            "this source sends faster than its rate limit", retry_after=retry_after
+        )
+
+    async def _claim(self, source_id: str, window: _Window) -> None:
+        while window.next_lease < self._leases:
+            lease = window.next_lease
+            window.next_lease += 1
+            try:
+                await self._collection.insert_one(
+                    {"_id": f"{source_id}:{window.index}:{lease}", "at": datetime.now(UTC)}
+                )
+            except DuplicateKeyError:
+                continue  # another replica holds this lease: try the next one
+            except PyMongoError as exc:
+                # the limit protects the pipeline; it is not worth refusing data over
+                log.warning("rate limit lease not recorded; granting it locally", error=str(exc))
+            window.tokens += min(self.lease, self._burst - lease * self.lease)
+            return
+        window.exhausted = True
+
+    async def prune(self, older_than: datetime) -> None:
+        await self._collection.delete_many({"at": {"$lt": older_than}})
