@@ -14,7 +14,6 @@ from services.kpi_ingest.domain import (
     RawPoint,
     Source,
     SourceSecret,
-    TokenBucket,
     accept_points,
     crossings,
     is_stale,
@@ -132,14 +131,6 @@ def test_staleness_counts_from_the_last_point_or_the_definition() -> None:
     assert is_stale(metric, NOW, NOW + timedelta(seconds=61))
     assert is_stale(metric, None, NOW + timedelta(seconds=61))
     assert not is_stale(BUILTIN_METRICS["csat"], None, NOW + timedelta(days=999))
-
-
-def test_token_bucket_allows_the_burst_then_asks_to_wait() -> None:
-    bucket = TokenBucket(rate=2, burst=3, now=0.0)
-
-    assert [bucket.take(0.0) for _ in range(3)] == [0, 0, 0]
-    assert bucket.take(0.0) == pytest.approx(0.5)
-    assert bucket.take(0.5) == 0
 
 
 def test_rotation_keeps_the_previous_secret_until_the_grace_period_ends() -> None:
