@@ -69,6 +69,7 @@ class _Window:
     tokens: int = 0
     next_lease: int = 0
     exhausted: bool = False
+    claiming: asyncio.Task[None] | None = None
 
 
 class SharedRateLimit:
@@ -90,7 +91,6 @@ class SharedRateLimit:
         self._leases = math.ceil(self._burst / self.lease)
         self._clock = clock
         self._windows: dict[str, _Window] = {}
-        self._claiming: dict[str, asyncio.Lock] = {}
 
     async def take(self, source_id: str) -> None:
         """One request's token; raises TooManyRequests (429, Retry-After) past the limit."""
@@ -101,20 +101,36 @@ class SharedRateLimit:
             if len(self._windows) > 100_000:
                 self._windows.clear()
             window = self._windows[source_id] = _Window(index)
-        if window.tokens == 0 and not window.exhausted:
-            lock = self._claiming.setdefault(source_id, asyncio.Lock())
-            async with lock:  # one claim at a time per source; the others spend its lease
-                if window.tokens == 0 and not window.exhausted:
-                    await self._claim(source_id, window)
-        if window.tokens > 0:
-            window.tokens -= 1
-            return
+        while True:
+            if window.tokens > 0:
+                window.tokens -= 1
+                # the next lease is claimed while half of this one is left: requests rarely
+                # wait for the store
+                if 0 < window.tokens <= self.lease // 2:
+                    self._claim_soon(source_id, window)
+                return
+            if window.exhausted:
+                break
+            self._claim_soon(source_id, window)
+            assert window.claiming is not None
+            await asyncio.shield(window.claiming)
         retry_after = max(1, math.ceil((index + 1) * self.window_s - now))
         raise TooManyRequests(
             "this source sends faster than its rate limit", retry_after=retry_after
         )
 
+    def _claim_soon(self, source_id: str, window: _Window) -> None:
+        """One claim at a time per source and window; the requests that need it wait for it."""
+        if window.claiming is None and not window.exhausted:
+            window.claiming = asyncio.ensure_future(self._claim(source_id, window))
+
     async def _claim(self, source_id: str, window: _Window) -> None:
+        try:
+            await self._claim_lease(source_id, window)
+        finally:
+            window.claiming = None
+
+    async def _claim_lease(self, source_id: str, window: _Window) -> None:
         while window.next_lease < self._leases:
             lease = window.next_lease
             window.next_lease += 1

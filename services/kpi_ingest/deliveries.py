@@ -1,63 +1,90 @@
-"""Which webhook deliveries were accepted: shared by every replica through the document store.
+"""Which webhook deliveries were accepted, known to every replica without a store read per request.
 
-A delivery is keyed ``<source id>:<webhook-id>`` and stored under that ``_id``, the one filter
-FerretDB 1.x pushes down to its backend (a primary-key lookup, whatever the collection's size).
+A document store round trip per webhook caps ingest at what the store answers (FerretDB on this
+kind of machine: a few hundred lookups a second, far fewer while other work runs), so the hot path
+asks memory only, and replicas share what they accepted through a journal in the store:
 
-- ``accepted`` answers from this process's memory, else from the store (a retry that reaches
-  another replica is recognised there);
-- ``remember`` records a published delivery: at once in memory, and in the store by a group
-  commit (one ``insert_many`` for every delivery published meanwhile); the webhook's 2xx waits
-  for that commit (bounded), so once a sender holds its 2xx, any replica knows the id;
-- ``claim`` makes concurrent attempts of one id in this process wait for the first one's outcome
-  (a sender that timed out and retried while the first attempt was still publishing).
+- each replica appends the deliveries it accepted, in batches, as journal entries keyed
+  ``<replica>:<sequence>`` by ``_id`` (sequence 0, 1, 2, ... without gaps);
+- each replica reads every other replica's next entry by ``_id`` (the one filter FerretDB 1.x
+  pushes down) a few times a second, until there is none: a handful of primary-key lookups a
+  second, whatever the webhook rate;
+- the replicas are found in a small ``replicas`` collection (one heartbeat document each);
+- at start-up a replica loads the journal of the replay window.
 
-If the store does not answer, ingest still accepts (the points are in Kafka): a repeat may then
-be published again, under the same deterministic event ids, which consumers store once.
+So a retry that reaches another replica is recognised once that replica has read the journal:
+about half a second after the first attempt's 2xx, while senders retry after a timeout of several
+seconds. Inside that window (or while the store does not answer), a repeat is published again
+under the same deterministic event ids, which consumers store once: nothing is counted twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import OrderedDict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from shared.mongo import Document
 from shared.observability import get_logger
 
 log = get_logger(__name__)
+
+HEARTBEAT_S = 30.0
 
 
 class DeliveryLog:
     def __init__(
         self,
-        collection: Any,
+        journal: Any,
+        replicas: Any,
         *,
-        remembered: int = 100_000,
-        max_batch: int = 1000,
-        lookup_timeout_s: float = 2.0,
-        commit_timeout_s: float = 2.0,
+        remembered: int = 200_000,
+        max_batch: int = 5000,
+        poll_interval_s: float = 0.5,
     ) -> None:
-        self._collection = collection
+        self._journal = journal
+        self._replicas = replicas
+        self.replica = f"r{uuid.uuid4().hex[:12]}"
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._remembered = remembered
         self._max_batch = max_batch
-        self._lookup_timeout_s = lookup_timeout_s
-        self._commit_timeout_s = commit_timeout_s
-        self._writes: list[tuple[Document, asyncio.Future[None]]] = []
+        self._poll_interval_s = poll_interval_s
+        self._sequence = 0
+        self._pending: list[str] = []
         self._writer: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._read_up_to: dict[str, int] = {}  # replica -> next sequence to read
         self._in_flight: dict[str, asyncio.Future[bool]] = {}
 
-    async def load(self, since: datetime) -> int:
-        """Learn the deliveries recorded since ``since`` (start-up: saves lookups later)."""
-        cursor = self._collection.find({"at": {"$gte": since}}, {"_id": 1}).limit(self._remembered)
-        async for doc in cursor:
-            self._recent[doc["_id"]] = None
-        return len(self._recent)
+    # ---------------------------------------------------------------- life
+
+    async def start(self, since: datetime) -> None:
+        """Learn the journal of the replay window, announce this replica, follow the others."""
+        async for entry in self._journal.find({"at": {"$gte": since}}):
+            self._learn_all(entry["keys"])
+            replica, sequence = entry["replica"], entry["seq"]
+            self._read_up_to[replica] = max(self._read_up_to.get(replica, 0), sequence + 1)
+        await self._heartbeat()
+        self._reader = asyncio.get_running_loop().create_task(self._follow())
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        await self.flush()
+        try:
+            await self._replicas.delete_one({"_id": self.replica})
+        except PyMongoError:
+            pass  # its heartbeat ages out
 
     # ---------------------------------------------------------------- questions
+
+    def accepted(self, key: str) -> bool:
+        """Was this delivery accepted, by this replica or (as far as the journal says) another?"""
+        return key in self._recent
 
     async def claim(self, key: str) -> bool:
         """True: this attempt publishes ``key``; False: a concurrent attempt of the same id in
@@ -74,61 +101,92 @@ class DeliveryLog:
         if running is not None and not running.done():
             running.set_result(accepted)
 
-    async def accepted(self, key: str) -> bool:
-        """Was this delivery accepted before, by this replica or another one?"""
-        if key in self._recent:
-            return True
-        try:
-            async with asyncio.timeout(self._lookup_timeout_s):
-                found = await self._collection.find_one({"_id": key}, {"_id": 1})
-        except (PyMongoError, TimeoutError) as exc:
-            log.warning("webhook delivery lookup failed; treating it as new", error=str(exc))
-            return False
-        if found is not None:
-            self._learn(key)
-        return found is not None
-
     # ---------------------------------------------------------------- records
+
+    def remember(self, key: str) -> None:
+        """Known at once to this process; in the journal after the next write."""
+        self._learn(key)
+        self._pending.append(key)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
 
     def _learn(self, key: str) -> None:
         self._recent[key] = None
         if len(self._recent) > self._remembered:
             self._recent.popitem(last=False)
 
-    async def remember(self, tenant: str, key: str, points: int, at: datetime) -> None:
-        """Known at once to this process; returns once the store has it (or the commit timed
-        out, which is logged: the delivery is accepted either way)."""
-        self._learn(key)
-        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._writes.append(({"_id": key, "tenant": tenant, "points": points, "at": at}, committed))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._flush_loop())
-        try:
-            async with asyncio.timeout(self._commit_timeout_s):
-                await asyncio.shield(committed)
-        except TimeoutError:
-            log.warning("webhook delivery not yet in the store; accepting it anyway", key=key)
+    def _learn_all(self, keys: list[str]) -> None:
+        for key in keys:
+            self._learn(key)
 
-    async def _flush_loop(self) -> None:
-        while self._writes:
-            batch, self._writes = self._writes[: self._max_batch], self._writes[self._max_batch :]
+    async def _write(self) -> None:
+        while self._pending:
+            keys = self._pending[: self._max_batch]
+            entry = {
+                "_id": f"{self.replica}:{self._sequence}",
+                "replica": self.replica,
+                "seq": self._sequence,
+                "keys": keys,
+                "at": datetime.now(UTC),
+            }
             try:
-                await self._collection.insert_many([doc for doc, _ in batch], ordered=False)
-            except BulkWriteError as exc:
-                others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
-                if others:
-                    log.warning("webhook deliveries not recorded", errors=others[:3])
+                await self._journal.insert_one(entry)
+            except DuplicateKeyError:
+                pass  # written by an attempt whose answer was lost
             except PyMongoError as exc:
                 # the store is down: keep them (bounded) and try again shortly
-                log.warning("recording webhook deliveries failed; retrying", error=str(exc))
-                self._writes = (batch + self._writes)[-self._remembered :]
+                log.warning("journaling webhook deliveries failed; retrying", error=str(exc))
+                self._pending = self._pending[-self._remembered :]
                 await asyncio.sleep(1.0)
                 continue
-            for _, committed in batch:
-                if not committed.done():
-                    committed.set_result(None)
+            self._sequence += 1
+            del self._pending[: len(keys)]
 
     async def flush(self) -> None:
-        """Wait until every remembered delivery is written (tests and shutdown)."""
+        """Wait until every remembered delivery is journaled (tests and shutdown)."""
         while self._writer is not None and not self._writer.done():
             await asyncio.wait_for(asyncio.shield(self._writer), 10)
+
+    # ---------------------------------------------------------------- following the others
+
+    async def sync(self) -> int:
+        """Read every other replica's journal up to its end; the number of entries read."""
+        read = 0
+        horizon = datetime.now(UTC) - timedelta(seconds=3 * HEARTBEAT_S)
+        async for doc in self._replicas.find({}):
+            replica = doc["_id"]
+            seen = doc.get("seen")
+            if replica == self.replica or (seen is not None and _utc(seen) < horizon):
+                continue
+            sequence = self._read_up_to.get(replica, 0)
+            while True:
+                entry = await self._journal.find_one({"_id": f"{replica}:{sequence}"})
+                if entry is None:
+                    break
+                self._learn_all(entry["keys"])
+                sequence += 1
+                read += 1
+            self._read_up_to[replica] = sequence
+        return read
+
+    async def _heartbeat(self) -> None:
+        await self._replicas.update_one(
+            {"_id": self.replica}, {"$set": {"seen": datetime.now(UTC)}}, upsert=True
+        )
+
+    async def _follow(self) -> None:
+        beat_every = max(1, int(HEARTBEAT_S / self._poll_interval_s))
+        rounds = 0
+        while True:
+            await asyncio.sleep(self._poll_interval_s)
+            rounds += 1
+            try:
+                if rounds % beat_every == 0:
+                    await self._heartbeat()
+                await self.sync()
+            except PyMongoError as exc:
+                log.warning("reading the webhook delivery journal failed", error=str(exc))
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -6,10 +6,11 @@ or the store not answering in time), 4xx for what no retry can fix. 401 only for
 is not correctly signed: the timestamp tolerance is judged at arrival (signing.py), and a correct
 signature on an old timestamp is still recognised as a redelivery of an accepted id.
 
-A 2xx is answered only once Kafka acknowledged every record (acks=all) and the delivery is in the
-store (a group commit, deliveries.py), so a retry that reaches another replica is recognised.
-A crash between the two republishes the same deterministic event ids (stored once downstream).
-Sources and metrics come from a short in-memory cache.
+A 2xx is answered only once Kafka acknowledged every record (acks=all). Accepted webhook-ids are
+known in memory and shared with the other replicas through a journal in the store (deliveries.py);
+a repeat the journal has not carried yet republishes the same deterministic event ids (stored once
+downstream). Sources and metrics come from a short in-memory cache; nothing on the hot path waits
+for the store once those are cached.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class Ingest:
         limits: IngestLimits,
     ) -> None:
         self._service = service
-        self._deliveries = deliveries
+        self.deliveries = deliveries
         self._catalog = catalog
         self._publisher = publisher
         self._rate_limit = rate_limit
@@ -143,21 +144,21 @@ class Ingest:
         parsed = ADAPTERS[source.format](payload, source.mapping, ParseContext(delivery, now))
         key = f"{source.id}:{delivery}"
         if stale is not None:
-            if await self._deliveries.accepted(key):
+            if self.deliveries.accepted(key):
                 return self._duplicate(source, parsed)
             raise stale
-        if not await self._deliveries.claim(key):
+        if not await self.deliveries.claim(key):
             return self._duplicate(source, parsed)
         accepted = False
         try:
-            if await self._deliveries.accepted(key):
+            if self.deliveries.accepted(key):
                 accepted = True
                 return self._duplicate(source, parsed)
             reply = await self._publish(source, parsed, key, now)
             accepted = True
             return reply
         finally:
-            self._deliveries.release(key, accepted)
+            self.deliveries.release(key, accepted)
 
     def _duplicate(self, source: Source, parsed: Any) -> Reply:
         DATAPOINTS.labels(self._service, source.id, source.format, "duplicate").inc(
@@ -201,7 +202,7 @@ class Ingest:
                     "the event broker did not acknowledge the data points in time", retry_after=1
                 ) from None
             DATAPOINTS.labels(self._service, source.id, source.format, "accepted").inc(len(points))
-        await self._deliveries.remember(source.tenant, key, len(points), now)
+        self.deliveries.remember(key)
         if parsed.reply is not None:  # the sender's own protocol (Mixpanel, OTLP)
             return Reply(parsed.status, parsed.reply)
         return Reply(

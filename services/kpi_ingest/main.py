@@ -39,8 +39,8 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
             repo, catalog, timedelta(seconds=settings.secret_rotation_grace_s)
         )
         app.state.kpi_series = series
-        deliveries = DeliveryLog(repo.deliveries)
-        await deliveries.load(prune_horizon(datetime.now(UTC)))
+        deliveries = DeliveryLog(repo.delivery_journal, repo.replicas)
+        await deliveries.start(prune_horizon(datetime.now(UTC)))
         app.state.kpi_ingest = Ingest(
             service=settings.service_name,
             deliveries=deliveries,
@@ -52,7 +52,7 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
             limits=IngestLimits.of(settings),
         )
         async with AsyncExitStack() as stack:
-            stack.push_async_callback(deliveries.flush)
+            stack.push_async_callback(deliveries.stop)
             if settings.consumers_enabled:
                 relays = [
                     OutboxRelay(

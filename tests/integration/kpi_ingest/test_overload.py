@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from services.kpi_ingest.config import KpiIngestSettings
+from services.kpi_ingest.ingest import Ingest
 from services.kpi_ingest.main import create_app
 from tests.integration.kpi_ingest.helpers import create_source, read_events, send, signed
 from tests.support import isolated_settings, running, unique
@@ -37,6 +38,12 @@ def batch(n: int, prefix: str = "p") -> dict[str, object]:
             for i in range(n)
         ]
     }
+
+
+def ingest_of(client: httpx.AsyncClient) -> Ingest:
+    app = client._transport.app  # type: ignore[attr-defined]
+    ingest: Ingest = app.state.kpi_ingest
+    return ingest
 
 
 def settings_for(run_id: str | None = None, **overrides: object) -> KpiIngestSettings:
@@ -164,6 +171,9 @@ async def test_two_replicas_share_webhook_id_dedupe_through_the_store() -> None:
         body = orjson.dumps(batch(2))
 
         first = await send(replica_one, source_id, secret, batch(2), msg_id="msg_shared")
+        # what the journal carries within about a second, here at once: one writes, two reads
+        await ingest_of(replica_one).deliveries.flush()
+        assert await ingest_of(replica_two).deliveries.sync() == 1
         retried = await replica_two.post(
             f"/v1/webhooks/{source_id}",
             content=body,
