@@ -64,7 +64,9 @@ FORMAT = CompactJson()
 
 def rfc3339(value: datetime) -> str:
     """The CloudEvents ``time`` form: UTC, ``Z`` suffix (as the SDK writes it)."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:  # accepted points are in UTC already: skip the conversion
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def to_cloudevent(envelope: Envelope, *, partitionkey: bool = True) -> CloudEvent:
