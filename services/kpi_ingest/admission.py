@@ -90,17 +90,17 @@ class SharedRateLimit:
         self.lease = max(1, min(self._burst, math.ceil(rate * lease_s)))
         self._leases = math.ceil(self._burst / self.lease)
         self._clock = clock
-        self._windows: dict[str, _Window] = {}
+        self._windows: dict[tuple[str, int], _Window] = {}
+        self._lead_s = min(self.window_s / 2, 2.0)
 
     async def take(self, source_id: str) -> None:
         """One request's token; raises TooManyRequests (429, Retry-After) past the limit."""
         now = self._clock()
         index = int(now // self.window_s)
-        window = self._windows.get(source_id)
-        if window is None or window.index != index:
-            if len(self._windows) > 100_000:
-                self._windows.clear()
-            window = self._windows[source_id] = _Window(index)
+        window = self._window(source_id, index)
+        # the next window's first lease is claimed ahead, so no request waits at the turn
+        if (index + 1) * self.window_s - now < self._lead_s:
+            self._claim_soon(source_id, self._window(source_id, index + 1))
         while True:
             if window.tokens > 0:
                 window.tokens -= 1
@@ -118,6 +118,15 @@ class SharedRateLimit:
         raise TooManyRequests(
             "this source sends faster than its rate limit", retry_after=retry_after
         )
+
+    def _window(self, source_id: str, index: int) -> _Window:
+        window = self._windows.get((source_id, index))
+        if window is None:
+            if len(self._windows) > 100_000:
+                self._windows.clear()
+            self._windows.pop((source_id, index - 2), None)  # past windows are done
+            window = self._windows[(source_id, index)] = _Window(index)
+        return window
 
     def _claim_soon(self, source_id: str, window: _Window) -> None:
         """One claim at a time per source and window; the requests that need it wait for it."""

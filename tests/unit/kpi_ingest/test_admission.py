@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -86,3 +87,18 @@ def test_signature_age_is_judged_at_arrival() -> None:
     with pytest.raises(Unauthorized) as forged:
         check.standard(body, headers, [new_secret()], arrived_in_time)
     assert not isinstance(forged.value, StaleSignature)
+
+
+async def test_the_next_windows_lease_is_claimed_before_the_turn() -> None:
+    leases, clock = FakeLeases(), Clock(1_000_001.5)  # half a second before a turn
+    limiter = SharedRateLimit(leases, rate=10, burst=20, clock=clock)
+
+    await limiter.take("src_1")
+    await asyncio.sleep(0)  # let the claims ahead run
+    await asyncio.sleep(0)
+
+    assert "src_1:500001:0" in leases.ids  # the next window's first lease, already held
+    clock.now += 0.6
+    claimed = len(leases.ids)
+    await limiter.take("src_1")
+    assert len(leases.ids) == claimed  # served from the lease claimed ahead
