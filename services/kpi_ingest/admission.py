@@ -11,7 +11,9 @@ window's tokens in leases (``lease`` tokens each) by inserting the lease's docum
 ``<source>:<window>:<lease number>`` by ``_id``. The backend's primary key makes a claim atomic
 (FerretDB 1.x's ``$inc`` of one document under concurrent writers is not) and a lookup by
 ``_id`` is the one filter FerretDB pushes down. A replica spends its lease from memory, so the
-store sees about ``rate / lease`` inserts per second per busy source.
+store sees about ``rate / lease`` inserts per second per busy source. The next lease (and the
+next window's first) is claimed ahead; a request waits at most ``max_wait_s`` for a claim, then
+passes on credit, so a slow store costs some precision, never a stalled webhook.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class SharedRateLimit:
         burst: int,
         *,
         lease_s: float = 0.2,
+        max_wait_s: float = 0.25,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._collection = collection
@@ -90,6 +93,7 @@ class SharedRateLimit:
         self.lease = max(1, min(self._burst, math.ceil(rate * lease_s)))
         self._leases = math.ceil(self._burst / self.lease)
         self._clock = clock
+        self._max_wait_s = max_wait_s
         self._windows: dict[tuple[str, int], _Window] = {}
         self._lead_s = min(self.window_s / 2, 2.0)
 
@@ -113,7 +117,15 @@ class SharedRateLimit:
                 break
             self._claim_soon(source_id, window)
             assert window.claiming is not None
-            await asyncio.shield(window.claiming)
+            try:
+                async with asyncio.timeout(self._max_wait_s):
+                    await asyncio.shield(window.claiming)
+            except TimeoutError:
+                # the store is slow: let this request through on credit (the lease, when it
+                # comes, pays it back) rather than hold it; the excess is bounded by what
+                # arrives during one claim
+                window.tokens -= 1
+                return
         retry_after = max(1, math.ceil((index + 1) * self.window_s - now))
         raise TooManyRequests(
             "this source sends faster than its rate limit", retry_after=retry_after

@@ -22,6 +22,9 @@ class KpiIngestSettings(CommonSettings):
     # per-source limit over all replicas (requests): sustained rate and burst (admission.py)
     rate_limit_per_s: float = 50.0
     rate_limit_burst: int = 200
+    # a webhook waits at most this long for the store to grant the limit's next lease, then
+    # passes on credit (precision traded for never stalling on a slow store)
+    rate_limit_max_wait_s: float = 0.25
     # sources and metric definitions are cached in memory on the hot path
     cache_ttl_s: float = 5.0
     # a webhook waits this long for Kafka's acknowledgement before answering 503 (under the

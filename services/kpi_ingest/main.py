@@ -47,7 +47,10 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
             catalog=catalog,
             publisher=KafkaPoints.of(runtime.producer, settings),
             rate_limit=SharedRateLimit(
-                repo.rate_leases, settings.rate_limit_per_s, settings.rate_limit_burst
+                repo.rate_leases,
+                settings.rate_limit_per_s,
+                settings.rate_limit_burst,
+                max_wait_s=settings.rate_limit_max_wait_s,
             ),
             limits=IngestLimits.of(settings),
         )

@@ -190,7 +190,7 @@ async def test_two_replicas_share_webhook_id_dedupe_through_the_store() -> None:
 async def test_two_replicas_share_a_sources_rate_limit() -> None:
     run_id = unique()
     # a window of 600 s holding 6 requests, claimed one lease at a time
-    limits = {"rate_limit_per_s": 0.01, "rate_limit_burst": 6}
+    limits = {"rate_limit_per_s": 0.01, "rate_limit_burst": 6, "rate_limit_max_wait_s": 30.0}
     one, two = settings_for(run_id, **limits), settings_for(run_id, **limits)
     if time.time() % 600 > 590:  # keep the test inside one window of the limiter
         await asyncio.sleep(600 - time.time() % 600 + 0.5)

@@ -102,3 +102,25 @@ async def test_the_next_windows_lease_is_claimed_before_the_turn() -> None:
     claimed = len(leases.ids)
     await limiter.take("src_1")
     assert len(leases.ids) == claimed  # served from the lease claimed ahead
+
+
+class SlowLeases(FakeLeases):
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = asyncio.Event()
+
+    async def insert_one(self, doc: dict[str, Any]) -> None:
+        await self.open.wait()
+        await super().insert_one(doc)
+
+
+async def test_a_slow_store_costs_precision_not_a_stalled_request() -> None:
+    leases = SlowLeases()
+    limiter = SharedRateLimit(leases, rate=10, burst=20, max_wait_s=0.01, clock=lambda: 1e6)
+
+    await limiter.take("src_1")  # the claim hangs: the request passes on credit
+    await limiter.take("src_1")
+    leases.open.set()
+    await limiter.take("src_1")  # waits for the claim, which pays the credit back
+
+    assert leases.ids == {"src_1:500000:0", "src_1:500000:1"}
