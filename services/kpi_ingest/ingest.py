@@ -134,19 +134,15 @@ class Ingest:
             except StaleSignature as exc:
                 # correctly signed, out of tolerance: refused unless it repeats an accepted id
                 stale, delivery = exc, exc.webhook_id
+        key = f"{source.id}:{delivery}"
+        if stale is not None and not self.deliveries.accepted(key):
+            raise stale
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            if stale is not None:
-                raise stale from None
             raise InvalidInput(f"the body is not JSON: {exc}") from None
 
         parsed = ADAPTERS[source.format](payload, source.mapping, ParseContext(delivery, now))
-        key = f"{source.id}:{delivery}"
-        if stale is not None:
-            if self.deliveries.accepted(key):
-                return self._duplicate(source, parsed)
-            raise stale
         if not await self.deliveries.claim(key):
             return self._duplicate(source, parsed)
         accepted = False
