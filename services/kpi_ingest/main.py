@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
+from services.kpi_ingest.admission import SharedRateLimit
 from services.kpi_ingest.api import router
 from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.config import KpiIngestSettings
@@ -38,23 +39,23 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
             repo, catalog, timedelta(seconds=settings.secret_rotation_grace_s)
         )
         app.state.kpi_series = series
-        deliveries = DeliveryLog(repo.deliveries)
-        await deliveries.load(prune_horizon(datetime.now(UTC)))
+        deliveries = DeliveryLog(repo.delivery_journal, repo.replicas)
+        await deliveries.start(prune_horizon(datetime.now(UTC)))
         app.state.kpi_ingest = Ingest(
             service=settings.service_name,
             deliveries=deliveries,
             catalog=catalog,
             publisher=KafkaPoints.of(runtime.producer, settings),
-            limits=IngestLimits(
-                max_points=settings.max_points_per_request,
-                rate_per_s=settings.rate_limit_per_s,
-                burst=settings.rate_limit_burst,
-                max_future_skew=timedelta(seconds=settings.max_future_skew_s),
-                publish_timeout_s=settings.publish_timeout_s,
+            rate_limit=SharedRateLimit(
+                repo.rate_leases,
+                settings.rate_limit_per_s,
+                settings.rate_limit_burst,
+                max_wait_s=settings.rate_limit_max_wait_s,
             ),
+            limits=IngestLimits.of(settings),
         )
         async with AsyncExitStack() as stack:
-            stack.push_async_callback(deliveries.flush)
+            stack.push_async_callback(deliveries.stop)
             if settings.consumers_enabled:
                 relays = [
                     OutboxRelay(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from services.kpi_ingest.domain import DataPoint, crossings, is_stale
 from services.kpi_ingest.repository import KpiRepository, prune_horizon
 from shared.background import BackgroundLoop
 from shared.errors import InvalidInput, NotFound
+from shared.events.kpi import series_key
 from shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -86,8 +86,8 @@ class Series:
         return stored
 
     async def _move_thresholds(self, point: DataPoint, thresholds: tuple[float, ...]) -> None:
-        dims = "&".join(f"{k}={v}" for k, v in sorted(point.dimensions.items()))
-        state_id = f"{point.tenant}:{point.metric}:{hashlib.sha1(dims.encode()).hexdigest()[:20]}"
+        # the series' partition key: its points arrive in order on one partition
+        state_id = series_key(point.tenant, point.metric, point.dimensions)
         state = await self._repo.series_state_of(state_id)
         if state is not None:
             last_ts = state["ts"] if state["ts"].tzinfo else state["ts"].replace(tzinfo=UTC)
@@ -151,4 +151,4 @@ class StaleChecker:
         now = datetime.now(UTC)
         if await self._series.check_stale(now) and self.on_signal is not None:
             self.on_signal()
-        await self._repo.prune_deliveries(prune_horizon(now))
+        await self._repo.prune_webhook_state(prune_horizon(now))

@@ -10,8 +10,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from services.notifications.clock import Clock
 from services.notifications.deliveries import DeliveryQueue
 from services.notifications.domain import (
@@ -31,6 +29,7 @@ from services.notifications.repository import (
     preferences_from,
 )
 from shared.directory import PeopleDirectory, Person
+from shared.events.codec import to_structured
 from shared.events.envelope import Envelope, deterministic_id
 from shared.mongo import Document
 
@@ -75,19 +74,7 @@ def done_refs(event_type: str, data: dict[str, Any]) -> list[tuple[str, str]]:
 
 def cloudevent_json(event: Envelope) -> str:
     """The event in CloudEvents structured JSON: the body of outbound webhooks."""
-    return orjson.dumps(
-        {
-            "specversion": "1.0",
-            "id": event.id,
-            "type": event.type,
-            "source": event.source,
-            "subject": event.subject,
-            "time": event.time.isoformat().replace("+00:00", "Z"),
-            "tenant": event.tenant,
-            "datacontenttype": "application/json",
-            "data": event.data,
-        }
-    ).decode()
+    return to_structured(event).decode()
 
 
 def matches(patterns: list[str], event_type: str) -> bool:

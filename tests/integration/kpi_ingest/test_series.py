@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 
 from services.kpi_ingest.config import KpiIngestSettings
 from shared.events import new_event
-from shared.events.kpi import KpiDatapointRecorded, KpiStale, KpiThresholdCrossed
+from shared.events.kpi import KpiDatapointRecorded, KpiStale, KpiThresholdCrossed, series_key
 from shared.messaging import EventProducer
 from tests.integration.kpi_ingest.helpers import admin, create_source, read_events, send
 from tests.support import after_sentinel, bearer, eventually
@@ -193,7 +193,8 @@ async def test_threshold_crossing_is_signalled_once_per_crossing(
 
     found = [(e.data["direction"], e.data["value"]) for _, e in crossings]
     assert found == [("up", 92.0), ("down", 88.0), ("up", 99.0)]
-    assert crossings[0][0] == b"acme:retention_rate"
+    # keyed by series, like the points that caused them
+    assert crossings[0][0] == series_key("acme", "retention_rate", {"team": "core"}).encode()
     assert crossings[0][1].data["dimensions"] == {"team": "core"}
 
 

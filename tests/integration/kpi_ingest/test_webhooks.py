@@ -12,7 +12,7 @@ from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 
 from services.kpi_ingest.config import KpiIngestSettings
 from shared.events import deterministic_id
-from shared.events.kpi import KpiDatapointRecorded
+from shared.events.kpi import KpiDatapointRecorded, series_key
 from tests.integration.kpi_ingest.helpers import (
     admin,
     create_source,
@@ -57,7 +57,8 @@ async def test_generic_batch_is_acknowledged_after_every_point_is_in_kafka(
     assert len(records) == 3
     by_event = {e.data["source_event_id"]: (key, e) for key, e in records}
     key, event = by_event["p1"]
-    assert key == b"acme:active_users"
+    assert key == series_key("acme", "active_users", {"product": "mobile"}).encode()
+    assert key.startswith(b"acme:active_users:")
     assert event.type == KpiDatapointRecorded.event_type
     assert event.id == deterministic_id(source_id, "p1", "active_users")
     payload = KpiDatapointRecorded.model_validate(event.data)
@@ -88,7 +89,9 @@ async def test_records_are_cloudevents_the_official_sdk_reads(
     parsed = [parse(r) for r in records]
     [event] = parsed
     assert event.get_type() == "northstar.kpi.datapoint.recorded.v1"
-    assert event.get_extension("partitionkey") == "acme:active_users"
+    assert event.get_extension("partitionkey") == series_key(
+        "acme", "active_users", {"product": "mobile"}
+    )
 
 
 async def test_repeated_webhook_id_is_acknowledged_without_publishing_again(
@@ -99,7 +102,7 @@ async def test_repeated_webhook_id_is_acknowledged_without_publishing_again(
     again = await send(client, source_id, secret, points(2), msg_id="msg_repeat")
 
     assert first.status_code == 202
-    assert again.status_code == 200
+    assert again.status_code == 202  # answered as accepted: the sender must not retry
     assert again.json() == {"status": "duplicate", "accepted": 0}
     records = await events_before_a_sentinel(settings, client, source_id=source_id)
     assert len(records) == 2
