@@ -174,7 +174,8 @@ async def versioned_updates(db: Any, n_docs: int) -> dict[str, Any]:
 async def worker(spec: dict[str, Any]) -> dict[str, Any]:
     """One replica: ``tasks`` coroutines doing ``ops`` updates each, from ``start_at`` on."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(spec["uri"], tz_aware=True)
-    db = await open_database(client, DB, "auto")
+    # db["goals"] as the services write it: attribute access would bypass FerretDB's write lock
+    goals = (await open_database(client, DB, "auto"))["goals"]
     stats = {"ok": 0, "conflicts": 0, "transient": 0, "fatal": 0}
     fatal: list[str] = []
     name, mode = spec["name"], spec["mode"]
@@ -185,11 +186,11 @@ async def worker(spec: dict[str, Any]) -> dict[str, Any]:
         for _attempt in range(200):
             try:
                 if mode == "inc":
-                    await db.goals.update_one({"_id": HOT}, {"$inc": {"count": 1}})
+                    await goals.update_one({"_id": HOT}, {"$inc": {"count": 1}})
                     stats["ok"] += 1
                     return
-                doc = await db.goals.find_one({"_id": goal_id}, {"body": 0})
-                result = await db.goals.update_one(
+                doc = await goals.find_one({"_id": goal_id}, {"body": 0})
+                result = await goals.update_one(
                     {"_id": goal_id, "version": doc["version"], "applied_ids": {"$ne": op_id}},
                     {
                         "$set": {"count": doc["count"] + 1},
@@ -224,7 +225,11 @@ async def worker(spec: dict[str, Any]) -> dict[str, Any]:
     return {**stats, "seconds": elapsed, "fatal_example": fatal[:1]}
 
 
-async def two_processes(uri: str, mode: str, tasks: int, ops: int, n_docs: int) -> dict[str, Any]:
+async def replicas(
+    uri: str, mode: str, processes: int, tasks: int, ops: int, n_docs: int
+) -> dict[str, Any]:
+    """``processes`` workers (replicas) at once; ``lost`` counts updates they saw succeed but
+    the document does not show."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, tz_aware=True)
     try:
         goals = client[DB].goals
@@ -235,7 +240,7 @@ async def two_processes(uri: str, mode: str, tasks: int, ops: int, n_docs: int) 
         before = await goals.find({}, {"count": 1}).to_list(None) if mode == "own_docs" else []
         start_at = time.time() + 2.0  # lets both interpreters import and connect first
         procs = []
-        for p in range(2):
+        for p in range(processes):
             spec = {
                 "uri": uri,
                 "name": f"r{p}",
@@ -283,10 +288,24 @@ async def two_processes(uri: str, mode: str, tasks: int, ops: int, n_docs: int) 
         await client.close()
 
 
-async def bench(uri: str, n_docs: int, pad_bytes: int, tasks: int, ops: int) -> dict[str, Any]:
+# (mode, processes, tasks per process, updates per task): one process first, where FerretDB's
+# in-process write lock (shared.mongo) is what protects a document; then two replicas. Versioned
+# updates of one document run one task per process, so no write waits behind its own lock and
+# every lost update is a race between the two processes inside the store.
+RUNS = (
+    ("inc", 1, 20, 50),
+    ("versioned", 1, 5, 20),
+    ("inc", 2, 10, 100),
+    ("versioned", 2, 1, 300),
+    ("own_docs", 2, 10, 20),
+)
+
+
+async def bench(uri: str, n_docs: int, pad_bytes: int, scale: float) -> dict[str, Any]:
     r = await seed_and_read(uri, n_docs, pad_bytes)
-    for mode in ("inc", "versioned", "own_docs"):
-        r[f"two_proc_{mode}"] = await two_processes(uri, mode, tasks, ops, n_docs)
+    for mode, processes, tasks, ops in RUNS:
+        key = f"{'one' if processes == 1 else 'two'}_proc_{mode}"
+        r[key] = await replicas(uri, mode, processes, tasks, max(1, round(ops * scale)), n_docs)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     await client.drop_database(DB)
     await client.close()
@@ -317,8 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stores", nargs="*", help="[NAME=]mongodb://... one per store")
     parser.add_argument("--docs", type=int, default=5000)
     parser.add_argument("--pad", type=int, default=2000, help="bytes of body per document")
-    parser.add_argument("--tasks", type=int, default=10, help="tasks per process")
-    parser.add_argument("--ops", type=int, default=20, help="updates per task")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the updates per run")
     parser.add_argument("--out", type=Path, default=Path("bench-results/store.json"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -332,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         name, _, uri = spec.partition("=") if "=" in spec.split("://")[0] else ("", "", spec)
         name = name or uri
         print(f"{name}: {uri} ...", flush=True)
-        results[name] = asyncio.run(bench(uri, args.docs, args.pad, args.tasks, args.ops))
+        results[name] = asyncio.run(bench(uri, args.docs, args.pad, args.scale))
         print(json.dumps(results[name], default=str), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, default=str))
