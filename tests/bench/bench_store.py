@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -39,7 +40,8 @@ from pymongo.errors import PyMongoError
 from shared.messaging.consumer import is_transient
 from shared.mongo import open_database
 
-DB = "bench_store"
+# one database per run, so two runs against one store cannot drop each other's documents
+DB = f"bench_store_{os.getpid()}"
 TENANTS = 5
 METRICS = 10
 HOT = "hot"
@@ -175,7 +177,7 @@ async def worker(spec: dict[str, Any]) -> dict[str, Any]:
     """One replica: ``tasks`` coroutines doing ``ops`` updates each, from ``start_at`` on."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(spec["uri"], tz_aware=True)
     # db["goals"] as the services write it: attribute access would bypass FerretDB's write lock
-    goals = (await open_database(client, DB, "auto"))["goals"]
+    goals = (await open_database(client, spec["db"], "auto"))["goals"]
     stats = {"ok": 0, "conflicts": 0, "transient": 0, "fatal": 0}
     fatal: list[str] = []
     name, mode = spec["name"], spec["mode"]
@@ -248,6 +250,7 @@ async def replicas(
                 "tasks": tasks,
                 "ops": ops,
                 "offset": p * (n_docs // 2),
+                "db": DB,
                 "n_docs": n_docs,
                 "start_at": start_at,
             }
