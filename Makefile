@@ -4,6 +4,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the local document store when no MONGODB_URI is given: postgresql (FerretDB on a private
+# PostgreSQL, the default), sqlite (FerretDB on SQLite) or mongod; e.g. `make test NORTHSTAR_DOCSTORE=sqlite`
+export NORTHSTAR_DOCSTORE
 
 .PHONY: run up down test lint install bench chaos demo clean
 

@@ -222,7 +222,7 @@ class PeopleRepository:
     ) -> None:
         fields = person_fields(facts)
         if deleted:  # frees the userName for a later user
-            fields["user_name_key"] = f"\x00deleted:{record.id}"
+            fields["user_name_key"] = f"\x1fdeleted:{record.id}"  # no NUL: PostgreSQL
             fields["deleted"] = True
         fields["email_types"] = _email_types(scim)
         update = with_outbox({"$set": {**fields, "scim": scim, "last_modified": now}}, events)
@@ -403,7 +403,7 @@ class PeopleRepository:
             {
                 "$set": {
                     "active": False,
-                    "active_key": f"\x00ended:{mentorship.id}",
+                    "active_key": f"\x1fended:{mentorship.id}",  # no NUL: PostgreSQL
                     "ended_at": now,
                 }
             },
