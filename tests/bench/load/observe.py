@@ -153,14 +153,20 @@ class LagMonitor:
         await self._admin.start()
         self._offsets = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
         await self._offsets.start()
-        await self._offsets.topics()  # loads the metadata partitions_for_topic reads
+        names = sorted({self.prefix + t for topics in GROUP_TOPICS.values() for t in topics})
+        described = await self._admin.describe_topics(names)
+        partitions = {
+            d["topic"]: sorted(p["partition"] for p in d["partitions"]) for d in described
+        }
+        missing = [name for name in names if not partitions.get(name)]
+        if missing:
+            raise RuntimeError(f"topics not found (is the stack up?): {missing}")
         for group, topics in GROUP_TOPICS.items():
-            tps = []
-            for topic in topics:
-                name = self.prefix + topic
-                for p in sorted(self._offsets.partitions_for_topic(name) or ()):
-                    tps.append(TopicPartition(name, p))
-            self._partitions[group] = tps
+            self._partitions[group] = [
+                TopicPartition(self.prefix + t, p)
+                for t in topics
+                for p in partitions[self.prefix + t]
+            ]
 
     async def stop(self) -> None:
         for client in (self._admin, self._offsets):
