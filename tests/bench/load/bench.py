@@ -252,7 +252,8 @@ class LoadBench:
             "inbox_arrived": len(inbox),
             "max_lag": worst(during),
             "max_lag_incl_drain": worst(window),
-            "lag_growth_per_s": round(growth, 2),
+            "lag_growth_per_s": None if growth is None else round(growth, 2),
+            "lag_samples": len(window),
             "drain_s": None if drain is None else round(drain, 2),
             "bounded": bounded(
                 rate=step.rate,

@@ -178,12 +178,17 @@ class LagMonitor:
         every = sorted({tp for tps in self._partitions.values() for tp in tps})
         ends = await self._offsets.end_offsets(every)
         starts = await self._offsets.beginning_offsets(every)
-        lags: dict[str, int] = {}
-        for group, tps in self._partitions.items():
-            offsets = await self._admin.list_consumer_group_offsets(
-                self.prefix + group, partitions=tps
+        groups = list(self._partitions)
+        fetched = await asyncio.gather(
+            *(
+                self._admin.list_consumer_group_offsets(self.prefix + g, partitions=tps)
+                for g, tps in self._partitions.items()
             )
+        )
+        lags: dict[str, int] = {}
+        for group, offsets in zip(groups, fetched, strict=True):
             committed = {tp: (meta.offset if meta else None) for tp, meta in offsets.items()}
+            tps = self._partitions[group]
             lags[group] = group_lag(committed, {tp: ends[tp] for tp in tps}, starts)
         return lags
 

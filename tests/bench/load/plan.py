@@ -295,17 +295,26 @@ def slope(points: Sequence[tuple[float, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / sxx
 
 
-def lag_growth_per_s(samples: Sequence[Sample], start: float, end: float) -> float:
+MIN_SAMPLES = 3
+
+
+def lag_growth_per_s(samples: Sequence[Sample], start: float, end: float) -> float | None:
     """How fast the total lag grew over the second half of a step (records per second): a
-    consumer that keeps up holds it flat however high it went during the warm-up."""
+    consumer that keeps up holds it flat however high it went during the warm-up. None with
+    fewer than three samples there (a broker too slow to answer is no evidence of flat lag)."""
     middle = start + (end - start) / 2
-    return slope([(t, float(sum(lags.values()))) for t, lags in samples if middle <= t <= end])
+    half = [(t, float(sum(lags.values()))) for t, lags in samples if middle <= t <= end]
+    return slope(half) if len(half) >= MIN_SAMPLES else None
 
 
-def bounded(*, rate: float, growth_per_s: float, drain_s: float | None, max_drain_s: float) -> bool:
+def bounded(
+    *, rate: float, growth_per_s: float | None, drain_s: float | None, max_drain_s: float
+) -> bool:
     """Lag stays bounded at this rate: it does not keep growing through the step (by more
     than 2 % of the arrivals) and it is gone within ``max_drain_s`` of the step's end."""
-    return drain_s is not None and drain_s <= max_drain_s and growth_per_s <= 0.02 * rate
+    if growth_per_s is None or drain_s is None:
+        return False
+    return drain_s <= max_drain_s and growth_per_s <= 0.02 * rate
 
 
 def knee(steps: Sequence[Mapping[str, Any]]) -> float | None:

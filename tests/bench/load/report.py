@@ -121,7 +121,9 @@ def table(r: Mapping[str, Any]) -> str:
         cells = [str(s["max_lag"].get(g, "-")) for s in steps]
         lines.append(f"| {g} | " + " | ".join(cells) + " |")
     lines.append(
-        "| (total growth/s) | " + " | ".join(f"{s['lag_growth_per_s']:g}" for s in steps) + " |"
+        "| (total growth/s) | "
+        + " | ".join("n/a" if (g := s["lag_growth_per_s"]) is None else f"{g:g}" for s in steps)
+        + " |"
     )
     names = sorted({n for s in steps for n in s["cpu_cores"]})
     lines += [

@@ -226,6 +226,8 @@ def test_lag_growth_is_the_slope_over_the_second_half_of_the_step() -> None:
     assert lag_growth_per_s(flat, 0, 60) == pytest.approx(0)
     growing = [(t, {"g": 10 * t, "h": t}) for t in range(60)]
     assert lag_growth_per_s(growing, 0, 60) == pytest.approx(11)
+    # a broker too slow to answer the samples: unknown, not flat
+    assert lag_growth_per_s([(40, {"g": 900}), (55, {"g": 900})], 0, 60) is None
 
 
 def test_bounded_needs_flat_lag_and_a_quick_drain() -> None:
@@ -233,6 +235,7 @@ def test_bounded_needs_flat_lag_and_a_quick_drain() -> None:
     assert not bounded(rate=200, growth_per_s=20.0, drain_s=0.5, max_drain_s=10)
     assert not bounded(rate=200, growth_per_s=0.0, drain_s=30.0, max_drain_s=10)
     assert not bounded(rate=200, growth_per_s=0.0, drain_s=None, max_drain_s=10)
+    assert not bounded(rate=200, growth_per_s=None, drain_s=0.5, max_drain_s=10)
 
 
 def test_knee_is_the_last_bounded_rate_climbing_from_the_lowest() -> None:
