@@ -278,7 +278,11 @@ class LoadBench:
             httpx.AsyncClient(limits=httpx.Limits(max_connections=a.people + 10)) as sse,
         ):
             for name, url in self.urls.items():
-                if (await setup_http.get(f"{url}/readyz")).status_code != 200:
+                try:
+                    up = (await setup_http.get(f"{url}/readyz")).status_code == 200
+                except httpx.HTTPError:
+                    up = False
+                if not up:
                     raise SystemExit(f"{name} is not ready at {url}; run `make up` first")
             t = Tenant(tenant_name, self.urls, setup_http)
             p = self.population
