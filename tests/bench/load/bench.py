@@ -215,8 +215,11 @@ class LoadBench:
         sends = sorted(s.sent for s in step.sent if s.sent is not None)
         span = sends[-1] - sends[0] if len(sends) > 1 else 0.0
         statuses = dict.fromkeys((*STATUSES, "other"), 0)
+        others: dict[str, int] = {}
         for s in step.sent:
             statuses[s.status if s.status in STATUSES else "other"] += 1
+            if s.status not in STATUSES:
+                others[s.status] = others.get(s.status, 0) + 1
         ok = [s for s in step.sent if s.status == "202" and s.answered is not None]
         answered = [s.answered - s.scheduled for s in ok if s.answered is not None]
         lateness = [s.sent - s.scheduled for s in step.sent if s.sent is not None]
@@ -241,6 +244,7 @@ class LoadBench:
             "points": len(step.sent),
             "achieved_rate": round((len(sends) - 1) / span, 1) if span else None,
             "statuses": statuses,
+            "other_statuses": others,  # "error": no HTTP answer (connection refused or reset)
             "send_lateness": latency_summary(lateness),
             "webhook_202": latency_summary(answered),
             "to_goal_progress": latency_summary(progress),
@@ -336,6 +340,7 @@ class LoadBench:
                 ),
             ]
             steps: list[dict[str, Any]] = []
+            settled = False
             try:
                 deadline = time.monotonic() + 30
                 while ready < len(self.watched) and time.monotonic() < deadline:
@@ -382,6 +387,7 @@ class LoadBench:
                 "celebration_email": a.emails,
             },
             "lag_samples_missed": self.lag.errors,
+            "settled_before_first_step": settled,
             "steps": steps,
             "knee_rate": knee(steps),
             "targets": report.targets(steps),
