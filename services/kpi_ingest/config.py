@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic_settings import SettingsConfigDict
 
+from services.kpi_ingest.ingest import IngestLimits
 from shared.config import CommonSettings
 
 
@@ -29,7 +32,17 @@ class KpiIngestSettings(CommonSettings):
     # points further than this in the future are refused (clock skew allowance)
     max_future_skew_s: int = 24 * 3600
 
-    # the series projection and the signals run in the same process by default; an ingest-only
-    # replica (scaled for webhooks) turns them off
-    consumers_enabled: bool = True
+    # consumers_enabled (KPI_CONSUMERS_ENABLED, shared): the series projection and the signals
+    # run in the same process by default; an ingest-only replica (scaled for webhooks) turns
+    # them off
     stale_check_interval_s: float = 60.0
+
+    def ingest_limits(self) -> IngestLimits:
+        """What one webhook may send, and how long it waits for the broker."""
+        return IngestLimits(
+            max_points=self.max_points_per_request,
+            rate_per_s=self.rate_limit_per_s,
+            burst=self.rate_limit_burst,
+            max_future_skew=timedelta(seconds=self.max_future_skew_s),
+            publish_timeout_s=self.publish_timeout_s,
+        )

@@ -96,6 +96,7 @@ class KpiRepository:
         self.datapoints = db[DATAPOINTS]
         self.series_state = db[SERIES_STATE]
         self.activity = db[ACTIVITY]
+        self.outboxes = (self.series_state, self.activity)  # threshold and stale signals
 
     # ---------------------------------------------------------------- sources
 
