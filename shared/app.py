@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import IndexModel
@@ -23,7 +23,6 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from shared.auth import TokenVerifier
 from shared.config import CommonSettings
-from shared.errors import PayloadTooLarge
 from shared.lifecycle import Lifecycle, Runtime
 from shared.messaging.producer import EventProducer
 from shared.messaging.topics import ensure_topics
@@ -77,7 +76,8 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLarge(detail)
+                    # an HTTPException, as FastAPI turns any other error in reading into a 400
+                    raise HTTPException(413, detail)
             return message
 
         await self.app(scope, bounded_receive, send)

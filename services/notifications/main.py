@@ -34,27 +34,16 @@ def create_app(
     async def wiring(service: Lifecycle) -> None:
         store, queue = NotificationStore(service.db), DeliveryQueue(service.db)
         directory, hub = PeopleDirectory(service.db), InboxHub()
-        http = HttpSender(settings, guard)
+        email, http = EmailSender(settings), HttpSender(settings, guard)
         service.on_stop(http.close)
+        notify = service.relay(queue).notify
         dispatcher = Dispatcher(
-            settings,
-            store,
-            queue,
-            directory,
-            clock,
-            EmailSender(settings),
-            http,
-            notify=service.relay(queue).notify,
+            settings, store, queue, directory, clock, email, http, notify=notify
         )
         service.run(dispatcher)
+        name = settings.service_name
         notifier = Notifier(
-            store,
-            queue,
-            directory,
-            clock,
-            hub,
-            service=settings.service_name,
-            notify=dispatcher.notify,
+            store, queue, directory, clock, hub, service=name, notify=dispatcher.notify
         )
         service.consume(build_router(directory, notifier), group="notifications")
         service.provide(
