@@ -157,7 +157,7 @@ def _request(doc: Document) -> FeedbackRequest:
 class MongoRequests:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.collection: Any = db[REQUESTS]
-        self.outboxes = (db[REQUESTS],)  # requests carry their events
+        self.outboxes = (self.collection,)  # requests carry their events
 
     async def insert(self, request: FeedbackRequest) -> bool:
         """Store a new request with its events; False when that id already exists."""
@@ -212,7 +212,7 @@ class MongoRequests:
 class MongoPraise:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.collection: Any = db[PRAISE]
-        self.outboxes = (db[PRAISE],)  # praise carries its events
+        self.outboxes = (self.collection,)  # praise carries its events
 
     async def insert(self, praise: Praise) -> None:
         await self.collection.insert_one(
