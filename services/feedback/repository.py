@@ -6,7 +6,6 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -153,8 +152,9 @@ def _request(doc: Document) -> FeedbackRequest:
 
 
 class MongoRequests:
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
-        self.collection: Any = collection
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection: Any = db[REQUESTS]
+        self.outboxes = (self.collection,)  # requests carry their events
 
     async def insert(self, request: FeedbackRequest) -> bool:
         """Store a new request with its events; False when that id already exists."""
@@ -207,8 +207,9 @@ class MongoRequests:
 
 
 class MongoPraise:
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
-        self.collection: Any = collection
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection: Any = db[PRAISE]
+        self.outboxes = (self.collection,)  # praise carries its events
 
     async def insert(self, praise: Praise) -> None:
         await self.collection.insert_one(

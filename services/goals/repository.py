@@ -190,6 +190,7 @@ class GoalRepository:
         self.templates = db[TEMPLATES]
         self.settings = db[TENANT_SETTINGS]
         self.leases = db[LEASES]
+        self.outboxes = (self.goals,)  # goals carry their events (pending_events)
 
     # ------------------------------------------------------------------ goals
 

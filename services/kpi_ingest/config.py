@@ -40,7 +40,7 @@ class KpiIngestSettings(CommonSettings):
     # points further than this in the future are refused (clock skew allowance)
     max_future_skew_s: int = 24 * 3600
 
-    # the series projection and the signals run in the same process by default; an ingest-only
-    # replica (scaled for webhooks) turns them off
-    consumers_enabled: bool = True
+    # consumers_enabled (KPI_CONSUMERS_ENABLED, shared): the series projection and the signals
+    # run in the same process by default; an ingest-only replica (scaled for webhooks) turns
+    # them off
     stale_check_interval_s: float = 60.0

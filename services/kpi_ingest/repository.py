@@ -101,6 +101,7 @@ class KpiRepository:
         self.series_state = db[SERIES_STATE]
         self.activity = db[ACTIVITY]
         self.rate_leases = db[RATE_LEASES]
+        self.outboxes = (self.series_state, self.activity)  # threshold and stale signals
 
     # ---------------------------------------------------------------- sources
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -135,11 +135,18 @@ class Series:
 class StaleChecker:
     """A periodic task: stale signals, and pruning webhook ids past replay."""
 
-    def __init__(self, series: Series, repo: KpiRepository, interval_s: float) -> None:
+    def __init__(
+        self,
+        series: Series,
+        repo: KpiRepository,
+        interval_s: float,
+        *,
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
         self._series = series
         self._repo = repo
         self._loop = BackgroundLoop("kpi-stale-checker", self._round, interval_s)
-        self.on_signal: Any = None
+        self._notify = notify
 
     async def start(self) -> None:
         await self._loop.start()
@@ -149,6 +156,6 @@ class StaleChecker:
 
     async def _round(self) -> None:
         now = datetime.now(UTC)
-        if await self._series.check_stale(now) and self.on_signal is not None:
-            self.on_signal()
+        if await self._series.check_stale(now):
+            self._notify()
         await self._repo.prune_webhook_state(prune_horizon(now))

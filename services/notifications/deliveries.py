@@ -36,6 +36,7 @@ ASSEMBLING = "assembling"  # a digest being filled, not claimable yet
 class DeliveryQueue:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.deliveries = db[DELIVERIES]
+        self.outboxes = (self.deliveries,)  # delivered/failed events ride in deliveries
 
     @staticmethod
     def indexes() -> dict[str, list[IndexModel]]:

@@ -93,7 +93,7 @@ class Notifier:
         hub: InboxHub,
         *,
         service: str,
-        wake: Callable[[], None] = lambda: None,
+        notify: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._queue = queue
@@ -101,7 +101,7 @@ class Notifier:
         self._clock = clock
         self._hub = hub
         self._service = service
-        self._wake = wake
+        self._notify = notify  # wakes the delivery worker
 
     async def on_event(self, event: Envelope, payload: Any) -> None:
         """React to one domain event: projections, dropped reminders, fan-out, webhooks."""
@@ -128,7 +128,7 @@ class Notifier:
         if event.type not in NOT_FOR_WEBHOOKS:
             created += await self._webhooks(event, now)
         if created:
-            self._wake()
+            self._notify()
 
     async def recipients(self, event: Envelope, rule: Rule) -> dict[str, Audience]:
         data, tenant = event.data, event.tenant

@@ -5,6 +5,7 @@ records the outcome with its event, retries on the schedule; and assembles daily
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -55,7 +56,7 @@ class Dispatcher:
         email: EmailSender,
         http: HttpSender,
         *,
-        on_events: Any = None,
+        notify: Callable[[], None] = lambda: None,
     ) -> None:
         self._s = settings
         self._store = store
@@ -65,7 +66,7 @@ class Dispatcher:
         self._email = email
         self._http = http
         self._service = settings.service_name
-        self._on_events = on_events or (lambda: None)
+        self._notify_relay = notify  # delivered/failed events wait in the outbox
         self._loop = BackgroundLoop(
             "notification-worker", self._round, settings.worker_poll_interval_s
         )
@@ -242,7 +243,7 @@ class Dispatcher:
                 [event],
             )
             NOTIFICATIONS.labels(self._service, doc["channel"], "delivered").inc()
-            self._on_events()
+            self._notify_relay()
             return
         retry_after = (
             min(result.retry_after, self._s.max_retry_after_s)
@@ -296,7 +297,7 @@ class Dispatcher:
                 doc["subscription_id"],
                 f"deliveries keep failing: {result.error}",
             )
-        self._on_events()
+        self._notify_relay()
 
     async def _finish(self, doc: Document, status: str, reason: str) -> None:
         now = self._clock.now()

@@ -181,6 +181,7 @@ class PeopleRepository:
         self.groups: AsyncCollection[Document] = db[GROUPS]
         self.mentorships: AsyncCollection[Document] = db[MENTORSHIPS]
         self.tokens: AsyncCollection[Document] = db[SCIM_TOKENS]
+        self.outboxes = (self.people, self.groups, self.mentorships)  # events ride in these
 
     # ------------------------------------------------------------------------ people
 

@@ -77,8 +77,7 @@ class Env:
         return await self.client.request(method, url, headers=bearer(tenant, sub, *roles), **kwargs)
 
     async def drain(self) -> None:
-        for relay in self.app.state.outbox_relays:
-            await relay.drain()
+        await self.app.state.outbox.drain()
 
     async def feedback_events(self, tenant: str, expected: int) -> list[Envelope]:
         """Every event of this tenant on the feedback topic, once per event id (delivery is
