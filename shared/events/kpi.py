@@ -28,9 +28,15 @@ def series_key(tenant: str, metric: str, dimensions: Mapping[str, str]) -> str:
     return _series_key(tenant, metric, tuple(sorted(dimensions.items())))
 
 
+def _escape(text: str) -> str:
+    # so {"a": "1&b=2"} and {"a": "1", "b": "2"} are two series; text without %, & or = keeps
+    # the key it always had
+    return text.replace("%", "%25").replace("&", "%26").replace("=", "%3D")
+
+
 @functools.lru_cache(maxsize=65_536)
 def _series_key(tenant: str, metric: str, dimensions: tuple[tuple[str, str], ...]) -> str:
-    pairs = "&".join(f"{k}={v}" for k, v in dimensions)
+    pairs = "&".join(f"{_escape(k)}={_escape(v)}" for k, v in dimensions)
     return f"{tenant}:{metric}:{hashlib.sha1(pairs.encode()).hexdigest()[:20]}"
 
 
