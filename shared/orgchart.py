@@ -44,17 +44,17 @@ async def reports(
     reports_of: Callable[[list[str]], Awaitable[Sequence[M]]],
     *,
     all_levels: bool = True,
-    limit: int = MAX_REPORTS,
+    limit: int | None = MAX_REPORTS,
 ) -> list[M]:
     """The people below a manager, level by level (direct reports only unless ``all_levels``).
 
     ``reports_of`` answers the direct reports of a list of managers; a cycle in the data is
-    walked once. The walk stops at the first level that reaches ``limit``.
+    walked once. The walk stops at the first level that reaches ``limit`` (None: no limit).
     """
     found: list[M] = []
     seen = {manager_id}
     level = [manager_id]
-    while level and len(found) < limit:
+    while level and (limit is None or len(found) < limit):
         below = [person for person in await reports_of(level) if person.id not in seen]
         found.extend(below)
         seen.update(person.id for person in below)
