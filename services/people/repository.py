@@ -6,7 +6,10 @@ Deleting is soft: the document stays, out of every read, so its outbox can still
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
@@ -25,12 +28,15 @@ from services.people.documents import (
     person_from,
 )
 from services.people.domain import Group, Mentorship, Person
+from services.people.scim.filters import GROUP_FIELDS, USER_FIELDS, Field, Translation, translate
 from services.people.scim.protocol import stored_user
 from shared.errors import Conflict
 from shared.events.envelope import Envelope
 from shared.messaging.outbox import with_outbox
 from shared.mongo import Document, update_versioned
 from shared.orgchart import management_chain
+
+T = TypeVar("T")
 
 PEOPLE = "people"
 GROUPS = "groups"
@@ -59,7 +65,37 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 LIVE = {"deleted": {"$ne": True}}
+# a SCIM filter the store cannot answer exactly is checked on at most this many candidates
+MAX_SCAN = 20_000
 ORDER = [("created", ASCENDING), ("_id", ASCENDING)]
+
+
+@dataclass(frozen=True)
+class Matches(Generic[T]):
+    """What a SCIM filter found: the total and one page when the store answered the filter
+    exactly, else a superset of candidates (at most ``MAX_SCAN``) for the caller to filter."""
+
+    exact: bool
+    total: int
+    items: list[T]
+
+
+async def _matches(
+    collection: AsyncCollection[Document],
+    tenant: str,
+    filter_text: str | None,
+    fields: dict[tuple[str, str, str], Field],
+    page: Callable[[Document, int, int], Awaitable[list[T]]],
+    skip: int,
+    limit: int,
+) -> Matches[T]:
+    translation = translate(filter_text, fields) if filter_text else Translation({}, True)
+    query = {**translation.query, "tenant": tenant, **LIVE}
+    if not translation.exact:
+        candidates = await page(query, 0, MAX_SCAN)
+        return Matches(False, len(candidates), candidates)
+    total = await collection.count_documents(query)
+    return Matches(True, total, await page(query, skip, limit) if limit else [])
 
 
 class UserNameTaken(Conflict):
@@ -198,18 +234,16 @@ class PeopleRepository:
         doc = await self.people.find_one({"_id": person_id, "tenant": tenant, **LIVE})
         return StoredPerson(person_from(doc), doc["scim"]) if doc else None
 
-    async def count_people(self, tenant: str, query: Document) -> int:
-        """How many people match a query translated from a SCIM filter (``scim.filters``)."""
-        return await self.people.count_documents({**query, "tenant": tenant, **LIVE})
-
     async def scim_people(
-        self, tenant: str, query: Document, skip: int = 0, limit: int | None = None
-    ) -> list[StoredPerson]:
-        """People matching a query translated from a SCIM filter, oldest first."""
-        cursor = self.people.find({**query, "tenant": tenant, **LIVE}).sort(ORDER).skip(skip)
-        if limit is not None:
-            cursor = cursor.limit(limit)
-        return [StoredPerson(person_from(doc), doc["scim"]) async for doc in cursor]
+        self, tenant: str, filter_text: str | None, skip: int, limit: int
+    ) -> Matches[StoredPerson]:
+        """People matching a SCIM filter, oldest first."""
+
+        async def page(query: Document, skip: int, limit: int) -> list[StoredPerson]:
+            cursor = self.people.find(query).sort(ORDER).skip(skip).limit(limit)
+            return [StoredPerson(person_from(doc), doc["scim"]) async for doc in cursor]
+
+        return await _matches(self.people, tenant, filter_text, USER_FIELDS, page, skip, limit)
 
     # ------------------------------------------------------------------------ groups
 
@@ -246,18 +280,16 @@ class PeopleRepository:
         doc = await self.groups.find_one({"_id": group_id, "tenant": tenant, **LIVE})
         return StoredGroup(group_from(doc), doc["scim"]) if doc else None
 
-    async def count_groups(self, tenant: str, query: Document) -> int:
-        """How many groups match a query translated from a SCIM filter."""
-        return await self.groups.count_documents({**query, "tenant": tenant, **LIVE})
-
     async def scim_groups(
-        self, tenant: str, query: Document, skip: int = 0, limit: int | None = None
-    ) -> list[StoredGroup]:
-        """Groups matching a query translated from a SCIM filter, oldest first."""
-        cursor = self.groups.find({**query, "tenant": tenant, **LIVE}).sort(ORDER).skip(skip)
-        if limit is not None:
-            cursor = cursor.limit(limit)
-        return [StoredGroup(group_from(doc), doc["scim"]) async for doc in cursor]
+        self, tenant: str, filter_text: str | None, skip: int, limit: int
+    ) -> Matches[StoredGroup]:
+        """Groups matching a SCIM filter, oldest first."""
+
+        async def page(query: Document, skip: int, limit: int) -> list[StoredGroup]:
+            cursor = self.groups.find(query).sort(ORDER).skip(skip).limit(limit)
+            return [StoredGroup(group_from(doc), doc["scim"]) async for doc in cursor]
+
+        return await _matches(self.groups, tenant, filter_text, GROUP_FIELDS, page, skip, limit)
 
     async def groups_of(self, tenant: str, member_ids: list[str]) -> dict[str, list[Group]]:
         """member id -> the groups that list it."""

@@ -22,12 +22,8 @@ from services.people.documents import StoredGroup, StoredPerson
 from services.people.domain import Group as GroupValue
 from services.people.scim import protocol
 from services.people.scim.errors import ScimError
-from services.people.scim.filters import GROUP_FIELDS, USER_FIELDS, Translation, translate
 from services.people.scim.protocol import POLICY, UserResource
 from services.people.service import PeopleService
-
-# a filter the store cannot answer exactly is checked on at most this many candidates
-MAX_SCAN = 20_000
 
 
 class Kind(enum.Enum):
@@ -271,19 +267,17 @@ class ScimResources:
     async def _find(
         self, tenant: str, kind: Kind, base: str, filter_text: str | None, skip: int, limit: int
     ) -> tuple[int, list[Any]]:
-        fields = USER_FIELDS if kind is Kind.USER else GROUP_FIELDS
-        translation = translate(filter_text, fields) if filter_text else Translation({}, True)
         repo = self.service.repo
-        if translation.exact:
-            if kind is Kind.USER:
-                total = await repo.count_people(tenant, translation.query)
-                people = (
-                    await repo.scim_people(tenant, translation.query, skip, limit) if limit else []
-                )
-                return total, await self._render_users(tenant, people, base)
-            total = await repo.count_groups(tenant, translation.query)
-            groups = await repo.scim_groups(tenant, translation.query, skip, limit) if limit else []
-            return total, [self._group(g, base) for g in groups]
+        if kind is Kind.USER:
+            people = await repo.scim_people(tenant, filter_text, skip, limit)
+            exact, total = people.exact, people.total
+            candidates: list[Any] = await self._render_users(tenant, people.items, base)
+        else:
+            groups = await repo.scim_groups(tenant, filter_text, skip, limit)
+            exact, total = groups.exact, groups.total
+            candidates = [self._group(g, base) for g in groups.items]
+        if exact:
+            return total, candidates
         # the store gave a superset: evaluate the filter itself with scim2-models
         assert filter_text is not None
         model: Any = UserResource if kind is Kind.USER else Group
@@ -294,12 +288,6 @@ class ScimResources:
             raise ScimError(
                 f"the filter is not valid: {exc}", status=400, scim_type="invalidFilter"
             ) from exc
-        if kind is Kind.USER:
-            people = await repo.scim_people(tenant, translation.query, 0, MAX_SCAN)
-            candidates: list[Any] = await self._render_users(tenant, people, base)
-        else:
-            groups = await repo.scim_groups(tenant, translation.query, 0, MAX_SCAN)
-            candidates = [self._group(g, base) for g in groups]
         with POLICY:
             matched = [c for c in candidates if scim_filter.match(c)]
         return len(matched), matched[skip : skip + limit]
