@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.goals.access import SHARED, GoalFilter, Viewer
 from services.goals.domain import Goal
 from services.goals.progress import Checkpoint, KeyResult, KpiBinding
 from services.goals.records import Applied, TimelineEntry
@@ -178,6 +180,22 @@ def goal_from_doc(doc: Document) -> Goal:
     )
 
 
+def _scope(viewer: Viewer, owner_id: str | None) -> Document | None:
+    """The clause of what a viewer may see (None: everything in the tenant)."""
+    if owner_id is not None:
+        allowed = viewer.visibilities_of(owner_id)
+        return None if allowed is None else {"visibility": {"$in": allowed}}
+    if viewer.everything:
+        return None
+    return {
+        "$or": [
+            {"owner_id": {"$in": list(viewer.all_of)}},
+            {"owner_id": {"$in": list(viewer.shared_of)}, "visibility": {"$in": list(SHARED)}},
+            {"visibility": "company"},
+        ]
+    }
+
+
 def _timeline_doc(entry: TimelineEntry) -> Document:
     return {"id": entry.id, "at": entry.at, "kind": entry.kind, **entry.data}
 
@@ -231,9 +249,29 @@ class GoalRepository:
         doc = await self.goals.find_one({"_id": goal_id, "tenant": tenant}, {"timeline": 1})
         return list(doc.get("timeline", [])) if doc else []
 
-    async def find(
-        self, query: Document, *, after: str | None = None, limit: int = 50
+    async def visible_to(
+        self,
+        tenant: str,
+        viewer: Viewer,
+        wanted: GoalFilter,
+        *,
+        after: str | None = None,
+        limit: int = 50,
     ) -> list[Goal]:
+        """The goals of a tenant a viewer may list, narrowed by ``wanted``, in id order."""
+        narrowed = {name: value for name, value in asdict(wanted).items() if value is not None}
+        query: Document = {"tenant": tenant, **narrowed}
+        scope = _scope(viewer, wanted.owner_id)
+        if scope is not None:
+            query = {"$and": [query, scope]}
+        return await self._page(query, after=after, limit=limit)
+
+    async def pursued_by(self, tenant: str, owner_id: str, *, limit: int) -> list[Goal]:
+        """An owner's goals, but the abandoned ones."""
+        query = {"tenant": tenant, "owner_id": owner_id, "status": {"$ne": "abandoned"}}
+        return await self._page(query, limit=limit)
+
+    async def _page(self, query: Document, *, after: str | None = None, limit: int) -> list[Goal]:
         if after:
             query = {"$and": [query, {"_id": {"$gt": after}}]}
         cursor = self.goals.find(query, _LEAN).sort("_id", ASCENDING).limit(limit)
