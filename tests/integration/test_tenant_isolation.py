@@ -15,6 +15,8 @@ in ``ROUTES`` fails ``test_every_read_route_is_in_the_table``.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ import httpx
 import orjson
 import pytest
 import pytest_asyncio
+import uvicorn
 from fastapi import FastAPI
 
 from services.feedback.config import FeedbackSettings
@@ -40,7 +43,7 @@ from services.people.main import create_app as people_app
 from shared.events import topics
 from shared.messaging import ensure_topics
 from shared.webhooks import signed_headers
-from tests.integration.notifications.receivers import SmtpSink, WebhookReceiver
+from tests.integration.notifications.receivers import SmtpSink, WebhookReceiver, free_port
 from tests.support import bearer, eventually, isolated_settings, running, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -114,9 +117,7 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
     "notifications": {
         ("GET", "/v1/inbox"): ("/v1/inbox", "nothing"),
         ("GET", "/v1/inbox/count"): ("/v1/inbox/count", "nothing"),
-        # GET /v1/inbox/stream is an endless Server-Sent Events response; it reads the same
-        # (tenant, person) query as /v1/inbox through InboxStore.stream. Its entry is checked
-        # for presence only: see SSE_ONLY below.
+        # an endless Server-Sent Events response: test_the_inbox_stream_of_tenant_b_...
         ("GET", "/v1/inbox/stream"): ("/v1/inbox/stream", "stream"),
         ("GET", "/v1/preferences"): ("/v1/preferences", "nothing"),
         ("GET", "/v1/preferences/defaults"): ("/v1/preferences/defaults", "nothing"),
@@ -160,9 +161,9 @@ class World:
     def a(self, sub: str, *roles: str) -> dict[str, str]:
         return bearer(self.tenant_a, sub, *roles)
 
-    def b_admin(self) -> dict[str, str]:
-        # the same subject as tenant A's goal owner: only the tenant tells them apart
-        return bearer(self.tenant_b, self.ids["owner"], "admin", "hr_admin")
+    def b_admin(self, person: str = "owner") -> dict[str, str]:
+        # the same subject as one of tenant A's people: only the tenant tells them apart
+        return bearer(self.tenant_b, self.ids[person], "admin", "hr_admin")
 
 
 def _ok(response: httpx.Response, status: int = 201) -> dict[str, Any]:
@@ -452,6 +453,8 @@ async def world(smtp: SmtpSink, receiver: WebhookReceiver) -> AsyncIterator[Worl
             smtp_port=smtp.port,
             outbound_allow_list=[f"127.0.0.1:{receiver.port}"],
             worker_poll_interval_s=0.1,
+            sse_poll_interval_s=0.2,
+            sse_keepalive_s=0.2,  # a keep-alive after every empty poll of the store
         ),
     }
     await ensure_topics(settings["goals"], topics.ALL, with_dlq=topics.ALL)
@@ -501,6 +504,7 @@ CASES = [
     pytest.param(service, key, entry, id=f"{service}:{key[0]} {key[1]}")
     for service, table in ROUTES.items()
     for key, entry in table.items()
+    if entry[1] != "stream"  # its own test below: the response never ends
 ]
 
 
@@ -510,11 +514,9 @@ async def test_tenant_b_sees_nothing_of_tenant_a(
 ) -> None:
     template, expect = entry
     url = template.format(**world.ids)
-    if expect == "stream":
-        # an endless response; the same store query as /v1/inbox (see the table above)
-        assert route == ("GET", "/v1/inbox/stream")
-        return
-    headers = world.b_scim if url.startswith("/scim/") else world.b_admin()
+    # the inbox routes as tenant A's reviewer's id, whose inbox holds tenant A's item
+    person = "reviewer" if url.startswith("/v1/inbox") else "owner"
+    headers = world.b_scim if url.startswith("/scim/") else world.b_admin(person)
     response = await world.clients[service].request(route[0], url, headers=headers)
     if expect == "missing":
         assert response.status_code == 404, (url, response.status_code, response.text)
@@ -540,3 +542,73 @@ async def test_tenant_a_still_reads_its_own_objects(world: World) -> None:
     )
     assert series.status_code == 200
     assert "41.5" in series.text
+
+
+async def test_the_inbox_stream_of_tenant_b_shows_nothing_of_a(world: World) -> None:
+    """Both tenants' reviewer (one person id) listen; a new item in A reaches A's stream only.
+
+    The stream is endless, so it is served by a real HTTP server. B's stream polls the store
+    and sends a keep-alive after every empty poll: two keep-alives after A's stream got the
+    item mean B's stream looked for items after the item was stored, and found none.
+    """
+    app = world.apps["notifications"]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_config=None)
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: server.started, timeout=15)
+        base = f"http://127.0.0.1:{server.config.port}"
+        async with (
+            httpx.AsyncClient(base_url=base, timeout=30) as http,
+            http.stream(
+                "GET", "/v1/inbox/stream", headers=world.a(world.ids["reviewer"])
+            ) as a_stream,
+            http.stream("GET", "/v1/inbox/stream", headers=world.b_admin("reviewer")) as b_stream,
+        ):
+            assert a_stream.status_code == b_stream.status_code == 200
+            a_lines = a_stream.aiter_lines()
+            # B's stream is read as it comes, each line stamped on arrival (a buffered old
+            # keep-alive must not pass for a poll made after the item was stored)
+            b_seen: list[tuple[float, str]] = []
+
+            async def read_b() -> None:
+                async for line in b_stream.aiter_lines():
+                    b_seen.append((time.monotonic(), line))
+
+            reading_b = asyncio.create_task(read_b())
+            assert (await anext(a_lines)).startswith(":")  # A's stream is open
+            await eventually(lambda: b_seen, timeout=15)  # and B's
+
+            # a new item for tenant A's reviewer: a second feedback request naming them
+            body = {
+                "subject_id": world.ids["manager"],
+                "reviewers": [{"person_id": world.ids["reviewer"], "relationship": "peer"}],
+                "skills": ["ux_design"],
+                "due_date": (date.today() + timedelta(days=7)).isoformat(),
+            }
+            created = await world.clients["feedback"].post(
+                "/v1/feedback-requests", json=body, headers=world.a(world.ids["manager"])
+            )
+            assert created.status_code == 201, created.text
+
+            async def a_event() -> str:
+                async for line in a_lines:
+                    if line.startswith("data:"):
+                        return line
+                raise AssertionError("tenant A's stream ended")
+
+            await asyncio.wait_for(a_event(), timeout=60)
+            stored_by = time.monotonic()
+
+            def keep_alives_after() -> int:
+                return sum(1 for at, line in b_seen if at > stored_by and line.startswith(":"))
+
+            # three keep-alives 0.2 s apart: B's stream polled the store after the item was in it
+            await eventually(lambda: keep_alives_after() >= 3, timeout=15)
+            reading_b.cancel()
+            leaked = [line for _, line in b_seen if line.startswith(("event:", "data:"))]
+            assert not leaked, leaked
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, timeout=15)
