@@ -36,6 +36,17 @@ from shared.events.goals import (
     ProgressCause,
 )
 
+# How many applied-event ids a goal keeps (data points, feedback, manager changes), newest
+# last. A redelivered record is one the consumer re-reads after its partition's last commit
+# (the runner commits after every fetch of at most 200 records per partition), or an upstream
+# outbox republishing within seconds; it is caught when fewer than this many other events moved
+# the goal in between. For ``latest`` key results any redelivery is harmless anyway (an older
+# or equal timestamp never overwrites), so the window matters for ``sum`` ones: 1,000 covers a
+# goal fed by 5 partitions' full uncommitted fetches, or ~100 points/s to that one goal during
+# the 10 s a crashed consumer's partitions take to move. The document (rewritten on every
+# point) stays ~50 kB instead of growing with the goal's history.
+APPLIED_WINDOW = 1000
+
 Horizon = Literal["short_term", "long_term"]
 Category = Literal["skill", "career", "outcome"]
 Status = Literal["draft", "active", "achieved", "abandoned"]
@@ -99,6 +110,9 @@ class Goal:
     version: int = 0
     events: list[PendingEvent] = field(default_factory=list, repr=False)
     new_timeline: list[TimelineEntry] = field(default_factory=list, repr=False)
+    # what the repository remembers of the stored document (the keys the goal is indexed
+    # under, timeline entries not yet moved to their collection); opaque to the domain
+    stored: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ facts
 
@@ -424,7 +438,9 @@ class Goal:
         return any(a.id == event_id for a in self.applied)
 
     def remember(self, event_id: str, now: datetime) -> None:
+        """Keep the id among the last ``APPLIED_WINDOW`` applied (the oldest falls out)."""
         self.applied.append(Applied(event_id, now))
+        del self.applied[:-APPLIED_WINDOW]
 
     def prune_applied(self, before: datetime) -> int:
         kept = [a for a in self.applied if a.at >= before]
