@@ -8,9 +8,12 @@ Two questions, each answered beside a ceiling measured in the same run, on the s
 - **history**: one goal (a ``sum`` key result) at its 1,000th and its 100,000th point. Applying
   99,999 points one by one would take the run's whole budget, so the history those points leave
   behind is seeded directly (``seed_history``: the timeline entries and the applied-id guards,
-  exactly as the repository stores them), then ``--points`` more points are applied through
-  ``GoalReactions.apply_datapoint`` and timed. Ceiling: a bare ``find_one`` + ``update_one``
-  (by ``_id`` and ``tenant``) of a copy of that goal's document as it then is.
+  exactly as the repository stores them; the "before" figures of the commit that moved the
+  timeline came from this file's first version, which seeded the embedded timeline and the
+  unbounded ``applied_ids`` of that time and reported a size the store refuses), then
+  ``--points`` more points are applied through ``GoalReactions.apply_datapoint`` and timed.
+  Ceiling: a bare ``find_one`` + ``update_one`` (by ``_id`` and ``tenant``) of a copy of that
+  goal's document as it then is.
 - **tenant size**: 100 vs 5,000 active goals bound to the same metric, each with its own
   dimension filter (``team``); every point carries ``team`` and ``region`` and matches one
   goal. Goals are created through ``GoalStore.insert`` (so whatever the repository maintains on
@@ -38,16 +41,17 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.goals.common import GoalStore
-from services.goals.domain import Goal
+from services.goals.domain import APPLIED_WINDOW, Goal
 from services.goals.progress import DataPoint, KeyResult, KpiBinding
 from services.goals.reactions import GoalReactions
+from services.goals.records import TimelineEntry
 from services.goals.repository import GOALS, GoalRepository, indexes
+from services.goals.timeline_repository import TIMELINE, timeline_docs
 from shared.mongo import Document, ensure_indexes, open_database
 
 MONGODB_URI = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
 TENANT = "bench"
 METRIC = "adoption_rate"
-BSON_LIMIT = 16 * 1024 * 1024
 
 
 def new_goal(goal_id: str, filters: dict[str, str], aggregation: str, now: datetime) -> Goal:
@@ -96,25 +100,38 @@ def progress_entry(i: int, now: datetime) -> Document:
 
 
 async def seed_history(db: AsyncDatabase[Document], goal_id: str, points: int) -> str | None:
-    """Store what ``points`` applied points leave behind; a reason when the store refuses it."""
+    """Store what ``points`` applied points leave behind, as the repository stores it: one
+    timeline entry each in the timeline collection (seq as consecutive saves number them),
+    the newest ``APPLIED_WINDOW`` ids in the goal, and the key result's running sum."""
     now = datetime.now(UTC)
-    entries = [progress_entry(i, now) for i in range(points)]
-    ids = [e["cause"]["datapoint_id"] for e in entries]
-    approx = sum(len(json.dumps(e, default=str)) for e in entries) + 48 * len(ids)
-    if approx > BSON_LIMIT:
-        return f"the goal document would be ~{approx / 1e6:.0f} MB (> 16 MB BSON limit)"
+    chunk = 2000
+    for start in range(0, points, chunk):
+        entries = [progress_entry(i, now) for i in range(start, min(points, start + chunk))]
+        docs = [
+            doc
+            for i, entry in enumerate(entries, start=start)
+            for doc in timeline_docs(TENANT, goal_id, i + 2, [_entry(entry)])
+        ]
+        await db[TIMELINE].insert_many(docs, ordered=False)
+        if start + chunk >= points:
+            window = [e["cause"]["datapoint_id"] for e in entries][-APPLIED_WINDOW:]
     await db[GOALS].update_one(
         {"_id": goal_id, "tenant": TENANT},
         {
             "$set": {
-                "timeline": entries,
-                "applied_ids": ids,
-                "applied_times": [now] * len(ids),
+                "applied_ids": window,
+                "applied_times": [now] * len(window),
                 "key_results.k.current": float(points),
+                "version": points + 1,
             }
         },
     )
     return None
+
+
+def _entry(doc: Document) -> TimelineEntry:
+    data = {k: v for k, v in doc.items() if k not in ("id", "at", "kind")}
+    return TimelineEntry(doc["id"], doc["at"], doc["kind"], data)
 
 
 async def ceiling_ms(db: AsyncDatabase[Document], goal_id: str, rounds: int) -> float:
