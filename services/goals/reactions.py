@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import date, timedelta
 
 from services.goals.common import GoalStore
@@ -58,7 +59,9 @@ class GoalReactions:
         self, tenant: str, goal_id: str, keys: list[str], point: DataPoint, margin: float
     ) -> bool:
         """Apply the point to one goal, reloading it after a lost race (versioned saves)."""
-        for _ in range(ATTEMPTS_PER_GOAL):
+        for attempt in range(ATTEMPTS_PER_GOAL):
+            if attempt:  # spread the writers that lost the race, so they don't collide again
+                await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
             goal = await self.repo.get(tenant, goal_id)
             if goal is None or goal.status in FINISHED:
                 # a stale binding (a crash between a save and its clean-up): a finished goal
