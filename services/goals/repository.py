@@ -32,6 +32,9 @@ SYSTEM_TENANT = "_system"  # documents that belong to no tenant (the scheduler l
 # timeline had its own collection
 _LEAN = {"pending_events": 0, "timeline": 0}
 PENDING_TIMELINE = "pending_timeline"
+# timeline entries a goal holds before a save moves them to their collection in one insert:
+# bounds the document (~10 kB) and makes the move one write per ~20 saves instead of one each
+TIMELINE_BATCH = 20
 
 
 def indexes() -> dict[str, list[IndexModel]]:
@@ -239,8 +242,12 @@ class GoalRepository:
         had = set(goal.stored.get("binding_keys") or ())
         gained = {k: v for k, v in bindings.items() if k not in had}
         await self.index.bind(goal.tenant, goal.id, gained)
-        await self.timeline_log.move(goal.stored.get(PENDING_TIMELINE, []))
-        pending = timeline_docs(goal.tenant, goal.id, goal.version + 1, goal.new_timeline)
+        pending = list(goal.stored.get(PENDING_TIMELINE, []))
+        new = timeline_docs(goal.tenant, goal.id, goal.version + 1, goal.new_timeline)
+        if len(pending) + len(new) > TIMELINE_BATCH:
+            await self.timeline_log.move(pending)
+            pending = []
+        pending += new
         filter_: Document = {"_id": goal.id, "tenant": goal.tenant}
         if guard_event_id is not None:
             filter_["applied_ids"] = {"$ne": guard_event_id}

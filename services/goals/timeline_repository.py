@@ -1,18 +1,18 @@
 """A goal's timeline in its own collection, so neither the goal nor a point's cost grows with it.
 
 How entries get there without being lost or orphaned, without multi-document transactions:
-a save writes its new entries *inside the goal's versioned update* (``pending_timeline``,
-replacing the previous save's), exactly like the outbox; so they exist if and only if the
-change they describe was stored. Each entry's ``_id`` is deterministic (goal id and ``seq`` =
-the version that save creates * 1000 + position: versions are unique per goal, so ``seq`` is a
-total order). The *next* save of the goal first inserts the entries still pending into this
-collection (a duplicate ``_id`` means they were already there: idempotent), then replaces them.
-Until then a reader merges the pending entries with the collection. A crash anywhere leaves the
-entries either pending in the goal or in the collection (or both, deduplicated by ``seq``),
+a save writes its new entries *inside the goal's versioned update* (``pending_timeline``),
+exactly like the outbox; so they exist if and only if the change they describe was stored.
+Each entry's ``_id`` is deterministic (goal id and ``seq`` = the version that save creates *
+1000 + position: versions are unique per goal, so ``seq`` is a total order). When the pending
+entries would pass ``TIMELINE_BATCH``, the save first inserts them into this collection (a
+duplicate ``_id`` means an earlier attempt already did: idempotent), then replaces them with
+its own. Until then a reader merges the pending entries with the collection. A crash anywhere
+leaves the entries pending in the goal, in the collection, or both (deduplicated by ``seq``),
 never lost, and no entry of a failed save is ever written anywhere.
 
-Moving the previous save's entries during the next save (rather than moving each save's own
-right after it) costs one insert per save and no extra update of the goal document.
+Rejected: writing the entries before the save (a lost race leaves orphans), after it (a crash
+loses them), or moving them with a relay (a second update of the goal for every point).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from services.goals.config import GoalsSettings
 from services.goals.domain import Goal
 from services.goals.progress import DataPoint, KeyResult, KpiBinding
 from services.goals.reactions import GoalReactions
-from services.goals.repository import GOALS, GoalRepository, indexes
+from services.goals.repository import GOALS, TIMELINE_BATCH, GoalRepository, indexes
 from services.goals.timeline_repository import TIMELINE
 from shared.errors import VersionConflict
 from shared.mongo import Document, ensure_indexes, open_database
@@ -139,28 +139,30 @@ async def test_the_timeline_pages_over_its_collection_and_the_entries_still_in_t
     reactions: GoalReactions,
 ) -> None:
     await reactions.store.insert(goal("g", {}, aggregation="sum"))
-    for i in range(7):
+    points = TIMELINE_BATCH + 5
+    for i in range(points):
         await reactions.apply_datapoint("acme", point(f"dp{i}", 1, i))
     raw = reactions.repo.goals.database
-    # the latest save's entry is still pending in the goal; the earlier ones were moved
-    assert len((await raw[GOALS].find_one({"_id": "g"}))["pending_timeline"]) == 1
-    assert await raw[TIMELINE].count_documents({"goal_id": "g"}) == 7  # status + 6 points
+    # the first batch was moved in one insert; the newest entries are still in the goal
+    pending = (await raw[GOALS].find_one({"_id": "g"}))["pending_timeline"]
+    moved = await raw[TIMELINE].count_documents({"goal_id": "g"})
+    assert moved == TIMELINE_BATCH
+    assert len(pending) == points + 1 - TIMELINE_BATCH  # + the status entry of the creation
 
     pages: list[list[Document]] = []
     after = None
     while True:
-        page = await reactions.repo.timeline("acme", "g", after=after, limit=3)
+        page = await reactions.repo.timeline("acme", "g", after=after, limit=10)
         if not page:
             break
         pages.append(page)
         after = page[-1]["seq"]
     entries = [e for page in pages for e in page]
-    assert [len(p) for p in pages] == [3, 3, 2]
-    assert [e["kind"] for e in entries] == ["status"] + ["progress"] * 7
-    assert [e["cause"]["datapoint_id"] for e in entries[1:]] == [f"dp{i}" for i in range(7)]
+    assert [len(p) for p in pages] == [10, 10, 6]
+    assert [e["kind"] for e in entries] == ["status"] + ["progress"] * points
+    assert [e["cause"]["datapoint_id"] for e in entries[1:]] == [f"dp{i}" for i in range(points)]
 
     # moving entries again (a crash after the move, before the goal replaced them) is harmless
-    pending = (await raw[GOALS].find_one({"_id": "g"}))["pending_timeline"]
     await reactions.repo.timeline_log.move(pending)
     await reactions.repo.timeline_log.move(pending)
     again = await reactions.repo.timeline("acme", "g", after=None, limit=100)
