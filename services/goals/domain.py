@@ -22,7 +22,7 @@ from services.goals.progress import (
     is_at_risk,
     milestones_crossed,
 )
-from services.goals.records import Applied, PendingEvent, TimelineEntry
+from services.goals.records import APPLIED_WINDOW, Applied, PendingEvent, TimelineEntry
 from shared.errors import Conflict, InvalidInput
 from shared.events.envelope import EventPayload
 from shared.events.goals import (
@@ -35,17 +35,6 @@ from shared.events.goals import (
     GoalUpdated,
     ProgressCause,
 )
-
-# How many applied-event ids a goal keeps (data points, feedback, manager changes), newest
-# last. A redelivered record is one the consumer re-reads after its partition's last commit
-# (the runner commits after every fetch of at most 200 records per partition), or an upstream
-# outbox republishing within seconds; it is caught when fewer than this many other events moved
-# the goal in between. For ``latest`` key results any redelivery is harmless anyway (an older
-# or equal timestamp never overwrites), so the window matters for ``sum`` ones: 1,000 covers a
-# goal fed by 5 partitions' full uncommitted fetches, or ~100 points/s to that one goal during
-# the 10 s a crashed consumer's partitions take to move. The document (rewritten on every
-# point) stays ~50 kB instead of growing with the goal's history.
-APPLIED_WINDOW = 1000
 
 Horizon = Literal["short_term", "long_term"]
 Category = Literal["skill", "career", "outcome"]

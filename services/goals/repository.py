@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
@@ -28,8 +28,7 @@ TENANT_SETTINGS = "goal_settings"
 LEASES = "leases"
 SYSTEM_TENANT = "_system"  # documents that belong to no tenant (the scheduler lease)
 
-# what a goal load never needs: the outbox and the timeline of goals stored before the
-# timeline had its own collection
+# what a goal load never needs: the outbox, and the timeline goals embedded before it moved
 _LEAN = {"pending_events": 0, "timeline": 0}
 PENDING_TIMELINE = "pending_timeline"
 # timeline entries a goal holds before a save moves them to their collection in one insert:
@@ -377,8 +376,6 @@ class GoalRepository:
 
     async def acquire_lease(self, name: str, holder: str, now: datetime, ttl_s: float) -> bool:
         """Take or renew a named lease; False while another holder's lease runs."""
-        from datetime import timedelta
-
         try:
             doc = await self.leases.find_one_and_update(
                 {"_id": name, "$or": [{"holder": holder}, {"expires_at": {"$lt": now}}]},
