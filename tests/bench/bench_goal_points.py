@@ -41,10 +41,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.goals.common import GoalStore
-from services.goals.domain import APPLIED_WINDOW, Goal
+from services.goals.domain import Goal
 from services.goals.progress import DataPoint, KeyResult, KpiBinding
 from services.goals.reactions import GoalReactions
-from services.goals.records import TimelineEntry
+from services.goals.records import APPLIED_WINDOW, TimelineEntry
 from services.goals.repository import GOALS, GoalRepository, indexes
 from services.goals.timeline_repository import TIMELINE, timeline_docs
 from shared.mongo import Document, ensure_indexes, open_database

@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.goals.domain import APPLIED_WINDOW, Goal
+from services.goals.domain import Goal
 from services.goals.progress import DataPoint, KeyResult, KpiBinding
+from services.goals.records import APPLIED_WINDOW
 from shared.errors import Conflict, InvalidInput
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
