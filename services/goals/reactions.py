@@ -63,7 +63,9 @@ class GoalReactions:
             if attempt:  # spread the writers that lost the race, so they don't collide again
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
             goal = await self.repo.get(tenant, goal_id)
-            if goal is None or goal.status in FINISHED:
+            if goal is None:
+                return False  # bound, not inserted yet (or never: a crash in between); keep it
+            if goal.status in FINISHED:
                 # a stale binding (a crash between a save and its clean-up): a finished goal
                 # never becomes active again, so dropping it cannot race with a re-binding
                 await self.repo.unbind(tenant, goal_id, keys)

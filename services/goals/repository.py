@@ -233,9 +233,9 @@ class GoalRepository:
     ) -> None:
         """Write the goal's state, new timeline entries and events in one versioned update.
 
-        Around it, without a transaction: binding keys the goal gains are indexed before
-        (``BindingIndex``), the previous save's timeline entries moved to their collection
-        before (``GoalTimeline``), keys it lost unindexed after.
+        Around it, without a transaction: binding keys the goal gains are indexed before and
+        keys it lost unindexed after (``BindingIndex``); pending timeline entries are moved
+        to their collection before, once a batch is full (``GoalTimeline``).
         """
         bindings = goal_bindings(goal)
         had = set(goal.stored.get("binding_keys") or ())

@@ -343,3 +343,15 @@ async def test_the_tenant_margin_is_read_once_per_cache_period_not_per_point() -
     await broker.deliver(router)
     assert goals.docs["g1"]["key_results"]["k"]["current"] == 5
     assert goals.settings_reads == 1
+
+
+async def test_a_binding_written_before_its_goal_is_inserted_is_kept() -> None:
+    goals, router, broker = setup()
+    early = team_goal("g1", "t1")
+    goals._bind(early.id, goal_bindings(early))  # the insert binds first, then stores the goal
+    await broker.publish(team_point("dp1", "t1"))
+    await broker.deliver(router)
+    goals.add(early)
+    await broker.publish(team_point("dp2", "t1", value=6))
+    await broker.deliver(router)
+    assert goals.docs["g1"]["key_results"]["k"]["current"] == 6
