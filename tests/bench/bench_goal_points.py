@@ -16,8 +16,8 @@ Two questions, each answered beside a ceiling measured in the same run, on the s
   goal's document as it then is.
 - **tenant size**: 100 vs 5,000 active goals bound to the same metric, each with its own
   dimension filter (``team``); every point carries ``team`` and ``region`` and matches one
-  goal. Goals are created through ``GoalStore.insert`` (so whatever the repository maintains on
-  creation is maintained). Ceiling: the same bare read + update of one goal's document in the
+  goal. Goals and their bindings are stored in bulk exactly as ``GoalRepository.insert`` writes
+  them (``seed_goals``). Ceiling: the same bare read + update of one goal's document in the
   same collection.
 
 It prints the mean and p50 per-point cost, the ceiling and their ratio, and writes
@@ -40,12 +40,13 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.goals.bindings import goal_bindings, shapes_key
 from services.goals.common import GoalStore
 from services.goals.domain import Goal
 from services.goals.progress import DataPoint, KeyResult, KpiBinding
 from services.goals.reactions import GoalReactions
 from services.goals.records import APPLIED_WINDOW, TimelineEntry
-from services.goals.repository import GOALS, GoalRepository, indexes
+from services.goals.repository import GOALS, GoalRepository, goal_state, indexes
 from services.goals.timeline_repository import TIMELINE, timeline_docs
 from shared.mongo import Document, ensure_indexes, open_database
 
@@ -134,6 +135,32 @@ def _entry(doc: Document) -> TimelineEntry:
     return TimelineEntry(doc["id"], doc["at"], doc["kind"], data)
 
 
+async def seed_goals(repo: GoalRepository, count: int, now: datetime) -> None:
+    """Store ``count`` active goals, each on its own ``team`` filter, and their bindings, as
+    ``GoalRepository.insert`` writes them (same mapping and keys) but in bulk: one insert per
+    goal took longer than the run's budget on a busy shared store."""
+    goals = [new_goal(f"g{i:05d}", {"team": f"t{i}"}, "latest", now) for i in range(count)]
+    docs = [{"_id": g.id, **goal_state(g), "version": 1, "pending_timeline": []} for g in goals]
+    bindings: dict[str, Document] = {}
+    for g in goals:
+        for key, (metric, shape) in goal_bindings(g).items():
+            doc = bindings.setdefault(
+                key, {"_id": key, "tenant": TENANT, "metric": metric, "goal_ids": []}
+            )
+            doc["goal_ids"].append(g.id)
+            shapes = bindings.setdefault(
+                shapes_key(TENANT, metric),
+                {"_id": shapes_key(TENANT, metric), "tenant": TENANT, "shapes": []},
+            )
+            if shape not in shapes["shapes"]:
+                shapes["shapes"].append(shape)
+    for start in range(0, count, 1000):
+        await repo.goals.insert_many(docs[start : start + 1000])
+    rows = list(bindings.values())
+    for start in range(0, len(rows), 1000):
+        await repo.index.bindings.insert_many(rows[start : start + 1000])
+
+
 async def ceiling_ms(db: AsyncDatabase[Document], goal_id: str, rounds: int) -> float:
     """A bare find_one + update_one of a copy of the goal's document, as it is now."""
     doc = await db[GOALS].find_one({"_id": goal_id})
@@ -214,9 +241,7 @@ async def history_case(points: int, rounds: int) -> Document:
 async def tenant_case(goals: int, rounds: int) -> Document:
     client, name, reactions, store = await scratch()
     try:
-        now = datetime.now(UTC)
-        for i in range(goals):
-            await store.insert(new_goal(f"g{i:05d}", {"team": f"t{i}"}, "latest", now))
+        await seed_goals(store.repo, goals, datetime.now(UTC))
         timings = await apply_points(
             reactions, rounds, lambda i: {"team": f"t{(i * 7919) % goals}", "region": "eu"}
         )
