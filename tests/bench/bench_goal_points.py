@@ -105,7 +105,7 @@ async def seed_history(db: AsyncDatabase[Document], goal_id: str, points: int) -
     timeline entry each in the timeline collection (seq as consecutive saves number them),
     the newest ``APPLIED_WINDOW`` ids in the goal, and the key result's running sum."""
     now = datetime.now(UTC)
-    chunk = 2000
+    chunk = 500
     for start in range(0, points, chunk):
         entries = [progress_entry(i, now) for i in range(start, min(points, start + chunk))]
         docs = [
@@ -154,11 +154,11 @@ async def seed_goals(repo: GoalRepository, count: int, now: datetime) -> None:
             )
             if shape not in shapes["shapes"]:
                 shapes["shapes"].append(shape)
-    for start in range(0, count, 1000):
-        await repo.goals.insert_many(docs[start : start + 1000])
     rows = list(bindings.values())
-    for start in range(0, len(rows), 1000):
-        await repo.index.bindings.insert_many(rows[start : start + 1000])
+    for start in range(0, count, 200):  # FerretDB stalled on 1,000-document batches here
+        await repo.goals.insert_many(docs[start : start + 200])
+    for start in range(0, len(rows), 200):
+        await repo.index.bindings.insert_many(rows[start : start + 200])
 
 
 async def ceiling_ms(db: AsyncDatabase[Document], goal_id: str, rounds: int) -> float:
