@@ -45,17 +45,34 @@ class GoalStore:
         default_margin: float,
         notify: Callable[[], None] = lambda: None,
         clock: Clock = utcnow,
+        margin_cache_s: float = 5.0,
     ) -> None:
         self.repo = repo
         self.default_margin = default_margin
         self.notify = notify
         self.clock = clock
+        self.margin_cache_s = margin_cache_s
+        self._margins: dict[str, tuple[float, float]] = {}  # tenant -> (margin, read at)
 
     async def margin(self, tenant: str) -> float:
+        """The tenant's at-risk margin, read at most once per ``margin_cache_s`` per tenant.
+
+        Every data point needs it; reading the settings document for each one cost a round
+        trip per point. A change made through another replica is seen within the cache time.
+        """
+        cached = self._margins.get(tenant)
+        if cached is not None and time.monotonic() - cached[1] < self.margin_cache_s:
+            return cached[0]
         doc = await self.repo.tenant_settings(tenant)
+        margin = self.default_margin
         if doc and doc.get("at_risk_margin") is not None:
-            return float(doc["at_risk_margin"])
-        return self.default_margin
+            margin = float(doc["at_risk_margin"])
+        self._margins[tenant] = (margin, time.monotonic())
+        return margin
+
+    def forget_margin(self, tenant: str) -> None:
+        """This replica changed the margin: read it again next time."""
+        self._margins.pop(tenant, None)
 
     async def insert(self, goal: Goal) -> None:
         await self.repo.insert(goal, envelopes(goal, self.clock()))

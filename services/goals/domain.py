@@ -22,7 +22,7 @@ from services.goals.progress import (
     is_at_risk,
     milestones_crossed,
 )
-from services.goals.records import Applied, PendingEvent, TimelineEntry
+from services.goals.records import APPLIED_WINDOW, Applied, PendingEvent, TimelineEntry
 from shared.errors import Conflict, InvalidInput
 from shared.events.envelope import EventPayload
 from shared.events.goals import (
@@ -100,6 +100,9 @@ class Goal:
     version: int = 0
     events: list[PendingEvent] = field(default_factory=list, repr=False)
     new_timeline: list[TimelineEntry] = field(default_factory=list, repr=False)
+    # what the repository remembers of the stored document (the keys the goal is indexed
+    # under, timeline entries not yet moved to their collection); opaque to the domain
+    stored: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ facts
 
@@ -425,7 +428,9 @@ class Goal:
         return any(a.id == event_id for a in self.applied)
 
     def remember(self, event_id: str, now: datetime) -> None:
+        """Keep the id among the last ``APPLIED_WINDOW`` applied (the oldest falls out)."""
         self.applied.append(Applied(event_id, now))
+        del self.applied[:-APPLIED_WINDOW]
 
     def prune_applied(self, before: datetime) -> int:
         kept = [a for a in self.applied if a.at >= before]

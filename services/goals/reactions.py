@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from datetime import date, timedelta
 
 from services.goals.common import GoalStore
@@ -12,28 +14,70 @@ from shared.observability import get_logger
 
 log = get_logger(__name__)
 
+# a lost race on one goal is retried on that goal (reloaded) this many times before the
+# whole record is handed back to the runner, which retries it (goals already moved are
+# guarded by the point's id)
+ATTEMPTS_PER_GOAL = 5
+# goals one point moves at a time: reads overlap; on FerretDB writes are serialized anyway
+CONCURRENT_GOALS = 8
+FINISHED = ("achieved", "abandoned")
+
 
 class GoalReactions:
     def __init__(self, store: GoalStore, *, retention_days: int = 14) -> None:
         self.store = store
         self.repo = store.repo
         self.retention = timedelta(days=retention_days)
+        self._all_indexed = False
 
     async def apply_datapoint(self, tenant: str, point: DataPoint) -> int:
         """Move every active bound key result of the tenant that the point matches.
 
-        Each goal remembers the point's id in the same versioned update, so a redelivery (or a
-        retry after a lost race on another goal) never moves a goal twice.
+        Only the goals indexed under a binding the point matches are read (``_id`` lookups;
+        the cost does not grow with the tenant's other goals). Each goal remembers the point's
+        id in the same versioned update, so a redelivery, a retry after a lost race, or the
+        same goal reached through two of its key results never moves a goal twice.
         """
+        found = await self.repo.goals_for_point(tenant, point.metric, dict(point.dimensions))
+        if not found:
+            return 0
+        keys_of: dict[str, list[str]] = {}
+        for key, goal_ids in found.items():
+            for goal_id in goal_ids:
+                keys_of.setdefault(goal_id, []).append(key)
         margin = await self.store.margin(tenant)
-        moved = 0
-        # one read for all candidates: a round trip per goal made the consumer the bottleneck
-        for goal in await self.repo.bound_goals(tenant, point.metric):
+        limit = asyncio.Semaphore(CONCURRENT_GOALS)
+
+        async def one(goal_id: str) -> bool:
+            async with limit:
+                return await self._apply_to(tenant, goal_id, keys_of[goal_id], point, margin)
+
+        moved = await asyncio.gather(*(one(goal_id) for goal_id in sorted(keys_of)))
+        return sum(moved)
+
+    async def _apply_to(
+        self, tenant: str, goal_id: str, keys: list[str], point: DataPoint, margin: float
+    ) -> bool:
+        """Apply the point to one goal, reloading it after a lost race (versioned saves)."""
+        for attempt in range(ATTEMPTS_PER_GOAL):
+            if attempt:  # spread the writers that lost the race, so they don't collide again
+                await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+            goal = await self.repo.get(tenant, goal_id)
+            if goal is None:
+                return False  # bound, not inserted yet (or never: a crash in between); keep it
+            if goal.status in FINISHED:
+                # a stale binding (a crash between a save and its clean-up): a finished goal
+                # never becomes active again, so dropping it cannot race with a re-binding
+                await self.repo.unbind(tenant, goal_id, keys)
+                return False
             if not goal.apply_datapoint(point, now=self.store.clock(), margin=margin):
-                continue
-            await self.store.save(goal, guard_event_id=point.id)
-            moved += 1
-        return moved
+                return False
+            try:
+                await self.store.save(goal, guard_event_id=point.id)
+            except VersionConflict:
+                continue  # another replica or partition changed it: reload and re-check
+            return True
+        raise VersionConflict(f"goal {goal_id} kept changing while a data point was applied")
 
     async def manager_changed(
         self, *, event_id: str, tenant: str, person_id: str, new_manager_id: str | None
@@ -104,6 +148,28 @@ class GoalReactions:
                     continue
             await self.repo.mark_risk_checked(tenant, goal_id, today)
         return flagged
+
+    async def index_unbound_goals(self) -> int:
+        """Index the active goals stored before the KPI binding index (saving indexes them).
+
+        Once a round finds none, this process stops looking: every goal stored since carries
+        its binding keys.
+        """
+        if self._all_indexed:
+            return 0
+        unindexed = await self.repo.unindexed()
+        self._all_indexed = not unindexed
+        indexed = 0
+        for tenant, goal_id in unindexed:
+            goal = await self.repo.get(tenant, goal_id)
+            if goal is None:
+                continue
+            try:
+                await self.store.save(goal)
+            except VersionConflict:
+                continue  # saved meanwhile, which indexed it
+            indexed += 1
+        return indexed
 
     async def prune_guards(self) -> int:
         """Forget applied-event ids older than the retention (redeliveries come long before)."""

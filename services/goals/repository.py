@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
@@ -12,9 +12,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.goals.access import SHARED, GoalFilter, Viewer
+from services.goals.binding_repository import BindingIndex
+from services.goals.bindings import goal_bindings
 from services.goals.domain import Goal
 from services.goals.progress import Checkpoint, KeyResult, KpiBinding
-from services.goals.records import Applied, TimelineEntry
+from services.goals.records import Applied
+from services.goals.timeline_repository import GoalTimeline, timeline_docs
 from shared.directory import PeopleDirectory
 from shared.errors import Conflict
 from shared.events.envelope import Envelope
@@ -28,17 +31,20 @@ TENANT_SETTINGS = "goal_settings"
 LEASES = "leases"
 SYSTEM_TENANT = "_system"  # documents that belong to no tenant (the scheduler lease)
 
-# what a goal load never needs: the outbox and the (long) timeline
+# what a goal load never needs: the outbox, and the timeline goals embedded before it moved
 _LEAN = {"pending_events": 0, "timeline": 0}
+PENDING_TIMELINE = "pending_timeline"
+# timeline entries a goal holds before a save moves them to their collection in one insert:
+# bounds the document (~10 kB) and makes the move one write per ~20 saves instead of one each
+TIMELINE_BATCH = 20
 
 
 def indexes() -> dict[str, list[IndexModel]]:
     return {
         GOALS: [
             IndexModel([("tenant", ASCENDING), ("owner_id", ASCENDING), ("status", ASCENDING)]),
-            IndexModel(
-                [("tenant", ASCENDING), ("status", ASCENDING), ("bound_metrics", ASCENDING)]
-            ),
+            # active goals not yet in the KPI binding index (stored before it existed)
+            IndexModel([("status", ASCENDING), ("binding_keys", ASCENDING)]),
             IndexModel([("tenant", ASCENDING), ("parent_id", ASCENDING)]),
             IndexModel(
                 [("status", ASCENDING), ("next_review_on", ASCENDING), ("tenant", ASCENDING)]
@@ -47,6 +53,8 @@ def indexes() -> dict[str, list[IndexModel]]:
         TEMPLATES: [IndexModel([("tenant", ASCENDING), ("id", ASCENDING)], unique=True)],
         TENANT_SETTINGS: [IndexModel([("tenant", ASCENDING)], unique=True)],
         LEASES: [IndexModel([("tenant", ASCENDING), ("expires_at", ASCENDING)])],
+        **BindingIndex.indexes(),
+        **GoalTimeline.indexes(),
         **PeopleDirectory.indexes(),
     }
 
@@ -117,6 +125,7 @@ def goal_state(goal: Goal) -> Document:
         "review_every_days": goal.review_every_days,
         "key_results": {k: key_result_to_doc(kr) for k, kr in goal.key_results.items()},
         "bound_metrics": goal.bound_metrics,
+        "binding_keys": sorted(goal_bindings(goal)),
         "checkpoints": [
             {"label": c.label, "due_on": c.due_on.isoformat(), "progress": c.progress}
             for c in goal.checkpoints
@@ -177,6 +186,11 @@ def goal_from_doc(doc: Document) -> Goal:
         created_at=as_utc(doc.get("created_at")) or utcnow(),
         updated_at=as_utc(doc.get("updated_at")) or utcnow(),
         version=int(doc.get("version", 0)),
+        stored={
+            # None: stored before the binding index; its first save indexes it
+            "binding_keys": doc.get("binding_keys"),
+            PENDING_TIMELINE: list(doc.get(PENDING_TIMELINE, [])),
+        },
     )
 
 
@@ -196,10 +210,6 @@ def _scope(viewer: Viewer, owner_id: str | None) -> Document | None:
     }
 
 
-def _timeline_doc(entry: TimelineEntry) -> Document:
-    return {"id": entry.id, "at": entry.at, "kind": entry.kind, **entry.data}
-
-
 class GoalRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         # on FerretDB the runtime's database serializes writes per collection (shared/mongo.py),
@@ -209,15 +219,19 @@ class GoalRepository:
         self.settings = db[TENANT_SETTINGS]
         self.leases = db[LEASES]
         self.outboxes = (self.goals,)  # goals carry their events (pending_events)
+        self.index = BindingIndex(db)
+        self.timeline_log = GoalTimeline(db)
 
     # ------------------------------------------------------------------ goals
-
     async def insert(self, goal: Goal, events: Sequence[Envelope]) -> None:
+        bindings = goal_bindings(goal)
+        await self.index.bind(goal.tenant, goal.id, bindings)  # before the goal: see save
+        pending = timeline_docs(goal.tenant, goal.id, 1, goal.new_timeline)
         doc = {
             "_id": goal.id,
             **goal_state(goal),
             "version": 1,
-            "timeline": [_timeline_doc(e) for e in goal.new_timeline],
+            PENDING_TIMELINE: pending,
             "pending_events": [e.to_document() for e in events],
         }
         try:
@@ -225,29 +239,57 @@ class GoalRepository:
         except DuplicateKeyError as exc:
             raise Conflict(f"goal {goal.id} already exists") from exc
         goal.version = 1
+        goal.stored = {"binding_keys": sorted(bindings), PENDING_TIMELINE: pending}
 
     async def save(
         self, goal: Goal, events: Sequence[Envelope], *, guard_event_id: str | None = None
     ) -> None:
-        """Write the goal's state, new timeline entries and events in one versioned update."""
+        """Write the goal's state, new timeline entries and events in one versioned update.
+
+        Around it, without a transaction: binding keys the goal gains are indexed before and
+        keys it lost unindexed after (``BindingIndex``); pending timeline entries are moved
+        to their collection before, once a batch is full (``GoalTimeline``).
+        """
+        bindings = goal_bindings(goal)
+        had = set(goal.stored.get("binding_keys") or ())
+        gained = {k: v for k, v in bindings.items() if k not in had}
+        await self.index.bind(goal.tenant, goal.id, gained)
+        pending = list(goal.stored.get(PENDING_TIMELINE, []))
+        new = timeline_docs(goal.tenant, goal.id, goal.version + 1, goal.new_timeline)
+        if len(pending) + len(new) > TIMELINE_BATCH:
+            await self.timeline_log.move(pending)
+            pending = []
+        pending += new
         filter_: Document = {"_id": goal.id, "tenant": goal.tenant}
         if guard_event_id is not None:
             filter_["applied_ids"] = {"$ne": guard_event_id}
-        update: Document = {"$set": goal_state(goal)}
-        if goal.new_timeline:
-            update["$push"] = {"timeline": {"$each": [_timeline_doc(e) for e in goal.new_timeline]}}
+        update: Document = {"$set": {**goal_state(goal), PENDING_TIMELINE: pending}}
         await update_versioned(self.goals, filter_, goal.version, with_outbox(update, events))
         goal.version += 1
         goal.new_timeline.clear()
         goal.events.clear()
+        goal.stored = {"binding_keys": sorted(bindings), PENDING_TIMELINE: pending}
+        await self.index.unbind(goal.tenant, goal.id, had - set(bindings))
 
     async def get(self, tenant: str, goal_id: str) -> Goal | None:
-        doc = await self.goals.find_one({"_id": goal_id, "tenant": tenant}, _LEAN)
-        return goal_from_doc(doc) if doc else None
+        # by _id alone, tenant checked here: FerretDB 1.24 answers only that without a scan
+        doc = await self.goals.find_one({"_id": goal_id}, _LEAN)
+        return goal_from_doc(doc) if doc and doc.get("tenant") == tenant else None
 
-    async def timeline(self, tenant: str, goal_id: str) -> list[Document]:
-        doc = await self.goals.find_one({"_id": goal_id, "tenant": tenant}, {"timeline": 1})
-        return list(doc.get("timeline", [])) if doc else []
+    async def timeline(
+        self, tenant: str, goal_id: str, *, after: int | None, limit: int
+    ) -> list[Document]:
+        """Up to ``limit`` timeline entries after ``after`` (their ``seq``), oldest first."""
+        doc = await self.goals.find_one(
+            {"_id": goal_id, "tenant": tenant}, {PENDING_TIMELINE: 1, "timeline": 1}
+        )
+        if doc is None:
+            return []
+        # entries embedded by earlier versions come first, with negative positions
+        legacy = doc.get("timeline", [])
+        pending = [{**e, "seq": i - len(legacy)} for i, e in enumerate(legacy)]
+        pending += doc.get(PENDING_TIMELINE, [])
+        return await self.timeline_log.page(tenant, goal_id, pending, after=after, limit=limit)
 
     async def visible_to(
         self,
@@ -288,10 +330,21 @@ class GoalRepository:
     async def exists(self, tenant: str, goal_id: str) -> bool:
         return await self.goals.find_one({"_id": goal_id, "tenant": tenant}, {"_id": 1}) is not None
 
-    async def bound_goals(self, tenant: str, metric: str) -> list[Goal]:
-        """The tenant's active goals with a key result bound to ``metric``, in one query."""
-        query = {"tenant": tenant, "status": "active", "bound_metrics": metric}
-        return [goal_from_doc(doc) async for doc in self.goals.find(query, _LEAN)]
+    async def goals_for_point(
+        self, tenant: str, metric: str, dimensions: dict[str, str]
+    ) -> dict[str, list[str]]:
+        """Ids of the goals indexed under a binding the point matches, by binding key."""
+        return await self.index.goal_ids_for_point(tenant, metric, dimensions)
+
+    async def unbind(self, tenant: str, goal_id: str, keys: Sequence[str]) -> None:
+        await self.index.unbind(tenant, goal_id, keys)
+
+    async def unindexed(self, limit: int = 500) -> list[tuple[str, str]]:
+        """Active goals stored before the binding index existed (their first save indexes them)."""
+        cursor = self.goals.find(
+            {"status": "active", "binding_keys": {"$exists": False}}, {"_id": 1, "tenant": 1}
+        ).limit(limit)
+        return [(doc["tenant"], doc["_id"]) async for doc in cursor]
 
     async def active_long_term_of(self, tenant: str, owner_id: str) -> list[str]:
         cursor = self.goals.find(
@@ -357,8 +410,6 @@ class GoalRepository:
 
     async def acquire_lease(self, name: str, holder: str, now: datetime, ttl_s: float) -> bool:
         """Take or renew a named lease; False while another holder's lease runs."""
-        from datetime import timedelta
-
         try:
             doc = await self.leases.find_one_and_update(
                 {"_id": name, "$or": [{"holder": holder}, {"expires_at": {"$lt": now}}]},

@@ -45,8 +45,15 @@ class ReviewScheduler:
         reviews = await self.reactions.emit_due_reviews(today)
         risks = await self.reactions.assess_risks(today)
         pruned = await self.reactions.prune_guards()
-        if reviews or risks or pruned:
-            log.info("scheduler round", reviews_due=reviews, at_risk=risks, pruned=pruned)
+        indexed = await self.reactions.index_unbound_goals()
+        if reviews or risks or pruned or indexed:
+            log.info(
+                "scheduler round",
+                reviews_due=reviews,
+                at_risk=risks,
+                pruned=pruned,
+                indexed=indexed,
+            )
         return True
 
     async def start(self) -> None:

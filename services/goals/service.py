@@ -269,11 +269,14 @@ class GoalService:
         self, principal: Principal, goal_id: str, cursor: str | None, limit: int
     ) -> tuple[list[Document], str | None]:
         await self.readable(principal, goal_id)
-        entries = await self.repo.timeline(principal.tenant, goal_id)
-        offset = int((decode_cursor(cursor) or {}).get("o", 0))
-        page = entries[offset : offset + limit]
-        more = offset + limit < len(entries)
-        return page, encode_cursor({"o": offset + limit}) if more else None
+        after = (decode_cursor(cursor) or {}).get("after")
+        if after is not None and type(after) is not int:
+            raise InvalidInput("the cursor is not one this API returned")
+        entries = await self.repo.timeline(principal.tenant, goal_id, after=after, limit=limit + 1)
+        page = entries[:limit]
+        more = len(entries) > limit
+        next_cursor = encode_cursor({"after": page[-1]["seq"]}) if more else None
+        return [{k: v for k, v in e.items() if k != "seq"} for e in page], next_cursor
 
     # ------------------------------------------------------------------ lists
 
@@ -350,4 +353,5 @@ class GoalService:
 
     async def put_goal_settings(self, tenant: str, margin: float) -> float:
         await self.repo.put_tenant_settings(tenant, {"at_risk_margin": margin})
+        self.store.forget_margin(tenant)
         return margin

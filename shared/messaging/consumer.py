@@ -2,6 +2,10 @@
 
 - Handlers are declared on a :class:`Router` by payload type, like FastAPI routes.
 - Offsets are committed only after the handler's effect is stored.
+- The partitions of one fetch are processed concurrently, each strictly in order: records of
+  one key (one aggregate, one KPI series) stay in order, while a slow store round trip for one
+  partition no longer holds up the others. The fetch's offsets are committed once all its
+  partitions are done (or stopped), each only up to its last record whose effect is stored.
 - Transient errors (database or broker outages, lost optimistic races) are retried with
   backoff on the same record, so the partition's order holds and an outage never dead-letters.
 - A record that cannot be read, or whose handler keeps failing for another reason, goes to
@@ -195,18 +199,30 @@ class ConsumerRunner:
                 log.warning("fetch failed; retrying", group=self.group, error=str(exc))
                 await asyncio.sleep(1)
                 continue
-            try:
-                for tp, records in batches.items():
-                    async with self._in_flight:
-                        for record in records:
-                            if self._stopping or tp not in consumer.assignment():
-                                break
-                            await self._handle(record)
-                            self._uncommitted[tp] = record.offset + 1
-                    await self._commit_processed()
-            except _Stopping:
+            async with self._in_flight:
+                await asyncio.gather(
+                    *(self._partition(consumer, tp, records) for tp, records in batches.items())
+                )
+            await self._commit_processed()
+            if self._stopping:
                 break
             await self._update_lag(consumer)
+
+    async def _partition(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        records: list[ConsumerRecord[bytes, bytes]],
+    ) -> None:
+        """One partition's records of a fetch, in order; stops early when the runner stops."""
+        try:
+            for record in records:
+                if self._stopping or tp not in consumer.assignment():
+                    return
+                await self._handle(record)
+                self._uncommitted[tp] = record.offset + 1
+        except _Stopping:
+            return
 
     async def _commit_processed(self) -> None:
         if not self._uncommitted or self._consumer is None:
@@ -340,7 +356,7 @@ def _trace_id(traceparent: str | None) -> str | None:
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Before partitions move, finish the record in hand and commit what is done."""
+    """Before partitions move, finish the fetch in hand and commit what is done."""
 
     def __init__(self, runner: ConsumerRunner) -> None:
         self._runner = runner

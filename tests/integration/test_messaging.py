@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -257,3 +260,43 @@ async def test_person_payload_round_trips_through_the_broker(
     finally:
         await runner.stop()
     assert seen == [person]
+
+
+async def test_partitions_of_a_fetch_are_processed_concurrently_each_in_order(
+    settings: CommonSettings, producer: EventProducer
+) -> None:
+    partitioner = DefaultPartitioner()
+    by_partition: dict[int, list[str]] = {}
+    for i in range(50):
+        subject = f"acme:series-{i}"
+        by_partition.setdefault(partitioner(subject.encode(), [0, 1], [0, 1]), []).append(subject)
+    slow, fast = by_partition[0][0], by_partition[1][0]
+    fast_handled = asyncio.Event()
+    slow_waited: list[bool] = []
+    seen: dict[str, list[float]] = {}
+    router = Router()
+
+    @router.on(KpiDatapointRecorded)
+    async def handle(event: Any, payload: KpiDatapointRecorded) -> None:
+        if event.subject == slow and not slow_waited:
+            # sequential partitions would make this wait out: the fast one comes after
+            try:
+                await asyncio.wait_for(fast_handled.wait(), 10)
+                slow_waited.append(True)
+            except TimeoutError:
+                slow_waited.append(False)
+        if event.subject == fast:
+            fast_handled.set()
+        seen.setdefault(event.subject, []).append(payload.value)
+
+    for n in range(5):
+        for subject in (slow, fast):
+            await producer.publish(dataclasses.replace(datapoint(n), subject=subject))
+    runner = ConsumerRunner(settings, group="concurrent", router=router, producer=producer)
+    await runner.start()
+    try:
+        await eventually(lambda: sum(len(v) for v in seen.values()) == 10, timeout=30)
+    finally:
+        await runner.stop()
+    assert slow_waited == [True]
+    assert seen == {slow: [0, 1, 2, 3, 4], fast: [0, 1, 2, 3, 4]}  # each partition in order

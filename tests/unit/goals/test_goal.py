@@ -8,6 +8,7 @@ import pytest
 
 from services.goals.domain import Goal
 from services.goals.progress import DataPoint, KeyResult, KpiBinding
+from services.goals.records import APPLIED_WINDOW
 from shared.errors import Conflict, InvalidInput
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -220,6 +221,18 @@ def test_old_applied_guards_are_pruned():
     g.remember("new", NOW)
     assert g.prune_applied(NOW - timedelta(days=14)) == 1
     assert [a.id for a in g.applied] == ["new"]
+
+
+def test_applied_guards_keep_only_the_newest_window_however_long_the_history():
+    g = goal(aggregation="sum")
+    for i in range(APPLIED_WINDOW + 500):
+        g.apply_datapoint(point(f"dp{i}", 0.01, 1), now=NOW, margin=0.1)
+    assert len(g.applied) == APPLIED_WINDOW
+    assert g.applied[0].id == "dp500"
+    # a redelivery of any point still in the window changes nothing
+    before = g.key_results["adoption"].current
+    assert not g.apply_datapoint(point("dp600", 0.01, 1), now=NOW, margin=0.1)
+    assert g.key_results["adoption"].current == before
 
 
 def test_editing_refuses_unknown_fields_and_a_bad_period():

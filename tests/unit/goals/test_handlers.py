@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from services.goals.bindings import goal_bindings, keys_for_point, shapes_key
 from services.goals.common import GoalStore
 from services.goals.domain import Goal
 from services.goals.handlers import build_router
@@ -25,17 +29,31 @@ NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 class FakeGoals:
-    """Stores goals as the real repository does (through the same document mapping)."""
+    """Stores goals as the real repository does (through the same document mapping and the
+    same binding keys), including its write order around a save: bind, save, unbind."""
 
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
         self.outbox: list[Envelope] = []
         self.conflicts_to_raise = 0
+        self.bindings: dict[str, set[str]] = {}  # binding key -> goal ids
+        self.shapes: dict[str, set[str]] = {}  # shapes key -> shapes
+        self.reads = 0
+        self.settings_reads = 0
 
     def add(self, goal: Goal) -> None:
+        self._bind(goal.id, goal_bindings(goal))
         self.docs[goal.id] = {"_id": goal.id, **goal_state(goal), "version": 1, "timeline": []}
+        goal.version = 1
+
+    def _bind(self, goal_id: str, keys: dict[str, tuple[str, str]]) -> None:
+        for key, (metric, shape) in keys.items():
+            tenant = json.loads(key)[0]
+            self.shapes.setdefault(shapes_key(tenant, metric), set()).add(shape)
+            self.bindings.setdefault(key, set()).add(goal_id)
 
     async def get(self, tenant: str, goal_id: str) -> Goal | None:
+        self.reads += 1
         doc = self.docs.get(goal_id)
         return goal_from_doc(doc) if doc and doc["tenant"] == tenant else None
 
@@ -43,12 +61,17 @@ class FakeGoals:
         self, goal: Goal, events: Sequence[Envelope], *, guard_event_id: str | None = None
     ) -> None:
         doc = self.docs[goal.id]
+        wanted = goal_bindings(goal)
+        self._bind(goal.id, wanted)
         if self.conflicts_to_raise:
             self.conflicts_to_raise -= 1
             raise VersionConflict("lost a race")
         if doc["version"] != goal.version or guard_event_id in doc["applied_ids"]:
             raise VersionConflict("stale")
+        had = set(doc["binding_keys"])
         doc.update(goal_state(goal))
+        for key in had - set(wanted):
+            self.bindings[key].discard(goal.id)
         doc["version"] += 1
         doc["timeline"] += [{"kind": e.kind, **e.data} for e in goal.new_timeline]
         self.outbox += events
@@ -56,12 +79,16 @@ class FakeGoals:
         goal.events.clear()
         goal.new_timeline.clear()
 
-    async def bound_goals(self, tenant: str, metric: str) -> list[Goal]:
-        return [
-            goal_from_doc(d)
-            for d in self.docs.values()
-            if d["tenant"] == tenant and d["status"] == "active" and metric in d["bound_metrics"]
-        ]
+    async def goals_for_point(
+        self, tenant: str, metric: str, dimensions: dict[str, str]
+    ) -> dict[str, list[str]]:
+        shapes = self.shapes.get(shapes_key(tenant, metric), set())
+        keys = keys_for_point(tenant, metric, dimensions, shapes)
+        return {k: sorted(self.bindings[k]) for k in keys if k in self.bindings}
+
+    async def unbind(self, tenant: str, goal_id: str, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.bindings.get(key, set()).discard(goal_id)
 
     async def active_long_term_of(self, tenant: str, owner_id: str) -> list[str]:
         return [
@@ -72,6 +99,7 @@ class FakeGoals:
         ]
 
     async def tenant_settings(self, tenant: str) -> None:
+        self.settings_reads += 1
         return None
 
 
@@ -193,3 +221,138 @@ async def test_feedback_on_a_goal_adds_one_timeline_entry_without_naming_anonymo
     await broker.deliver(router)
     [entry] = [e for e in goals.docs["g1"]["timeline"] if e["kind"] == "feedback"]
     assert entry["reviewer_id"] is None
+
+
+def team_goal(goal_id: str, team: str, status: str = "active") -> Goal:
+    goal = Goal(
+        id=goal_id,
+        tenant="acme",
+        owner_id="pm",
+        title="Adoption",
+        horizon="short_term",
+        key_results={
+            "k": KeyResult(
+                "k", "Adoption", 0, 10, 0, kpi=KpiBinding("adoption", {"team": team}, "latest")
+            )
+        },
+    )
+    if status != "draft":
+        goal.change_status("active", by="pm", today=NOW.date(), now=NOW)
+    goal.events.clear()
+    return goal
+
+
+def team_point(dp_id: str, team: str, value: float = 5) -> Envelope:
+    return envelope(
+        KpiDatapointRecorded(
+            id=dp_id,
+            tenant="acme",
+            metric="adoption",
+            value=value,
+            timestamp=NOW + timedelta(minutes=1),
+            source_id="s",
+            source_event_id=dp_id,
+            dimensions={"team": team, "region": "eu"},
+        ),
+        "adoption",
+    )
+
+
+async def test_a_point_reads_only_the_goals_whose_filter_it_matches() -> None:
+    goals, router, broker = setup()
+    for i in range(50):
+        goals.add(team_goal(f"g{i}", f"t{i}"))
+    await broker.publish(team_point("dp1", "t7"))
+    await broker.deliver(router)
+    assert goals.reads == 1
+    moved = [d["_id"] for d in goals.docs.values() if d["key_results"]["k"]["current"] != 0]
+    assert moved == ["g7"]
+
+
+async def test_a_draft_goal_is_not_indexed_until_it_becomes_active() -> None:
+    goals, router, broker = setup()
+    draft = team_goal("g1", "t1", status="draft")
+    goals.add(draft)
+    await broker.publish(team_point("dp1", "t1"))
+    await broker.deliver(router)
+    assert goals.reads == 0
+    store = GoalStore(goals, default_margin=0.15, clock=lambda: NOW)  # type: ignore[arg-type]
+    draft.change_status("active", by="pm", today=NOW.date(), now=NOW)
+    await store.save(draft)
+    await broker.publish(team_point("dp2", "t1"))
+    await broker.deliver(router)
+    assert goals.docs["g1"]["key_results"]["k"]["current"] == 5
+
+
+async def test_editing_a_filter_moves_the_goal_to_its_new_binding() -> None:
+    goals, router, broker = setup()
+    goal = team_goal("g1", "t1")
+    goals.add(goal)
+    store = GoalStore(goals, default_margin=0.15, clock=lambda: NOW)  # type: ignore[arg-type]
+    goal.replace_key_results(
+        [KeyResult("k", "Adoption", 0, 10, 0, kpi=KpiBinding("adoption", {"team": "t2"}))],
+        by="pm",
+        today=NOW.date(),
+        now=NOW,
+        margin=0.15,
+    )
+    await store.save(goal)
+    await broker.publish(team_point("dp1", "t1", value=3))
+    await broker.publish(team_point("dp2", "t2", value=4))
+    await broker.deliver(router)
+    assert goals.docs["g1"]["key_results"]["k"]["current"] == 4
+    assert goals.reads == 1  # the old binding is gone: the t1 point read nothing
+
+
+async def test_a_binding_left_behind_by_a_crash_is_harmless_and_dropped_once_finished() -> None:
+    goals, router, broker = setup()
+    goals.add(team_goal("g1", "t1"))
+    # the goal was abandoned and the process died before it removed its binding
+    goals.docs["g1"].update(status="abandoned", binding_keys=[])
+    await broker.publish(team_point("dp1", "t1"))
+    await broker.publish(team_point("dp2", "t1"))
+    await broker.deliver(router)
+    assert goals.docs["g1"]["key_results"]["k"]["current"] == 0
+    assert goals.reads == 1  # the first point dropped the stale binding
+
+
+async def test_a_lost_race_on_a_goal_is_retried_on_that_goal_within_the_record() -> None:
+    goals, router, broker = setup()
+    goals.add(bound_goal())
+    goals.conflicts_to_raise = 2
+    await broker.publish(datapoint("dp1", 3))
+    await broker.deliver(router)
+    assert goals.docs["g1"]["key_results"]["k"]["current"] == 3
+    assert goals.docs["g1"]["applied_ids"] == ["dp1"]
+
+
+async def test_a_goal_that_keeps_changing_hands_the_record_back_to_the_runner() -> None:
+    goals, router, broker = setup()
+    goals.add(bound_goal())
+    goals.conflicts_to_raise = 50
+    await broker.publish(datapoint("dp1", 3))
+    with pytest.raises(VersionConflict):
+        await broker.deliver(router)
+    assert goals.docs["g1"]["key_results"]["k"]["current"] == 0
+
+
+async def test_the_tenant_margin_is_read_once_per_cache_period_not_per_point() -> None:
+    goals, router, broker = setup()
+    goals.add(bound_goal())
+    for i in range(5):
+        await broker.publish(datapoint(f"dp{i}", 1))
+    await broker.deliver(router)
+    assert goals.docs["g1"]["key_results"]["k"]["current"] == 5
+    assert goals.settings_reads == 1
+
+
+async def test_a_binding_written_before_its_goal_is_inserted_is_kept() -> None:
+    goals, router, broker = setup()
+    early = team_goal("g1", "t1")
+    goals._bind(early.id, goal_bindings(early))  # the insert binds first, then stores the goal
+    await broker.publish(team_point("dp1", "t1"))
+    await broker.deliver(router)
+    goals.add(early)
+    await broker.publish(team_point("dp2", "t1", value=6))
+    await broker.deliver(router)
+    assert goals.docs["g1"]["key_results"]["k"]["current"] == 6

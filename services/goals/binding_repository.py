@@ -1,0 +1,76 @@
+"""The KPI binding index: which active goals a data point may move, by ``_id`` lookups.
+
+Documents of ``goal_kpi_bindings`` (keys from ``services.goals.bindings``):
+- ``{_id: binding_key, tenant, metric, goal_ids: [...]}``: the goals indexed under one
+  (tenant, metric, filter);
+- ``{_id: shapes_key, tenant, metric, shapes: [...]}``: the filter shapes in use for a metric.
+
+Kept consistent without multi-document transactions by ordering the writes around the goal's
+versioned save (``GoalRepository.save``): keys a goal gains are added *before* the goal is
+saved, keys it loses are removed *after*. A crash in between leaves a binding that points to a
+goal no longer bound, never a bound goal without its binding; a stale binding is harmless
+because the goal itself re-checks status and filters (``Goal.apply_datapoint``), and one that
+points to a finished goal is removed by the first point that finds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.goals.bindings import keys_for_point, shapes_key
+from shared.mongo import Document
+
+BINDINGS = "goal_kpi_bindings"
+
+
+class BindingIndex:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.bindings = db[BINDINGS]
+
+    @staticmethod
+    def indexes() -> dict[str, list[IndexModel]]:
+        # lookups are by _id; this one serves listing and clean-up per tenant on MongoDB
+        return {BINDINGS: [IndexModel([("tenant", ASCENDING), ("metric", ASCENDING)])]}
+
+    async def bind(self, tenant: str, goal_id: str, keys: Mapping[str, tuple[str, str]]) -> None:
+        """Index the goal under ``keys`` (key -> (metric, shape)); idempotent."""
+        for metric, shape in sorted(set(keys.values())):
+            # the shape first: a point that sees the binding must also be able to find it
+            await self.bindings.update_one(
+                {"_id": shapes_key(tenant, metric), "tenant": tenant},
+                {"$set": {"metric": metric}, "$addToSet": {"shapes": shape}},
+                upsert=True,
+            )
+        for key, (metric, _) in sorted(keys.items()):
+            await self.bindings.update_one(
+                {"_id": key, "tenant": tenant},
+                {"$set": {"metric": metric}, "$addToSet": {"goal_ids": goal_id}},
+                upsert=True,
+            )
+
+    async def unbind(self, tenant: str, goal_id: str, keys: Iterable[str]) -> None:
+        for key in sorted(keys):
+            # the filter carries tenant as well as _id: FerretDB 1.24 scans the collection for
+            # an update filtered on _id alone, and finds the document directly with both
+            await self.bindings.update_one(
+                {"_id": key, "tenant": tenant}, {"$pullAll": {"goal_ids": [goal_id]}}
+            )
+
+    async def goal_ids_for_point(
+        self, tenant: str, metric: str, dimensions: Mapping[str, str]
+    ) -> dict[str, list[str]]:
+        """Goal ids indexed under a key the point matches, by key (reads by ``_id`` only)."""
+        # by _id alone: the key already names the tenant, and FerretDB 1.24 answers a find on
+        # _id alone directly (measured at 5,000 documents: 2 ms, 14 ms with tenant added)
+        shapes = await self.bindings.find_one({"_id": shapes_key(tenant, metric)}, {"shapes": 1})
+        if shapes is None:
+            return {}
+        keys = keys_for_point(tenant, metric, dimensions, shapes.get("shapes", []))
+        found = await asyncio.gather(
+            *(self.bindings.find_one({"_id": k}, {"goal_ids": 1}) for k in keys)
+        )
+        return {doc["_id"]: list(doc.get("goal_ids", [])) for doc in found if doc}
