@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -17,6 +17,7 @@ from services.goals.bindings import goal_bindings
 from services.goals.domain import Goal
 from services.goals.progress import Checkpoint, KeyResult, KpiBinding
 from services.goals.records import Applied
+from services.goals.tenant_records import LEASES, TEMPLATES, TENANT_SETTINGS, TenantRecords
 from services.goals.timeline_repository import GoalTimeline, timeline_docs
 from shared.directory import PeopleDirectory
 from shared.errors import Conflict
@@ -26,10 +27,6 @@ from shared.mongo import Document, update_versioned
 from shared.time import as_utc, utcnow
 
 GOALS = "goals"
-TEMPLATES = "goal_templates"
-TENANT_SETTINGS = "goal_settings"
-LEASES = "leases"
-SYSTEM_TENANT = "_system"  # documents that belong to no tenant (the scheduler lease)
 
 # what a goal load never needs: the outbox, and the timeline goals embedded before it moved
 _LEAN = {"pending_events": 0, "timeline": 0}
@@ -210,14 +207,12 @@ def _scope(viewer: Viewer, owner_id: str | None) -> Document | None:
     }
 
 
-class GoalRepository:
+class GoalRepository(TenantRecords):
     def __init__(self, db: AsyncDatabase[Document]) -> None:
+        super().__init__(db)
         # on FerretDB the runtime's database serializes writes per collection (shared/mongo.py),
         # which keeps the outbox relay's removals from undoing a goal's update
         self.goals = db[GOALS]
-        self.templates = db[TEMPLATES]
-        self.settings = db[TENANT_SETTINGS]
-        self.leases = db[LEASES]
         self.outboxes = (self.goals,)  # goals carry their events (pending_events)
         self.index = BindingIndex(db)
         self.timeline_log = GoalTimeline(db)
@@ -378,57 +373,3 @@ class GoalRepository:
             {"applied_times.0": {"$lt": before}}, {"_id": 1, "tenant": 1}
         ).limit(limit)
         return [(doc["tenant"], doc["_id"]) async for doc in cursor]
-
-    # ------------------------------------------------------------------ templates
-
-    async def tenant_templates(self, tenant: str) -> list[Document]:
-        cursor = self.templates.find({"tenant": tenant}, {"_id": 0}).sort("id", ASCENDING)
-        return [doc async for doc in cursor]
-
-    async def tenant_template(self, tenant: str, template_id: str) -> Document | None:
-        return await self.templates.find_one({"tenant": tenant, "id": template_id}, {"_id": 0})
-
-    async def add_template(self, template: Document) -> None:
-        try:
-            await self.templates.insert_one(
-                {"_id": f"{template['tenant']}:{template['id']}", **template}
-            )
-        except DuplicateKeyError as exc:
-            raise Conflict(f"template {template['id']} already exists") from exc
-
-    # ------------------------------------------------------------------ tenant settings
-
-    async def tenant_settings(self, tenant: str) -> Document | None:
-        return await self.settings.find_one({"_id": tenant}, {"_id": 0})
-
-    async def put_tenant_settings(self, tenant: str, values: Document) -> None:
-        await self.settings.update_one(
-            {"_id": tenant}, {"$set": {"tenant": tenant, **values}}, upsert=True
-        )
-
-    # ------------------------------------------------------------------ leases
-
-    async def acquire_lease(self, name: str, holder: str, now: datetime, ttl_s: float) -> bool:
-        """Take or renew a named lease; False while another holder's lease runs."""
-        try:
-            doc = await self.leases.find_one_and_update(
-                {"_id": name, "$or": [{"holder": holder}, {"expires_at": {"$lt": now}}]},
-                {
-                    "$set": {
-                        "tenant": SYSTEM_TENANT,
-                        "holder": holder,
-                        "expires_at": now + timedelta(seconds=ttl_s),
-                    }
-                },
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            return False  # the lease exists and is someone else's, still running
-        return doc is not None and doc.get("holder") == holder
-
-    async def release_lease(self, name: str, holder: str) -> None:
-        await self.leases.update_one(
-            {"_id": name, "holder": holder},
-            {"$set": {"expires_at": datetime(1970, 1, 1, tzinfo=UTC)}},
-        )

@@ -1,0 +1,80 @@
+"""The goals service's tenant-level records: templates, settings and the scheduler's lease."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.errors import Conflict
+from shared.mongo import Document
+
+TEMPLATES = "goal_templates"
+TENANT_SETTINGS = "goal_settings"
+LEASES = "leases"
+SYSTEM_TENANT = "_system"  # documents that belong to no tenant (the scheduler lease)
+
+
+class TenantRecords:
+    """Every query of the records that belong to a tenant (or the system), not to one goal."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.templates = db[TEMPLATES]
+        self.settings = db[TENANT_SETTINGS]
+        self.leases = db[LEASES]
+
+    # ------------------------------------------------------------------ templates
+
+    async def tenant_templates(self, tenant: str) -> list[Document]:
+        cursor = self.templates.find({"tenant": tenant}, {"_id": 0}).sort("id", ASCENDING)
+        return [doc async for doc in cursor]
+
+    async def tenant_template(self, tenant: str, template_id: str) -> Document | None:
+        return await self.templates.find_one({"tenant": tenant, "id": template_id}, {"_id": 0})
+
+    async def add_template(self, template: Document) -> None:
+        try:
+            await self.templates.insert_one(
+                {"_id": f"{template['tenant']}:{template['id']}", **template}
+            )
+        except DuplicateKeyError as exc:
+            raise Conflict(f"template {template['id']} already exists") from exc
+
+    # ------------------------------------------------------------------ tenant settings
+
+    async def tenant_settings(self, tenant: str) -> Document | None:
+        return await self.settings.find_one({"_id": tenant}, {"_id": 0})
+
+    async def put_tenant_settings(self, tenant: str, values: Document) -> None:
+        await self.settings.update_one(
+            {"_id": tenant}, {"$set": {"tenant": tenant, **values}}, upsert=True
+        )
+
+    # ------------------------------------------------------------------ leases
+
+    async def acquire_lease(self, name: str, holder: str, now: datetime, ttl_s: float) -> bool:
+        """Take or renew a named lease; False while another holder's lease runs."""
+        try:
+            doc = await self.leases.find_one_and_update(
+                {"_id": name, "$or": [{"holder": holder}, {"expires_at": {"$lt": now}}]},
+                {
+                    "$set": {
+                        "tenant": SYSTEM_TENANT,
+                        "holder": holder,
+                        "expires_at": now + timedelta(seconds=ttl_s),
+                    }
+                },
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            return False  # the lease exists and is someone else's, still running
+        return doc is not None and doc.get("holder") == holder
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self.leases.update_one(
+            {"_id": name, "holder": holder},
+            {"$set": {"expires_at": datetime(1970, 1, 1, tzinfo=UTC)}},
+        )
