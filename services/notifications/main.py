@@ -9,15 +9,20 @@ from fastapi import FastAPI
 
 from services.notifications.api import router as api_router
 from services.notifications.channels import EmailSender, HttpSender
-from services.notifications.clock import Clock, SystemClock
+from services.notifications.clock import Clock, utc_now
 from services.notifications.config import NotificationsSettings
-from services.notifications.deliveries import DeliveryQueue
+from services.notifications.deliveries import DeliveryRepository
 from services.notifications.handlers import build_router
 from services.notifications.inbox import Inbox, InboxHub
 from services.notifications.preferences import PreferenceCenter
-from services.notifications.repository import NotificationStore
+from services.notifications.repository import (
+    GoalBindings,
+    NotificationRepository,
+    PreferenceRepository,
+)
 from services.notifications.service import Notifier
 from services.notifications.ssrf import UrlGuard
+from services.notifications.subscriptions import SubscriptionRepository
 from services.notifications.worker import Dispatcher
 from shared.app import Runtime, create_service_app
 from shared.directory import PeopleDirectory
@@ -33,43 +38,56 @@ def create_app(
     guard: UrlGuard | None = None,
 ) -> FastAPI:
     settings = settings or NotificationsSettings()
-    clock = clock or SystemClock()
+    clock = clock or utc_now
     guard = guard or UrlGuard(settings.outbound_allow_list)
 
     @asynccontextmanager
     async def wiring(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         db = runtime.db
-        store = NotificationStore(db)
-        queue = DeliveryQueue(db)
+        notifications, deliveries = NotificationRepository(db), DeliveryRepository(db)
+        preferences, subscriptions = PreferenceRepository(db), SubscriptionRepository(db)
+        bindings = GoalBindings(db)
         directory = PeopleDirectory(db)
         await ensure_indexes(
-            db, {**store.indexes(), **queue.indexes(), **PeopleDirectory.indexes()}
+            db,
+            {
+                **notifications.indexes(),
+                **deliveries.indexes(),
+                **preferences.indexes(),
+                **subscriptions.indexes(),
+                **bindings.indexes(),
+                **PeopleDirectory.indexes(),
+            },
         )
         await ensure_topics(settings, [topics.NOTIFICATIONS])
         hub = InboxHub()
         http = HttpSender(settings, guard)
         relay = OutboxRelay(
-            queue.collection,
+            deliveries.outbox,
             runtime.producer,
             service=settings.service_name,
             poll_interval_s=settings.outbox_poll_interval_s,
         )
         dispatcher = Dispatcher(
             settings,
-            store,
-            queue,
-            directory,
-            clock,
-            EmailSender(settings),
-            http,
+            deliveries=deliveries,
+            preferences=preferences,
+            subscriptions=subscriptions,
+            directory=directory,
+            clock=clock,
+            email=EmailSender(settings),
+            http=http,
             on_events=relay.notify,
         )
         notifier = Notifier(
-            store,
-            queue,
-            directory,
-            clock,
-            hub,
+            notifications=notifications,
+            deliveries=deliveries,
+            preferences=preferences,
+            bindings=bindings,
+            subscriptions=subscriptions,
+            directory=directory,
+            clock=clock,
+            hub=hub,
             service=settings.service_name,
             wake=dispatcher.notify,
         )
@@ -79,8 +97,15 @@ def create_app(
             router=build_router(directory, notifier),
             producer=runtime.producer,
         )
-        app.state.inbox = Inbox(store, hub, clock)
-        app.state.preferences = PreferenceCenter(store, queue, guard, clock)
+        app.state.inbox = Inbox(notifications, hub, clock)
+        app.state.preferences = PreferenceCenter(
+            preferences=preferences,
+            notifications=notifications,
+            deliveries=deliveries,
+            subscriptions=subscriptions,
+            guard=guard,
+            clock=clock,
+        )
         app.state.notifier = notifier
         app.state.dispatcher = dispatcher
         app.state.clock = clock
