@@ -266,6 +266,16 @@ def decide(
     return ChannelDecision(channel, setting, source, reason)
 
 
+def decisions(
+    category: Category, prefs: Preferences, defaults: TenantDefaults, has_email: bool
+) -> list[ChannelDecision]:
+    """The inbox's decision, then the outbound channels'."""
+    return [
+        decide(category, channel, prefs, defaults, has_email=has_email)
+        for channel in PERSON_CHANNELS
+    ]
+
+
 def time_zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
     for candidate in (name, fallback, "UTC"):
         if candidate:

@@ -6,6 +6,7 @@ inserts nothing new: no second inbox item, email, Slack message or webhook.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -15,14 +16,14 @@ from services.notifications.clock import Clock
 from services.notifications.deliveries import DeliveryRepository
 from services.notifications.delivery import DIGEST, Delivery
 from services.notifications.domain import (
-    PERSON_CHANNELS,
     RULES,
     Audience,
+    ChannelDecision,
     Parties,
     Preferences,
     Rule,
     category_of,
-    decide,
+    decisions,
     done_reminders,
     reminder_ref,
 )
@@ -154,12 +155,17 @@ class Notifier:
         if not reasons:
             return 0
         ids = list(reasons)
-        people = await self._directory.many(tenant, ids)
-        prefs = await self._preferences.of_many(tenant, ids)
-        defaults = await self._preferences.defaults_of(tenant)
+        # independent reads: on a big fan-out each is a scan, let the store overlap them
+        people, prefs, defaults = await asyncio.gather(
+            self._directory.many(tenant, ids),
+            self._preferences.of_many(tenant, ids),
+            self._preferences.defaults_of(tenant),
+        )
         title, summary = describe(payload)
         ref = reminder_ref(payload)
         now = self._clock()
+        # most people never set a preference: their decisions are the same, work them out once
+        usual: dict[bool, list[ChannelDecision]] = {}
         notifications: list[Notification] = []
         deliveries: list[Delivery] = []
         for person_id, audience in reasons.items():
@@ -167,16 +173,19 @@ class Notifier:
             if person is not None and not person.active:
                 continue
             has_email = bool(person and person.email)
-            choices = prefs.get(person_id) or NO_PREFERENCES
+            choices = prefs.get(person_id)
+            if choices is None:
+                if has_email not in usual:
+                    usual[has_email] = decisions(rule.category, NO_PREFERENCES, defaults, has_email)
+                channels = usual[has_email]
+            else:
+                channels = decisions(rule.category, choices, defaults, has_email)
             notification = Notification.create(
                 event,
                 rule,
                 recipient_id=person_id,
                 reason=audience,
-                decisions=[
-                    decide(rule.category, channel, choices, defaults, has_email=has_email)
-                    for channel in PERSON_CHANNELS
-                ],
+                decisions=channels,
                 title=title,
                 summary=summary,
                 ref=ref,
@@ -184,8 +193,10 @@ class Notifier:
             )
             notifications.append(notification)
             deliveries.extend(notification.deliveries())
-        inserted = await self._notifications.add_new(notifications)
-        queued = await self._deliveries.add_new(deliveries)
+        # two collections: one's inserts need not wait for the other's
+        inserted, queued = await asyncio.gather(
+            self._notifications.add_new(notifications), self._deliveries.add_new(deliveries)
+        )
         if inserted:
             inbox = [n for n in notifications if n.in_inbox]
             NOTIFICATIONS.labels(self._service, "inbox", "delivered").inc(len(inbox))
