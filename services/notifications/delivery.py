@@ -4,11 +4,11 @@ Pure: no I/O. A delivery moves through seven states; each method below is one tr
 the two that end it record ``notification.delivered`` / ``notification.failed``, which the
 repository stores in the same update as the new state (the embedded outbox).
 
-    pending --claim--> sending --deliver--> delivered
-       ^                  |  \\--fail (give up) / give_up--> failed
-       |                  |--fail (retry) / defer (quiet hours)--> pending
-    digest <--------------|--fold_into_digest (daily cap); digest --> digested once sent in one
-    (any waiting) --suppress--> suppressed
+    pending --claim--> sending --deliver--> delivered            (records notification.delivered)
+                       sending --fail, nothing left / give_up--> failed  (notification.failed)
+                       sending --fail, retry / defer (quiet hours)--> pending
+                       sending --fold_into_digest (daily cap)--> digest --sent in one--> digested
+    pending or digest --suppress--> suppressed
 """
 
 from __future__ import annotations
