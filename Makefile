@@ -4,8 +4,11 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the local document store when no MONGODB_URI is given: postgresql (FerretDB on a private
+# PostgreSQL, the default), sqlite (FerretDB on SQLite) or mongod; e.g. `make test NORTHSTAR_DOCSTORE=sqlite`
+export NORTHSTAR_DOCSTORE
 
-.PHONY: run up down test lint install bench chaos demo clean
+.PHONY: run up down test lint install bench bench-load chaos demo clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +41,9 @@ demo: $(STAMP) ## a narrated end-to-end story against `make up`
 
 bench: $(STAMP) ## benchmarks against ceilings measured in the same run (against `make up`'s servers)
 	$(PY) -m tests.bench.run
+
+bench-load: $(STAMP) ## sustained open-loop load, 50/100/200/400 points/s, against `make up`'s servers (docs/bench-load.md)
+	$(PY) -m tests.bench.load $(BENCH_LOAD_ARGS)
 
 chaos: $(STAMP) ## fault scenarios on private servers it starts and stops itself
 	$(PY) -m tests.chaos.run

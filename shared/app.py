@@ -1,168 +1,88 @@
 """The FastAPI app factory every service is built with.
 
 It owns what every service shares: clients created in lifespan, ``/healthz``, ``/readyz``,
-``/metrics``, RFC 9457 problem details for every error, request ids, RED metrics, JSON logs.
-A service adds its routers and a ``wiring`` context (indexes, relays, consumers).
+``/metrics``, problem details for every error, request ids, RED metrics, JSON logs, a bound on
+request bodies, and one exit stack for everything the service runs. A service passes its routers,
+indexes and topics, and a ``wiring`` function that declares on a :class:`Lifecycle` what it runs
+(outbox relays, consumers, periodic jobs) and what its routes use.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from pymongo import IndexModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from shared.auth import TokenVerifier
 from shared.config import CommonSettings
-from shared.errors import DomainError, TooManyRequests, Unavailable
+from shared.lifecycle import Lifecycle, Runtime
 from shared.messaging.producer import EventProducer
-from shared.mongo import Document, create_client, open_database, ping
+from shared.messaging.topics import ensure_topics
+from shared.mongo import create_client, ensure_indexes, open_database, ping
 from shared.observability import RequestContextMiddleware, configure_logging, get_logger
+from shared.problems import ErrorRenderer, install_problem_handlers, problem_response
+
+__all__ = ["Lifecycle", "Runtime", "Wiring", "create_service_app"]
 
 log = get_logger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
+Wiring = Callable[[Lifecycle], Awaitable[None]]
 
 
-@dataclass
-class Runtime:
-    """The clients a running service shares (created in lifespan)."""
+class BodySizeLimit:
+    """Refuses request bodies over ``max_bytes`` with a 413, announced or not.
 
-    settings: CommonSettings
-    mongo: AsyncMongoClient[Document]
-    db: AsyncDatabase[Document]
-    producer: EventProducer
-    verifier: TokenVerifier
-    readiness_checks: list[Callable[[], Any]] = field(default_factory=list)
+    Pure ASGI, like the request-context middleware, to stay off the ingest hot path.
+    """
 
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
 
-Wiring = Callable[[FastAPI, Runtime], AbstractAsyncContextManager[None]]
-ErrorRenderer = Callable[[Request, int, str, str, dict[str, Any]], Response]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_bytes
+        detail = f"request bodies are limited to {limit} bytes"
+        for name, value in scope.get("headers") or ():
+            if name == b"content-length" and value.isdigit():
+                if int(value) <= limit:
+                    # the server delivers exactly the announced length: nothing to count
+                    await self.app(scope, receive, send)
+                    return
+                response = problem_response(
+                    413,
+                    "payload-too-large",
+                    "The request is too large",
+                    detail,
+                    instance=scope.get("path"),
+                    request_id=scope.get("state", {}).get("request_id"),
+                )
+                await response(scope, receive, send)
+                return
+        received = 0
 
+        async def bounded_receive() -> Message:
+            # a chunked body announces no length: count it as it arrives
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # an HTTPException, as FastAPI turns any other error in reading into a 400
+                    raise HTTPException(413, detail)
+            return message
 
-def problem_response(
-    status: int,
-    code: str,
-    title: str,
-    detail: str,
-    *,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
-    body = {
-        "type": f"/problems/{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        **{k: v for k, v in extra.items() if v is not None},
-    }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def render_error(
-    request: Request,
-    status: int,
-    code: str,
-    title: str,
-    detail: str,
-    *,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> Response:
-    """Problem details, unless a service registered another format for this path (SCIM)."""
-    renderers: list[tuple[str, ErrorRenderer]] = getattr(request.app.state, "error_renderers", [])
-    for prefix, renderer in renderers:
-        if request.url.path.startswith(prefix):
-            response = renderer(request, status, code, detail, extra)
-            for name, value in (headers or {}).items():
-                response.headers[name] = value
-            return response
-    return problem_response(
-        status,
-        code,
-        title,
-        detail,
-        headers=headers,
-        instance=request.url.path,
-        request_id=getattr(request.state, "request_id", None),
-        **extra,
-    )
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def domain_error(request: Request, exc: DomainError) -> Response:
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else {}
-        if exc.status == 401:
-            headers["WWW-Authenticate"] = "Bearer"
-        return render_error(
-            request, exc.status, exc.code, exc.title, exc.detail, headers=headers, **exc.extra
-        )
-
-    @app.exception_handler(Unavailable)
-    async def unavailable(request: Request, exc: Unavailable) -> Response:
-        return render_error(
-            request,
-            503,
-            "unavailable",
-            "Temporarily unavailable",
-            exc.detail,
-            headers={"Retry-After": str(exc.retry_after)},
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
-            for err in exc.errors()
-        ]
-        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-        where = ".".join(str(p) for p in first["loc"])
-        return render_error(
-            request,
-            422,
-            "invalid-input",
-            "The request is not valid",
-            f"{where}: {first['msg']}" if where else str(first["msg"]),
-            errors=errors,
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        titles = {404: "Not found", 405: "Method not allowed", 413: "The request is too large"}
-        code = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(
-            exc.status_code, "http-error"
-        )
-        return render_error(
-            request,
-            exc.status_code,
-            code,
-            titles.get(exc.status_code, "HTTP error"),
-            str(exc.detail),
-            headers=dict(exc.headers or {}),
-        )
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", path=request.url.path)
-        return render_error(
-            request,
-            500,
-            "internal-error",
-            "Internal error",
-            "an unexpected error occurred; it has been logged",
-        )
+        await self.app(scope, bounded_receive, send)
 
 
 async def _start_producer(producer: EventProducer, timeout_s: float) -> None:
@@ -195,46 +115,56 @@ def create_service_app(
     name: str,
     settings: CommonSettings,
     routers: Sequence[APIRouter] = (),
+    indexes: Mapping[str, list[IndexModel]] | None = None,
+    topics: Sequence[str] = (),
     wiring: Wiring | None = None,
+    error_renderers: Mapping[str, ErrorRenderer] | None = None,
     description: str = "",
 ) -> FastAPI:
+    """A service's app: ``indexes`` and ``topics`` are ensured at start-up, before ``wiring``."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level)
-        mongo = create_client(settings)
-        producer = EventProducer(settings)
-        await _start_producer(producer, settings.kafka_startup_timeout_s)
-        db = await open_database(
-            mongo, settings.mongodb_database, settings.mongodb_serialize_writes
-        )
-        runtime = Runtime(
-            settings=settings,
-            mongo=mongo,
-            db=db,
-            producer=producer,
-            verifier=app.state.verifier,
-        )
-        app.state.runtime = runtime
-        log.info("service starting", service=name)
-        try:
-            async with wiring(app, runtime) if wiring else nullcontext():
-                _tune_garbage_collector()
-                yield
-        finally:
-            await producer.stop()
-            await mongo.close()
-            log.info("service stopped", service=name)
+        async with AsyncExitStack() as stack:
+            stack.callback(log.info, "service stopped", service=name)
+            mongo = create_client(settings)
+            stack.push_async_callback(mongo.close)
+            producer = EventProducer(settings)
+            await _start_producer(producer, settings.kafka_startup_timeout_s)
+            stack.push_async_callback(producer.stop)
+            db = await open_database(
+                mongo, settings.mongodb_database, settings.mongodb_serialize_writes
+            )
+            runtime = Runtime(
+                settings=settings,
+                mongo=mongo,
+                db=db,
+                producer=producer,
+                verifier=app.state.verifier,
+            )
+            app.state.runtime = runtime
+            log.info("service starting", service=name)
+            if indexes:
+                await ensure_indexes(db, indexes)
+            if topics:
+                await ensure_topics(settings, topics)
+            lifecycle = Lifecycle(app, runtime)
+            if wiring is not None:
+                await wiring(lifecycle)
+            await lifecycle.start(stack)
+            _tune_garbage_collector()
+            yield
 
     app = FastAPI(
         title=f"Northstar {name}", description=description, version="0.1.0", lifespan=lifespan
     )
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
-    app.state.error_renderers = []
-    app.add_middleware(
-        RequestContextMiddleware, service=name, max_body_bytes=settings.max_body_bytes
-    )
-    _install_error_handlers(app)
+    install_problem_handlers(app, dict(error_renderers or {}))
+    # added last, so outermost: the request id and metrics cover a refused body too
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service=name)
 
     @app.get("/healthz", tags=["operations"], include_in_schema=False)
     async def healthz() -> dict[str, str]:

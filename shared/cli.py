@@ -1,14 +1,13 @@
 """The ``northstar`` console script.
 
-Core commands live here; a service adds its own by exposing ``register(subparsers)`` in one of
-the modules listed in ``EXTENSIONS`` (e.g. ``northstar scim-token`` from the people service).
+Core commands live here; a module adds its own by exposing ``register(subparsers)`` and being
+listed in ``EXTENSIONS`` (``northstar scim-token`` from the people service, ``northstar dlq``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -24,14 +23,7 @@ SERVICES = {
     "notifications": 8005,
 }
 
-EXTENSIONS = (
-    "services.people.commands",
-    "services.goals.commands",
-    "services.feedback.commands",
-    "services.kpi_ingest.commands",
-    "services.notifications.commands",
-    "shared.messaging.dlq",
-)
+EXTENSIONS = ("services.people.commands", "shared.messaging.dlq")
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -92,15 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     for module_name in EXTENSIONS:
-        if importlib.util.find_spec(module_name.rsplit(".", 1)[0]) is None:
-            continue
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(module_name).register(sub)
     return parser
 
 

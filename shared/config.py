@@ -69,6 +69,9 @@ class CommonSettings(BaseSettings):
 
     max_body_bytes: int = 1_048_576
     outbox_poll_interval_s: float = 0.5
+    # False: this replica runs no Kafka consumers (e.g. an HTTP-only replica scaled for
+    # traffic while another runs the projections); env ``<PREFIX>_CONSUMERS_ENABLED``
+    consumers_enabled: bool = True
 
     @model_validator(mode="after")
     def _refuse_local_secret_outside_local(self) -> CommonSettings:

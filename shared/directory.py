@@ -23,9 +23,9 @@ from shared.events.people import (
     PersonUpserted,
 )
 from shared.messaging.consumer import Router
+from shared.orgchart import management_chain, reports
 
 BULK_LOOKUP = 200  # ids above which one scan of the tenant beats a huge $in
-MAX_CHAIN = 50  # org charts are shallow; a longer chain means bad data, not a deep company
 
 
 @dataclass(frozen=True)
@@ -145,26 +145,28 @@ class PeopleDirectory:
 
     async def management_chain(self, tenant: str, person_id: str) -> list[str]:
         """The person's managers, nearest first (stops on a cycle)."""
-        chain: list[str] = []
-        current = await self.get(tenant, person_id)
-        while current and current.manager_id and current.manager_id not in chain:
-            if current.manager_id == person_id or len(chain) >= MAX_CHAIN:
-                break
-            chain.append(current.manager_id)
-            current = await self.get(tenant, current.manager_id)
-        return chain
+
+        async def manager_of(pid: str) -> str | None:
+            person = await self.get(tenant, pid)
+            return person.manager_id if person else None
+
+        return await management_chain(person_id, manager_of)
 
     async def manages(self, tenant: str, manager_id: str, person_id: str) -> bool:
         """True when ``manager_id`` is anywhere in ``person_id``'s management chain."""
         return manager_id in await self.management_chain(tenant, person_id)
 
     async def direct_reports(self, tenant: str, manager_id: str) -> list[Person]:
-        return [
-            _person(doc)
-            async for doc in self._people.find(
-                {"tenant": tenant, "manager_id": manager_id, "active": True}
-            )
-        ]
+        return await self._reports_of(tenant, [manager_id])
+
+    async def all_reports(self, tenant: str, manager_id: str) -> list[str]:
+        """The ids of the active people anywhere below a manager."""
+        below = await reports(manager_id, lambda level: self._reports_of(tenant, level))
+        return [person.id for person in below]
+
+    async def _reports_of(self, tenant: str, manager_ids: list[str]) -> list[Person]:
+        query = {"tenant": tenant, "manager_id": {"$in": manager_ids}, "active": True}
+        return [_person(doc) async for doc in self._people.find(query)]
 
     async def mentors_of(self, tenant: str, mentee_id: str) -> list[str]:
         return [

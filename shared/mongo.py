@@ -100,10 +100,6 @@ class SerializedCollection:
         key = (collection.database.name, collection.name)
         self._lock = _LOCKS.setdefault(key, asyncio.Lock())
 
-    @property
-    def unwrapped(self) -> AsyncCollection[Document]:
-        return self._collection
-
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._collection, name)
         if name not in _WRITES:

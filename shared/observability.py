@@ -148,58 +148,31 @@ def get_logger(name: str) -> structlog.stdlib.BoundLogger:
 
 
 class RequestContextMiddleware:
-    """Request id, tenant-free access context, RED metrics and a body-size bound.
+    """Request id (bound to every log line of the request) and RED metrics.
 
     Pure ASGI (not BaseHTTPMiddleware) so it adds almost nothing to the hot path of webhook
     ingest.
     """
 
-    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
-        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
+        request_id = ""
+        for name, value in scope.get("headers") or ():
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")
+                break
+        request_id = request_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
         started = time.perf_counter()
-        method = scope["method"]
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            from shared.app import problem_response
-
-            response = problem_response(
-                413,
-                "payload-too-large",
-                "The request is too large",
-                f"request bodies are limited to {self.max_body_bytes} bytes",
-                instance=scope.get("path"),
-                request_id=request_id,
-            )
-            await response(scope, receive, send)
-            self._observe(scope, method, 413, started)
-            return
-        received = 0
-
-        async def bounded_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    from shared.errors import PayloadTooLarge
-
-                    raise PayloadTooLarge(
-                        f"request bodies are limited to {self.max_body_bytes} bytes"
-                    )
-            return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -214,10 +187,10 @@ class RequestContextMiddleware:
 
         HTTP_IN_FLIGHT.labels(self.service).inc()
         try:
-            await self.app(scope, bounded_receive, send_with_id)
+            await self.app(scope, receive, send_with_id)
         finally:
             HTTP_IN_FLIGHT.labels(self.service).dec()
-            self._observe(scope, method, status, started)
+            self._observe(scope, scope["method"], status, started)
             structlog.contextvars.clear_contextvars()
 
     def _observe(self, scope: Scope, method: str, status: int, started: float) -> None:

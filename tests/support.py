@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -87,6 +87,22 @@ async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: 
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+async def after_sentinel(
+    send_sentinel: Callable[[], Awaitable[Any]],
+    sentinel_arrived: Callable[[], Any],
+    timeout: float = 30.0,
+) -> Any:
+    """Absence shown by evidence: a sentinel on the duplicates' key, then wait for ITS effect.
+
+    One key is one partition, consumed in order: once the sentinel's effect is visible, whatever
+    the earlier records (the duplicates) were going to do has been done, so asserting "nothing
+    happened twice" afterwards tests something (a sleep would pass on a slow runner untested).
+    Returns what ``sentinel_arrived`` returned.
+    """
+    await send_sentinel()
+    return await eventually(sentinel_arrived, timeout=timeout)
 
 
 async def read_topic(

@@ -2,8 +2,10 @@
 
 Kafka is Apache Kafka's own broker, resolved from Maven Central with ``mvn`` and run in KRaft
 mode on the machine's JDK. The document store is ``mongod`` when one is on the PATH, else
-FerretDB built from its Go module. Everything downloaded or built is cached in
-``$NORTHSTAR_CACHE`` (default ``~/.cache/northstar``) so a second start takes seconds.
+FerretDB built from its Go module, on a private PostgreSQL server (Debian's ``postgresql``,
+installed once with apt-get) or, with ``NORTHSTAR_DOCSTORE=sqlite``, on SQLite. Everything
+downloaded or built is cached in ``$NORTHSTAR_CACHE`` (default ``~/.cache/northstar``) so a
+second start takes seconds.
 """
 
 from __future__ import annotations
@@ -197,6 +199,7 @@ def spawn(
     state_dir: Path,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    user: str | None = None,
 ) -> Process:
     state_dir.mkdir(parents=True, exist_ok=True)
     log_dir = state_dir / "logs"
@@ -212,6 +215,7 @@ def spawn(
             env={**os.environ, **(env or {})},
             cwd=cwd,
             start_new_session=True,
+            user=user,
         )
     handle = Process(name, pid_dir / f"{name}.pid")
     handle.pid_file.write_text(str(proc.pid))
@@ -355,10 +359,102 @@ def kafka_answers(bootstrap: str) -> bool:
 
 # --------------------------------------------------------------------------- document store
 
+DOCSTORES = ("postgresql", "sqlite", "mongod")
+
+
+def docstore_backend() -> str:
+    """``NORTHSTAR_DOCSTORE``: ``postgresql`` (the default), ``sqlite`` or ``mongod``.
+
+    Unset, ``mongod`` is used when it is on the PATH, else FerretDB on PostgreSQL, which pushes
+    the services' equality filters down to SQL (measured in ``tests/bench/bench_store.py``).
+    """
+    wanted = os.environ.get("NORTHSTAR_DOCSTORE", "").strip().lower()
+    if not wanted:
+        return "mongod" if shutil.which("mongod") else "postgresql"
+    if wanted not in DOCSTORES:
+        raise ServerError(f"NORTHSTAR_DOCSTORE={wanted!r}: choose one of {', '.join(DOCSTORES)}")
+    return wanted
+
+
+def postgres_bin_dir() -> Path:
+    """The newest Debian PostgreSQL server; installed once with apt-get when missing."""
+
+    def installed() -> list[Path]:
+        found = Path("/usr/lib/postgresql").glob("*/bin/postgres")
+        return sorted(found, key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+
+    if not installed():
+        if shutil.which("apt-get") is None:
+            raise ServerError(
+                "PostgreSQL is not installed and apt-get is missing; install PostgreSQL or "
+                "set NORTHSTAR_DOCSTORE=sqlite"
+            )
+        print("installing Debian's postgresql with apt-get (once) ...", flush=True)
+        subprocess.run(
+            ["bash", str(REPO / "deploy" / "tools" / "install-postgresql.sh")], check=True
+        )
+    if not installed():
+        raise ServerError("apt-get did not install a PostgreSQL server")
+    return installed()[-1].parent
+
+
+_PG_USER = "postgres"
+
+
+def _pg_user() -> str | None:
+    """PostgreSQL refuses to run as root: as root, run it as the package's ``postgres`` user."""
+    return _PG_USER if os.geteuid() == 0 else None
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Can another user (``postgres``) walk down to ``path``? Every parent needs ``o+x``."""
+    return all(parent.stat().st_mode & 0o001 for parent in path.parents)
+
+
+_PG_SPILL = Path("/var/tmp/northstar-pg")
+
+
+def _pg_data_dir(data: Path) -> Path:
+    """PostgreSQL's data directory for the store whose FerretDB state is ``data``.
+
+    It lives beside FerretDB's state, unless we are root and the ``postgres`` user cannot
+    reach that folder (a private temp dir): then under /var/tmp, with a note naming its owner
+    so a later start removes the ones whose state folder is gone.
+    """
+    if _pg_user() is None or _reachable_by_others(data / "pg"):
+        return data / "pg"
+    _PG_SPILL.mkdir(parents=True, exist_ok=True)
+    _PG_SPILL.chmod(0o755)
+    for old in _PG_SPILL.iterdir():
+        owner = old / "northstar-owner"
+        if owner.exists() and not Path(owner.read_text()).exists():
+            shutil.rmtree(old, ignore_errors=True)
+    spill = _PG_SPILL / uuid.uuid5(uuid.NAMESPACE_URL, str(data)).hex[:16]
+    spill.mkdir(exist_ok=True)
+    (spill / "northstar-owner").write_text(str(data))
+    return spill / "pg"
+
+
+@dataclass
+class StoreProcess(Process):
+    """FerretDB and, on PostgreSQL, the server under it: stopped together, FerretDB first."""
+
+    backend: Process | None = None
+
+    def stop(self, timeout: float = 20.0, sig: int = signal.SIGTERM) -> None:
+        Process.stop(self, timeout, sig)
+        if self.backend is not None:
+            # a fast shutdown (SIGINT) even after a crash of FerretDB: PostgreSQL is not the fault
+            self.backend.stop(timeout, signal.SIGINT)
+
+    def kill(self) -> None:
+        """``kill -9`` of FerretDB (the store's crash); PostgreSQL is shut down cleanly."""
+        self.stop(timeout=0, sig=signal.SIGKILL)
+
 
 @dataclass(frozen=True)
 class DocumentStore:
-    """``mongod`` when installed, else FerretDB with its SQLite backend."""
+    """``mongod``, or FerretDB on PostgreSQL (default) or SQLite; see :func:`docstore_backend`."""
 
     port: int = 27017
     name: str = "docstore"
@@ -367,16 +463,33 @@ class DocumentStore:
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/"
 
-    def process(self, state_dir: Path) -> Process:
-        return Process(self.name, state_dir / "pids" / f"{self.name}.pid")
+    def process(self, state_dir: Path) -> StoreProcess:
+        pids = state_dir / "pids"
+        backend = pids / f"{self.name}-pg.pid"
+        return StoreProcess(
+            self.name,
+            pids / f"{self.name}.pid",
+            Process(f"{self.name}-pg", backend) if backend.exists() else None,
+        )
 
-    def start(self, state_dir: Path, timeout: float = 60.0) -> Process:
+    def start(self, state_dir: Path, timeout: float = 60.0) -> StoreProcess:
         data = state_dir / "data" / self.name
+        fresh = not data.exists()
         data.mkdir(parents=True, exist_ok=True)
         if port_open(self.port):
             raise ServerError(f"port {self.port} is already taken by another process")
-        mongod = shutil.which("mongod")
-        if mongod:
+        self.process(state_dir).stop()  # what a crash left behind (PostgreSQL under FerretDB)
+        backend = docstore_backend()
+        pg: Process | None = None
+        ferretdb = [
+            f"--state-dir={data}",
+            f"--listen-addr=127.0.0.1:{self.port}",
+            f"--debug-addr=127.0.0.1:{free_port()}",
+            "--telemetry=disable",
+            "--log-level=WARN",
+        ]
+        if backend == "mongod":
+            mongod = shutil.which("mongod") or "mongod"
             argv = [
                 mongod,
                 "--bind_ip",
@@ -386,19 +499,64 @@ class DocumentStore:
                 "--dbpath",
                 str(data),
             ]
-        else:
+        elif backend == "sqlite":
             argv = [
                 str(ferretdb_binary()),
                 "--handler=sqlite",
                 f"--sqlite-url=file:{data}/",
-                f"--state-dir={data}",
-                f"--listen-addr=127.0.0.1:{self.port}",
-                f"--debug-addr=127.0.0.1:{free_port()}",
-                "--telemetry=disable",
-                "--log-level=WARN",
+                *ferretdb,
             ]
-        proc = spawn(self.name, argv, state_dir=state_dir)
-        wait_until(lambda: mongo_answers(self.uri), f"document store on {self.uri}", timeout, proc)
+        else:
+            pg_port = free_port()
+            pg = self._start_postgres(state_dir, data, pg_port, timeout, fresh=fresh)
+            url = f"postgres://{_PG_USER}@127.0.0.1:{pg_port}/postgres"
+            argv = [
+                str(ferretdb_binary()),
+                "--handler=postgresql",
+                f"--postgresql-url={url}",
+                *ferretdb,
+            ]
+        try:
+            proc = spawn(self.name, argv, state_dir=state_dir)
+            handle = StoreProcess(self.name, proc.pid_file, pg)
+            wait_until(
+                lambda: mongo_answers(self.uri), f"document store on {self.uri}", timeout, proc
+            )
+        except BaseException:
+            StoreProcess(self.name, state_dir / "pids" / f"{self.name}.pid", pg).stop()
+            raise
+        return handle
+
+    def _start_postgres(
+        self, state_dir: Path, data: Path, port: int, timeout: float, *, fresh: bool
+    ) -> Process:
+        """A private PostgreSQL on loopback (no Unix socket), tuned for a disposable dev store.
+
+        ``synchronous_commit=off``: a commit does not wait for its WAL flush, so a crash of the
+        machine may lose the last fraction of a second of writes but never corrupts the data.
+        """
+        bin_dir = postgres_bin_dir()
+        pg_data = _pg_data_dir(data)
+        user = _pg_user()
+        if fresh or not (pg_data / "PG_VERSION").exists():
+            # a new state folder means new data, also where PostgreSQL's lives elsewhere
+            shutil.rmtree(pg_data, ignore_errors=True)
+            pg_data.mkdir(parents=True)
+            if user:
+                shutil.chown(pg_data, user, user)
+            initdb = [str(bin_dir / "initdb"), "-D", str(pg_data), "-U", _PG_USER, "-A", "trust"]
+            initdb += ["-E", "UTF8", "--no-sync", "--no-instructions"]
+            subprocess.run(initdb, check=True, capture_output=True, user=user)
+        argv = [str(bin_dir / "postgres"), "-D", str(pg_data), "-p", str(port)]
+        for setting in (
+            "listen_addresses=127.0.0.1",
+            "unix_socket_directories=",
+            "synchronous_commit=off",
+            "max_connections=200",
+        ):
+            argv += ["-c", setting]
+        proc = spawn(f"{self.name}-pg", argv, state_dir=state_dir, user=user)
+        wait_until(lambda: port_open(port), f"PostgreSQL on 127.0.0.1:{port}", timeout, proc)
         return proc
 
 

@@ -21,6 +21,7 @@ from deploy.local.servers import (
     KafkaBroker,
     Process,
     ServerError,
+    docstore_backend,
     kafka_answers,
     mongo_answers,
     port_open,
@@ -56,7 +57,7 @@ def start_servers(state_dir: Path) -> tuple[dict[str, str], list[Process]]:
     elif store.process(state_dir).alive() and mongo_answers(store.uri):
         env["MONGODB_URI"] = store.uri
     else:
-        print(f"starting the document store on {store.uri} ...", flush=True)
+        print(f"starting the document store ({docstore_backend()}) on {store.uri} ...", flush=True)
         try:
             started.append(store.start(state_dir))
         except BaseException:
@@ -135,9 +136,14 @@ def stop(processes: list[Process]) -> None:
 
 
 def all_processes(state_dir: Path) -> list[Process]:
+    """Kafka, the document store (with PostgreSQL under FerretDB), the services, the mail sink."""
     pid_dir = state_dir / "pids"
-    names = ["kafka", "docstore", *SERVICES, "mailsink"]
-    return [Process(name, pid_dir / f"{name}.pid") for name in names]
+    return [
+        KafkaBroker().process(state_dir),
+        DocumentStore().process(state_dir),
+        *[Process(name, pid_dir / f"{name}.pid") for name in SERVICES],
+        Process("mailsink", pid_dir / "mailsink.pid"),
+    ]
 
 
 def print_urls(env: dict[str, str]) -> None:
@@ -164,6 +170,8 @@ def cmd_up(_: argparse.Namespace) -> int:
 
 def cmd_down(_: argparse.Namespace) -> int:
     stopped = [p.name for p in all_processes(RUN_DIR) if p.alive()]
+    if (store := DocumentStore().process(RUN_DIR)).backend and store.backend.alive():
+        stopped.insert(2, store.backend.name)
     stop(all_processes(RUN_DIR))
     print("stopped: " + (", ".join(stopped) or "nothing was running"))
     return 0
@@ -174,7 +182,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print("Ctrl-C stops everything.", flush=True)
     stopping = False
 
-    def on_signal(signum: int, _frame: object) -> None:
+    def on_signal(_signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
 

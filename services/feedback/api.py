@@ -13,10 +13,8 @@ from services.feedback.reading import FeedbackReading
 from services.feedback.schemas import (
     FeedbackCreate,
     FeedbackItemPublic,
-    FeedbackList,
     FeedbackPublic,
     FeedbackRequestCreate,
-    FeedbackRequestList,
     FeedbackRequestPublic,
     FeedbackResponseCreate,
     FeedbackSummary,
@@ -27,7 +25,7 @@ from services.feedback.schemas import (
 from services.feedback.service import FeedbackRequests, NewRequest, RequestView
 from shared.auth import CurrentPrincipal
 from shared.errors import InvalidInput
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 T = TypeVar("T")
@@ -92,13 +90,11 @@ async def list_requests(
     status: Literal["open", "answered", "declined", "completed", "expired"] | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
-) -> FeedbackRequestList:
+) -> Page[FeedbackRequestPublic]:
     """Requests asked of me (`assigned_to=me`), else the ones I asked or that are about me."""
     views = await requests.listing(principal, assigned_to_me=assigned_to == "me", status=status)
     page, next_cursor = _page(views, cursor, limit)
-    return FeedbackRequestList(
-        items=[FeedbackRequestPublic.of(v) for v in page], next_cursor=next_cursor
-    )
+    return Page(items=[FeedbackRequestPublic.of(v) for v in page], next_cursor=next_cursor)
 
 
 @router.get("/feedback-requests/{request_id}", response_model_exclude_none=True)
@@ -146,7 +142,7 @@ async def give_feedback(
         comment=body.comment,
         visibility=body.visibility,
     )
-    return FeedbackPublic.of(praise)
+    return FeedbackPublic.model_validate(praise)
 
 
 @router.get("/people/{person_id}/feedback")
@@ -156,11 +152,11 @@ async def person_feedback(
     reading: Reading,
     cursor: str | None = None,
     limit: Limit = 50,
-) -> FeedbackList:
+) -> Page[FeedbackItemPublic]:
     """The feedback about a person that the caller may read, newest first."""
     items = await reading.feedback_of(principal, person_id)
     page, next_cursor = _page(items, cursor, limit)
-    return FeedbackList(items=[FeedbackItemPublic.of(i) for i in page], next_cursor=next_cursor)
+    return Page(items=[FeedbackItemPublic.model_validate(i) for i in page], next_cursor=next_cursor)
 
 
 @router.get("/people/{person_id}/feedback-summary")
@@ -179,7 +175,7 @@ async def person_feedback_summary(
         person_id=person_id,
         period={"from": start, "to": end},
         previous_period={"from": prev_start, "to": prev_end},
-        skills=[SkillSummaryPublic.of(s) for s in skills],
+        skills=[SkillSummaryPublic.model_validate(s) for s in skills],
     )
 
 

@@ -25,7 +25,6 @@ class FeedbackSettings(CommonSettings):
     # requests created from events (goal milestones, manager handovers) are due after this many days
     auto_request_due_days: int = Field(14, ge=1)
     expiry_interval_s: float = Field(60.0, gt=0)
-    consume_events: bool = True
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> FeedbackSettings:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
@@ -241,11 +241,17 @@ class FeedbackRequest:
     def reviewer(self, person_id: str) -> Reviewer | None:
         return next((r for r in self.reviewers if r.person_id == person_id), None)
 
-    def response_date(self, response: Response) -> date:
-        """The date a reader sees: anonymous answers of the first batch carry the release date."""
-        if self.anonymous and self.released_on is not None:
-            return max(response.submitted_on, self.released_on)
-        return response.submitted_on
+    def readable_responses(self) -> list[Response]:
+        """The answers as readers see them: anonymous ones only once released, unnamed, and dated
+        no earlier than the release, so the first batch's dates say nothing either."""
+        if not self.anonymous:
+            return list(self.responses)
+        if (on := self.released_on) is None:
+            return []
+        return [
+            replace(r, submitted_on=max(r.submitted_on, on), reviewer_id=None, relationship=None)
+            for r in self.responses
+        ]
 
     # ------------------------------------------------------------------ changes
 

@@ -20,9 +20,10 @@ from services.feedback.access import (
 )
 from services.feedback.praise import Praise, Visibility
 from services.feedback.repository import PraiseStore, RequestStore, SharingStore
-from services.feedback.service import Clock, Directory, FeedbackRequests, utc_now
+from services.feedback.service import Directory, FeedbackRequests
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound
+from shared.time import Clock, utcnow
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class FeedbackReading:
         directory: Directory,
         asking: FeedbackRequests,
         *,
-        clock: Clock = utc_now,
+        clock: Clock = utcnow,
         notify: Callable[[], None] = lambda: None,
     ) -> None:
         self._requests = requests
@@ -94,19 +95,18 @@ class FeedbackReading:
     async def _responses(self, tenant: str, subject_id: str) -> list[FeedbackItem]:
         items = []
         for request in await self._requests.about(tenant, subject_id):
-            if not request.released:
-                continue  # anonymous answers stay hidden until min_responses answered
-            for response in request.responses:
+            # anonymous answers stay hidden until min_responses answered
+            for response in request.readable_responses():
                 items.append(
                     FeedbackItem(
                         kind="response",
                         id=response.id,
-                        on=request.response_date(response),
+                        on=response.submitted_on,
                         ratings=response.ratings,
                         comments=response.comments,
                         anonymous=request.anonymous,
-                        from_id=None if request.anonymous else response.reviewer_id,
-                        relationship=None if request.anonymous else response.relationship,
+                        from_id=response.reviewer_id,
+                        relationship=response.relationship,
                         request_id=request.id,
                         goal_id=request.goal_id,
                         questions=tuple(request.questions),

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -14,6 +13,7 @@ from services.feedback.domain import FeedbackRequest, Response, Reviewer
 from services.feedback.praise import Praise
 from shared.messaging.outbox import outbox_push, with_outbox
 from shared.mongo import Document, update_versioned
+from shared.time import as_utc
 
 REQUESTS = "feedback_requests"
 PRAISE = "feedback_given"
@@ -40,10 +40,6 @@ def indexes() -> dict[str, list[IndexModel]]:
 
 def _key(tenant: str, entity_id: str) -> str:
     return f"{tenant}:{entity_id}"
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class RequestStore(Protocol):
@@ -133,7 +129,7 @@ def _request(doc: Document) -> FeedbackRequest:
         due_date=date.fromisoformat(doc["due_date"]),
         anonymous=doc["anonymous"],
         min_responses=doc["min_responses"],
-        created_at=_utc(doc["created_at"]),
+        created_at=as_utc(doc["created_at"]),
         kind=doc.get("kind", "requested"),
         goal_id=doc.get("goal_id"),
         status=doc["status"],
@@ -156,8 +152,9 @@ def _request(doc: Document) -> FeedbackRequest:
 
 
 class MongoRequests:
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
-        self.collection: Any = collection
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection: Any = db[REQUESTS]
+        self.outboxes = (self.collection,)  # requests carry their events
 
     async def insert(self, request: FeedbackRequest) -> bool:
         """Store a new request with its events; False when that id already exists."""
@@ -210,8 +207,9 @@ class MongoRequests:
 
 
 class MongoPraise:
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
-        self.collection: Any = collection
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection: Any = db[PRAISE]
+        self.outboxes = (self.collection,)  # praise carries its events
 
     async def insert(self, praise: Praise) -> None:
         await self.collection.insert_one(
@@ -245,7 +243,7 @@ class MongoPraise:
                 ratings=dict(doc.get("ratings", {})),
                 comment=doc["comment"],
                 visibility=doc["visibility"],
-                created_at=_utc(doc["created_at"]),
+                created_at=as_utc(doc["created_at"]),
             )
             async for doc in cursor.limit(1000)
         ]

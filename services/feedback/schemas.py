@@ -7,20 +7,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.feedback.access import SkillSummary
 from services.feedback.domain import MAX_TEXT, FeedbackRequest
-from services.feedback.praise import Praise, Visibility
-from services.feedback.reading import FeedbackItem
+from services.feedback.praise import Visibility
 from services.feedback.service import RequestView
 from shared.events.feedback import Relationship
+from shared.schemas import Strict
 
 Rating = Annotated[int, Field(ge=1, le=5, strict=True)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ReviewerIn(Strict):
@@ -69,8 +64,10 @@ class ReviewerPublic(BaseModel):
 
 
 class ResponsePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
-    on: date
+    on: date = Field(validation_alias="submitted_on")
     ratings: dict[str, int]
     comments: str | None
     answers: list[str]
@@ -145,55 +142,31 @@ class FeedbackRequestPublic(BaseModel):
                 open=len(r.open_reviewer_ids),
             )
             body.released = r.released
-            body.responses = _responses(r) if r.released else []
+            body.responses = _responses(r)
         return body
 
 
 def _responses(r: FeedbackRequest) -> list[ResponsePublic]:
-    return [
-        ResponsePublic(
-            id=resp.id,
-            on=r.response_date(resp),
-            ratings=resp.ratings,
-            comments=resp.comments,
-            answers=resp.answers,
-            reviewer_id=None if r.anonymous else resp.reviewer_id,
-            relationship=None if r.anonymous else resp.relationship,
-        )
-        for resp in r.responses  # sorted by random id: their order says nothing
-    ]
-
-
-class FeedbackRequestList(BaseModel):
-    items: list[FeedbackRequestPublic]
-    next_cursor: str | None = None
+    # sorted by random id: their order says nothing
+    return [ResponsePublic.model_validate(resp) for resp in r.readable_responses()]
 
 
 class FeedbackPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     from_id: str
-    to: str
+    to: str = Field(validation_alias="to_id")
     skills: list[str]
     ratings: dict[str, int]
     comment: str
     visibility: Visibility
     created_at: datetime
 
-    @classmethod
-    def of(cls, praise: Praise) -> FeedbackPublic:
-        return cls(
-            id=praise.id,
-            from_id=praise.from_id,
-            to=praise.to_id,
-            skills=praise.skills,
-            ratings=praise.ratings,
-            comment=praise.comment,
-            visibility=praise.visibility,
-            created_at=praise.created_at,
-        )
-
 
 class FeedbackItemPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     kind: Literal["response", "praise"]
     id: str
     on: date
@@ -208,31 +181,10 @@ class FeedbackItemPublic(BaseModel):
     answers: list[str] = []
     visibility: Visibility | None = None
 
-    @classmethod
-    def of(cls, item: FeedbackItem) -> FeedbackItemPublic:
-        return cls(
-            kind=item.kind,
-            id=item.id,
-            on=item.on,
-            ratings=item.ratings,
-            comments=item.comments,
-            anonymous=item.anonymous,
-            from_id=item.from_id,
-            relationship=item.relationship,
-            request_id=item.request_id,
-            goal_id=item.goal_id,
-            questions=list(item.questions),
-            answers=list(item.answers),
-            visibility=item.visibility,
-        )
-
-
-class FeedbackList(BaseModel):
-    items: list[FeedbackItemPublic]
-    next_cursor: str | None = None
-
 
 class SkillSummaryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     skill: str
     mean: float | None
     count: int
@@ -240,10 +192,6 @@ class SkillSummaryPublic(BaseModel):
     previous_count: int
     trend: float | None
     direction: Literal["up", "down", "flat", "new", "none"]
-
-    @classmethod
-    def of(cls, s: SkillSummary) -> SkillSummaryPublic:
-        return cls(**s.__dict__)
 
 
 class FeedbackSummary(BaseModel):

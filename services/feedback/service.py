@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Literal, Protocol, TypeVar
+from datetime import date, timedelta
+from typing import Protocol, TypeVar
 
 from services.feedback.access import Access, Viewer, access_of
 from services.feedback.domain import (
@@ -22,14 +22,10 @@ from shared.directory import Person
 from shared.errors import Forbidden, InvalidInput, NotFound, VersionConflict
 from shared.events import deterministic_id
 from shared.events.feedback import Relationship
+from shared.time import Clock, utcnow
 
-Clock = Callable[[], datetime]
 T = TypeVar("T")
 SAVE_ATTEMPTS = 5
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Directory(Protocol):
@@ -71,9 +67,6 @@ class RequestView:
     as_owner: bool  # requester, subject, their managers, HR: the owner's view
 
 
-ListRole = Literal["assigned", "mine"]
-
-
 class FeedbackRequests:
     def __init__(
         self,
@@ -82,7 +75,7 @@ class FeedbackRequests:
         directory: Directory,
         policy: RequestPolicy,
         *,
-        clock: Clock = utc_now,
+        clock: Clock = utcnow,
         notify: Callable[[], None] = lambda: None,
     ) -> None:
         self._requests = requests

@@ -10,9 +10,6 @@ Another tenant never gets here: goals are always looked up by tenant, so they an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-Relation = Literal["owner", "hr", "manager", "mentor", "colleague"]
 
 
 @dataclass(frozen=True)
@@ -49,8 +46,37 @@ def can_review(rel: Relationship) -> bool:
     return rel.owner or rel.manager
 
 
-def readable_visibilities(rel: Relationship) -> list[str] | None:
-    """The visibilities this caller may list for an owner; None means all of them."""
-    if rel.sees_everything:
-        return None
-    return ["team", "company"] if rel.mentor else ["company"]
+SHARED = ("team", "company")  # what a mentor reads of a mentee
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whose goals a caller may list: every goal of some owners, team goals of others, and
+    company goals of everyone; or everything (HR)."""
+
+    everything: bool = False
+    all_of: tuple[str, ...] = ()  # themselves and their reports
+    shared_of: tuple[str, ...] = ()  # their mentees
+
+    @classmethod
+    def of_owner(cls, owner_id: str, rel: Relationship) -> Viewer:
+        """A caller looking at one owner's goals."""
+        if rel.sees_everything:
+            return cls(all_of=(owner_id,))
+        return cls(shared_of=(owner_id,) if rel.mentor else ())
+
+    def visibilities_of(self, owner_id: str) -> list[str] | None:
+        """The visibilities this caller may list for an owner; None means all of them."""
+        if self.everything or owner_id in self.all_of:
+            return None
+        return list(SHARED) if owner_id in self.shared_of else ["company"]
+
+
+@dataclass(frozen=True)
+class GoalFilter:
+    """What a goal list may be narrowed to (None: any)."""
+
+    owner_id: str | None = None
+    status: str | None = None
+    horizon: str | None = None
+    parent_id: str | None = None

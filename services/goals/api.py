@@ -6,11 +6,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from services.goals.domain import Goal
 from services.goals.schemas import (
     CheckInCreate,
     CheckInPublic,
-    CheckpointIn,
     GoalBrief,
     GoalCreate,
     GoalPublic,
@@ -19,9 +17,6 @@ from services.goals.schemas import (
     GoalTree,
     GoalTreePublic,
     GoalUpdate,
-    KeyResultPublic,
-    KpiBindingIn,
-    KpiSourceIn,
     ReviewDone,
     StatusChange,
     TemplateCreate,
@@ -43,78 +38,10 @@ def _service(request: Request) -> GoalService:
 Service = Annotated[GoalService, Depends(_service)]
 
 
-def goal_public(goal: Goal) -> GoalPublic:
-    return GoalPublic(
-        id=goal.id,
-        owner_id=goal.owner_id,
-        title=goal.title,
-        description=goal.description,
-        horizon=goal.horizon,
-        category=goal.category,
-        skills=goal.skills,
-        parent_id=goal.parent_id,
-        start_date=goal.start_date,
-        due_date=goal.due_date,
-        visibility=goal.visibility,
-        review_every_days=goal.review_every_days,
-        key_results=[
-            KeyResultPublic(
-                id=kr.id,
-                title=kr.title,
-                start=kr.start,
-                target=kr.target,
-                current=kr.current,
-                unit=kr.unit,
-                direction=kr.direction,
-                weight=kr.weight,
-                source=KpiSourceIn(
-                    kpi=KpiBindingIn(
-                        metric=kr.kpi.metric,
-                        filters=dict(kr.kpi.filters),
-                        aggregation=kr.kpi.aggregation,
-                    )
-                )
-                if kr.kpi
-                else "manual",
-                progress=kr.progress,
-            )
-            for kr in goal.key_results.values()
-        ],
-        checkpoints=[
-            CheckpointIn(label=c.label, due_on=c.due_on, progress=c.progress)
-            for c in goal.checkpoints
-        ],
-        feedback_reviewer_ids=goal.feedback_reviewer_ids,
-        status=goal.status,
-        progress=goal.progress,
-        milestones_reached=goal.milestones_reached,
-        at_risk=goal.at_risk,
-        next_review_on=goal.next_review_on,
-        review_pending=goal.review_pending,
-        review_due_on=goal.review_due_on,
-        bound_metrics=goal.bound_metrics,
-        template_id=goal.template_id,
-        created_at=goal.created_at,
-        updated_at=goal.updated_at,
-        version=goal.version,
-    )
-
-
-def goal_brief(goal: Goal) -> GoalBrief:
-    return GoalBrief(
-        id=goal.id,
-        owner_id=goal.owner_id,
-        title=goal.title,
-        horizon=goal.horizon,
-        status=goal.status,
-        progress=goal.progress,
-        at_risk=goal.at_risk,
-        parent_id=goal.parent_id,
-    )
-
-
 def _tree(node: dict[str, Any]) -> GoalTree:
-    return GoalTree(goal=goal_brief(node["goal"]), children=[_tree(c) for c in node["children"]])
+    return GoalTree(
+        goal=GoalBrief.model_validate(node["goal"]), children=[_tree(c) for c in node["children"]]
+    )
 
 
 # ---------------------------------------------------------------------- templates
@@ -170,7 +97,7 @@ async def create_goal(
     body: GoalCreate, principal: CurrentPrincipal, service: Service
 ) -> GoalPublic:
     """Create a goal from scratch or from a template."""
-    return goal_public(await service.create(principal, body))
+    return GoalPublic.model_validate(await service.create(principal, body))
 
 
 @router.get("/goals", response_model=Page[GoalPublic])
@@ -198,13 +125,13 @@ async def list_goals(
     goals, next_cursor = await service.list_goals(
         principal, filters=filters, cursor=cursor, limit=limit
     )
-    return Page(items=[goal_public(g) for g in goals], next_cursor=next_cursor)
+    return Page(items=[GoalPublic.model_validate(g) for g in goals], next_cursor=next_cursor)
 
 
 @router.get("/goals/{goal_id}", response_model=GoalPublic)
 async def get_goal(goal_id: str, principal: CurrentPrincipal, service: Service) -> GoalPublic:
     """One goal."""
-    return goal_public(await service.get(principal, goal_id))
+    return GoalPublic.model_validate(await service.get(principal, goal_id))
 
 
 @router.patch("/goals/{goal_id}", response_model=GoalPublic)
@@ -212,7 +139,7 @@ async def edit_goal(
     goal_id: str, body: GoalUpdate, principal: CurrentPrincipal, service: Service
 ) -> GoalPublic:
     """Edit a goal (owner only); ``key_results`` replaces the set."""
-    return goal_public(await service.edit(principal, goal_id, body))
+    return GoalPublic.model_validate(await service.edit(principal, goal_id, body))
 
 
 @router.post("/goals/{goal_id}/status", response_model=GoalPublic)
@@ -220,7 +147,7 @@ async def change_status(
     goal_id: str, body: StatusChange, principal: CurrentPrincipal, service: Service
 ) -> GoalPublic:
     """Move a goal along draft → active → achieved | abandoned."""
-    return goal_public(await service.change_status(principal, goal_id, body))
+    return GoalPublic.model_validate(await service.change_status(principal, goal_id, body))
 
 
 @router.post("/goals/{goal_id}/check-ins", response_model=CheckInPublic, status_code=201)
@@ -229,7 +156,7 @@ async def check_in(
 ) -> CheckInPublic:
     """Record key-result values, confidence, a note or a learning activity."""
     check_in_id, goal = await service.check_in(principal, goal_id, body)
-    return CheckInPublic(check_in_id=check_in_id, goal=goal_public(goal))
+    return CheckInPublic(check_in_id=check_in_id, goal=GoalPublic.model_validate(goal))
 
 
 @router.post("/goals/{goal_id}/reviews", response_model=GoalPublic)
@@ -237,7 +164,7 @@ async def review_done(
     goal_id: str, body: ReviewDone, principal: CurrentPrincipal, service: Service
 ) -> GoalPublic:
     """Mark the goal reviewed (owner or manager); the next cadence starts today."""
-    return goal_public(await service.mark_reviewed(principal, goal_id, body.note))
+    return GoalPublic.model_validate(await service.mark_reviewed(principal, goal_id, body.note))
 
 
 @router.get("/goals/{goal_id}/timeline", response_model=Page[TimelineEntryPublic])
@@ -259,7 +186,9 @@ async def timeline(
 async def tree(goal_id: str, principal: CurrentPrincipal, service: Service) -> GoalTreePublic:
     """The goal's alignment: its ancestors and the goals below it that the caller may see."""
     ancestors, root = await service.tree(principal, goal_id)
-    return GoalTreePublic(ancestors=[goal_brief(g) for g in ancestors], tree=_tree(root))
+    return GoalTreePublic(
+        ancestors=[GoalBrief.model_validate(g) for g in ancestors], tree=_tree(root)
+    )
 
 
 @router.get("/people/{person_id}/goals/summary", response_model=GoalSummary)
@@ -268,8 +197,8 @@ async def summary(person_id: str, principal: CurrentPrincipal, service: Service)
     goals = await service.summary(principal, person_id)
     return GoalSummary(
         person_id=person_id,
-        short_term=[goal_brief(g) for g in goals if g.horizon == "short_term"],
-        long_term=[goal_brief(g) for g in goals if g.horizon == "long_term"],
+        short_term=[GoalBrief.model_validate(g) for g in goals if g.horizon == "short_term"],
+        long_term=[GoalBrief.model_validate(g) for g in goals if g.horizon == "long_term"],
         at_risk=sum(1 for g in goals if g.at_risk and g.status == "active"),
         active=sum(1 for g in goals if g.status == "active"),
     )

@@ -5,19 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.goals.domain import Goal
 from services.goals.repository import GoalRepository
 from shared.events.envelope import Envelope, deterministic_id, new_event
+from shared.time import Clock, utcnow
 
 SOURCE = "northstar/goals"
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_id() -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from services.goals.progress import (
@@ -35,6 +35,7 @@ from shared.events.goals import (
     GoalUpdated,
     ProgressCause,
 )
+from shared.time import utcnow
 
 Horizon = Literal["short_term", "long_term"]
 Category = Literal["skill", "career", "outcome"]
@@ -94,8 +95,8 @@ class Goal:
     applied: list[Applied] = field(default_factory=list)
     template_id: str | None = None
     created_by: str | None = None
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
     version: int = 0
     events: list[PendingEvent] = field(default_factory=list, repr=False)
     new_timeline: list[TimelineEntry] = field(default_factory=list, repr=False)

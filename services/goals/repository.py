@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.goals.access import SHARED, GoalFilter, Viewer
 from services.goals.domain import Goal
 from services.goals.progress import Checkpoint, KeyResult, KpiBinding
 from services.goals.records import Applied, TimelineEntry
@@ -18,6 +20,7 @@ from shared.errors import Conflict
 from shared.events.envelope import Envelope
 from shared.messaging.outbox import with_outbox
 from shared.mongo import Document, update_versioned
+from shared.time import as_utc, utcnow
 
 GOALS = "goals"
 TEMPLATES = "goal_templates"
@@ -54,12 +57,6 @@ def _iso(value: date | None) -> str | None:
 
 def _date(value: Any) -> date | None:
     return date.fromisoformat(value) if value else None
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def key_result_to_doc(kr: KeyResult) -> Document:
@@ -99,7 +96,7 @@ def key_result_from_doc(doc: Document) -> KeyResult:
         kpi=KpiBinding(kpi["metric"], kpi.get("filters", {}), kpi.get("aggregation", "latest"))
         if kpi
         else None,
-        latest_at=_utc(doc.get("latest_at")),
+        latest_at=as_utc(doc.get("latest_at")),
     )
 
 
@@ -172,15 +169,31 @@ def goal_from_doc(doc: Document) -> Goal:
         review_pending=doc.get("review_pending"),
         review_due_on=_date(doc.get("review_due_on")),
         applied=[
-            Applied(i, _utc(t) or datetime.now(UTC))
+            Applied(i, as_utc(t) or utcnow())
             for i, t in zip(doc.get("applied_ids", []), doc.get("applied_times", []), strict=False)
         ],
         template_id=doc.get("template_id"),
         created_by=doc.get("created_by"),
-        created_at=_utc(doc.get("created_at")) or datetime.now(UTC),
-        updated_at=_utc(doc.get("updated_at")) or datetime.now(UTC),
+        created_at=as_utc(doc.get("created_at")) or utcnow(),
+        updated_at=as_utc(doc.get("updated_at")) or utcnow(),
         version=int(doc.get("version", 0)),
     )
+
+
+def _scope(viewer: Viewer, owner_id: str | None) -> Document | None:
+    """The clause of what a viewer may see (None: everything in the tenant)."""
+    if owner_id is not None:
+        allowed = viewer.visibilities_of(owner_id)
+        return None if allowed is None else {"visibility": {"$in": allowed}}
+    if viewer.everything:
+        return None
+    return {
+        "$or": [
+            {"owner_id": {"$in": list(viewer.all_of)}},
+            {"owner_id": {"$in": list(viewer.shared_of)}, "visibility": {"$in": list(SHARED)}},
+            {"visibility": "company"},
+        ]
+    }
 
 
 def _timeline_doc(entry: TimelineEntry) -> Document:
@@ -195,6 +208,7 @@ class GoalRepository:
         self.templates = db[TEMPLATES]
         self.settings = db[TENANT_SETTINGS]
         self.leases = db[LEASES]
+        self.outboxes = (self.goals,)  # goals carry their events (pending_events)
 
     # ------------------------------------------------------------------ goals
 
@@ -235,9 +249,29 @@ class GoalRepository:
         doc = await self.goals.find_one({"_id": goal_id, "tenant": tenant}, {"timeline": 1})
         return list(doc.get("timeline", [])) if doc else []
 
-    async def find(
-        self, query: Document, *, after: str | None = None, limit: int = 50
+    async def visible_to(
+        self,
+        tenant: str,
+        viewer: Viewer,
+        wanted: GoalFilter,
+        *,
+        after: str | None = None,
+        limit: int = 50,
     ) -> list[Goal]:
+        """The goals of a tenant a viewer may list, narrowed by ``wanted``, in id order."""
+        narrowed = {name: value for name, value in asdict(wanted).items() if value is not None}
+        query: Document = {"tenant": tenant, **narrowed}
+        scope = _scope(viewer, wanted.owner_id)
+        if scope is not None:
+            query = {"$and": [query, scope]}
+        return await self._page(query, after=after, limit=limit)
+
+    async def pursued_by(self, tenant: str, owner_id: str, *, limit: int) -> list[Goal]:
+        """An owner's goals, but the abandoned ones."""
+        query = {"tenant": tenant, "owner_id": owner_id, "status": {"$ne": "abandoned"}}
+        return await self._page(query, limit=limit)
+
+    async def _page(self, query: Document, *, after: str | None = None, limit: int) -> list[Goal]:
         if after:
             query = {"$and": [query, {"_id": {"$gt": after}}]}
         cursor = self.goals.find(query, _LEAN).sort("_id", ASCENDING).limit(limit)

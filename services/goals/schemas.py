@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from shared.schemas import Strict
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -15,11 +24,9 @@ Category = Literal["skill", "career", "outcome"]
 Visibility = Literal["private", "team", "company"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class KpiBindingIn(Strict):
+    model_config = ConfigDict(from_attributes=True)
+
     metric: Name
     filters: dict[Name, Name] = Field(default_factory=dict, max_length=20)
     aggregation: Literal["latest", "sum"] = "latest"
@@ -42,6 +49,8 @@ class KeyResultIn(Strict):
 
 
 class KeyResultPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     title: str
     start: float
@@ -50,11 +59,19 @@ class KeyResultPublic(BaseModel):
     unit: str
     direction: str
     weight: float
-    source: Literal["manual"] | KpiSourceIn
+    source: Literal["manual"] | KpiSourceIn = Field(validation_alias="kpi")
     progress: float
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _source_of(cls, kpi: Any) -> Any:
+        """The key result's KPI binding, or "manual" when people move it by hand."""
+        return "manual" if kpi is None else {"kpi": kpi}
 
 
 class CheckpointIn(Strict):
+    model_config = ConfigDict(from_attributes=True)
+
     label: Name
     due_on: date
     progress: float = Field(gt=0, le=1)
@@ -146,6 +163,8 @@ class CheckInPublic(BaseModel):
 
 
 class GoalPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     owner_id: str
     title: str
@@ -174,6 +193,12 @@ class GoalPublic(BaseModel):
     updated_at: datetime
     version: int
 
+    @field_validator("key_results", mode="before")
+    @classmethod
+    def _listed(cls, key_results: Any) -> Any:
+        """The domain keeps key results by id; the API lists them in the order they were added."""
+        return list(key_results.values()) if isinstance(key_results, dict) else key_results
+
 
 class GoalTree(BaseModel):
     goal: GoalBrief
@@ -181,6 +206,8 @@ class GoalTree(BaseModel):
 
 
 class GoalBrief(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     owner_id: str
     title: str

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.goals import access
-from services.goals.access import Relationship
+from services.goals.access import GoalFilter, Relationship, Viewer
 from services.goals.common import GoalStore, new_id
 from services.goals.domain import Goal
 from services.goals.progress import Checkpoint, KeyResult, KpiBinding
@@ -27,7 +27,6 @@ from shared.mongo import Document
 from shared.pagination import decode_cursor, encode_cursor
 
 MAX_TREE_DEPTH = 10
-MAX_REPORTS = 5000
 
 
 def build_key_results(
@@ -286,47 +285,26 @@ class GoalService:
         cursor: str | None,
         limit: int,
     ) -> tuple[list[Goal], str | None]:
-        query: Document = {"tenant": principal.tenant, **filters}
-        scope = await self._visibility_scope(principal, filters.get("owner_id"))
-        if scope is not None:
-            query = {"$and": [query, scope]}
+        wanted = GoalFilter(**filters)
+        viewer = await self._viewer(principal, wanted.owner_id)
         after = (decode_cursor(cursor) or {}).get("after")
-        goals = await self.repo.find(query, after=after, limit=limit + 1)
+        goals = await self.repo.visible_to(
+            principal.tenant, viewer, wanted, after=after, limit=limit + 1
+        )
         next_cursor = encode_cursor({"after": goals[limit - 1].id}) if len(goals) > limit else None
         return goals[:limit], next_cursor
 
-    async def _visibility_scope(
-        self, principal: Principal, owner_id: str | None
-    ) -> Document | None:
-        """A query clause for what the caller may see (None: everything in the tenant)."""
+    async def _viewer(self, principal: Principal, owner_id: str | None) -> Viewer:
+        """Whose goals the caller may list, as the directory knows them."""
         if principal.is_hr:
-            return None
+            return Viewer(everything=True)
         if owner_id is not None:
-            allowed = access.readable_visibilities(await self.relationship(principal, owner_id))
-            return None if allowed is None else {"visibility": {"$in": allowed}}
+            return Viewer.of_owner(owner_id, await self.relationship(principal, owner_id))
         me, tenant = principal.person_id, principal.tenant
-        reports = await self._all_reports(tenant, me)
-        mentees = await self.directory.mentees_of(tenant, me)
-        return {
-            "$or": [
-                {"owner_id": {"$in": [me, *reports]}},
-                {"owner_id": {"$in": mentees}, "visibility": {"$in": ["team", "company"]}},
-                {"visibility": "company"},
-            ]
-        }
-
-    async def _all_reports(self, tenant: str, manager_id: str) -> list[str]:
-        found: list[str] = []
-        level = [manager_id]
-        while level and len(found) < MAX_REPORTS:
-            nxt: list[str] = []
-            for mid in level:
-                for person in await self.directory.direct_reports(tenant, mid):
-                    if person.id not in found and person.id != manager_id:
-                        found.append(person.id)
-                        nxt.append(person.id)
-            level = nxt
-        return found
+        return Viewer(
+            all_of=(me, *await self.directory.all_reports(tenant, me)),
+            shared_of=tuple(await self.directory.mentees_of(tenant, me)),
+        )
 
     async def tree(self, principal: Principal, goal_id: str) -> tuple[list[Goal], Document]:
         root, _ = await self.readable(principal, goal_id)
@@ -363,8 +341,7 @@ class GoalService:
         rel = await self.relationship(principal, person_id)
         if not rel.sees_everything:
             raise Forbidden("goal summaries are for the person, their managers and HR")
-        query = {"tenant": principal.tenant, "owner_id": person_id, "status": {"$ne": "abandoned"}}
-        return await self.repo.find(query, limit=500)
+        return await self.repo.pursued_by(principal.tenant, person_id, limit=500)
 
     # ------------------------------------------------------------------ tenant settings
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import orjson
@@ -43,8 +43,11 @@ def _series(request: Request) -> Series:
 @router.post("/webhooks/{source_id}", tags=["webhooks"], status_code=202)
 async def receive_webhook(source_id: str, request: Request) -> Response:
     """Receive signed data points from an analytics tool (Standard Webhooks)."""
+    arrived = datetime.now(UTC)  # the signature's age is judged here, not after any wait
     ingest: Ingest = request.app.state.kpi_ingest
-    reply = await ingest.receive(source_id, await request.body(), request.headers)
+    length = request.headers.get("content-length", "")
+    async with ingest.admission.slot(int(length) if length.isdigit() else 0):
+        reply = await ingest.receive(source_id, await request.body(), request.headers, arrived)
     return Response(orjson.dumps(reply.body), reply.status, media_type="application/json")
 
 

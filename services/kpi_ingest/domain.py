@@ -316,24 +316,3 @@ def is_stale(definition: MetricDefinition, last_seen: datetime | None, now: date
         return False
     since = last_seen or definition.created_at
     return now - since > timedelta(seconds=definition.expected_every_s)
-
-
-class TokenBucket:
-    """Requests per source: ``rate`` per second sustained, ``burst`` at once."""
-
-    __slots__ = ("burst", "rate", "tokens", "updated")
-
-    def __init__(self, rate: float, burst: int, now: float) -> None:
-        self.rate = rate
-        self.burst = float(burst)
-        self.tokens = float(burst)
-        self.updated = now
-
-    def take(self, now: float) -> float:
-        """0 when a request may pass, else the seconds until one token is back."""
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.rate

@@ -6,41 +6,29 @@ from datetime import datetime
 
 from services.kpi_ingest.domain import DataPoint
 from shared.events import Envelope, deterministic_id, new_event
-from shared.events.kpi import KpiDatapointRecorded, KpiStale, KpiThresholdCrossed
+from shared.events.codec import datapoint_data
+from shared.events.kpi import KpiDatapointRecorded, KpiStale, KpiThresholdCrossed, series_key
 
 SOURCE = "northstar/kpi-ingest"
 RECORDED = KpiDatapointRecorded.event_type
 
 
-def rfc3339(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def datapoint_recorded(point: DataPoint, now: datetime) -> Envelope:
     """``kpi.datapoint.recorded`` whose event id is the point's id, so a resend is the same event.
 
-    Built without a pydantic round trip (this is the ingest hot path); a unit test checks the
-    data against the KpiDatapointRecorded contract.
+    The subject is the metric; the partition key is the point's series (shared.events.kpi).
+    Ingest publishes through ``datapoint_records``, which writes the same records without
+    this object (a unit test pins the two together).
     """
-    key = f"{point.tenant}:{point.metric}"
     return Envelope(
         id=point.id,
         type=RECORDED,
         source=SOURCE,
-        subject=key,
+        subject=f"{point.tenant}:{point.metric}",
         tenant=point.tenant,
-        data={
-            "id": point.id,
-            "tenant": point.tenant,
-            "metric": point.metric,
-            "value": point.value,
-            "timestamp": rfc3339(point.timestamp),
-            "dimensions": point.dimensions,
-            "source_id": point.source_id,
-            "source_event_id": point.source_event_id,
-        },
+        data=datapoint_data(point),
         time=now,
-        partitionkey=key,
+        partitionkey=series_key(point.tenant, point.metric, point.dimensions),
     )
 
 
@@ -55,12 +43,11 @@ def threshold_crossed(point: DataPoint, threshold: float, direction: str) -> Env
         timestamp=point.timestamp,
         dimensions=point.dimensions,
     )
-    key = f"{point.tenant}:{point.metric}"
     return new_event(
         payload,
         tenant=point.tenant,
-        subject=key,
-        partitionkey=key,
+        subject=f"{point.tenant}:{point.metric}",
+        partitionkey=series_key(point.tenant, point.metric, point.dimensions),
         source=SOURCE,
         id=deterministic_id("kpi.threshold.crossed", point.id, repr(threshold), direction),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from services.kpi_ingest.domain import DataPoint
 from services.kpi_ingest.series import Series
 from shared.events import Envelope
@@ -9,7 +11,7 @@ from shared.events.kpi import KpiDatapointRecorded
 from shared.messaging import Router
 
 
-def build_router(series: Series, on_signal: object = None) -> Router:
+def build_router(series: Series, notify: Callable[[], None] = lambda: None) -> Router:
     router = Router()
 
     @router.on(KpiDatapointRecorded)
@@ -27,7 +29,6 @@ def build_router(series: Series, on_signal: object = None) -> Router:
                 source_event_id=payload.source_event_id,
             )
         )
-        if callable(on_signal):
-            on_signal()
+        notify()  # the point may have crossed a threshold: relay its signal now
 
     return router

@@ -1,40 +1,41 @@
-"""The webhook use case: verify, parse, validate all points, publish, acknowledge.
+"""The webhook use case: admit, limit, verify, parse, validate all points, publish, acknowledge.
 
-The hot path does not wait on the document store: webhook-ids are checked in memory and written
-behind in batches (deliveries.py), sources and metrics come from a short in-memory cache.
-A 2xx is answered only once Kafka acknowledged every record (acks=all): an outage is a 503 and
-the sender retries. The delivery is recorded after the publish, so a crash in between republishes
-the same deterministic event ids (stored once downstream) instead of losing them.
+The answers a sender can act on: 202 (accepted; a redelivery of an accepted webhook-id too, not
+published again), 429 or 503 with Retry-After (over the source's limit, ingest at capacity, Kafka
+or the store not answering in time), 4xx for what no retry can fix. 401 only for a request that
+is not correctly signed: the timestamp tolerance is judged at arrival (signing.py), and a correct
+signature on an old timestamp is still recognised as a redelivery of an accepted id.
+
+A 2xx is answered only once Kafka acknowledged every record (acks=all). Accepted webhook-ids are
+known in memory and shared with the other replicas through a journal in the store (deliveries.py);
+a repeat the journal has not carried yet republishes the same deterministic event ids (stored once
+downstream). Sources and metrics come from a short in-memory cache; nothing on the hot path waits
+for the store once those are cached.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
-import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+from pymongo.errors import PyMongoError
 
+from services.kpi_ingest.admission import Admission, SharedRateLimit
 from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.deliveries import DeliveryLog
-from services.kpi_ingest.domain import Source, TokenBucket, accept_points
+from services.kpi_ingest.domain import Source, accept_points
 from services.kpi_ingest.formats import ADAPTERS, ParseContext
 from services.kpi_ingest.publishing import PointPublisher
-from services.kpi_ingest.signing import SignatureCheck
+from services.kpi_ingest.signing import SignatureCheck, StaleSignature
 from services.kpi_ingest.telemetry import DATAPOINTS, WEBHOOK_REQUESTS
-from shared.errors import (
-    DomainError,
-    InvalidInput,
-    NotFound,
-    PayloadTooLarge,
-    TooManyRequests,
-    Unavailable,
-)
+from shared.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, Unavailable
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,23 @@ class Reply:
 @dataclass(frozen=True)
 class IngestLimits:
     max_points: int = 1000
-    rate_per_s: float = 50.0
-    burst: int = 200
     max_future_skew: timedelta = timedelta(days=1)
-    publish_timeout_s: float = 10.0
+    # under a sender's usual 10 s timeout, so it hears 503 instead of timing out
+    publish_timeout_s: float = 5.0
+    lookup_timeout_s: float = 2.0
+    max_in_flight_requests: int = 256
+    max_in_flight_bytes: int = 32 * 1_048_576
+
+    @classmethod
+    def of(cls, settings: Any) -> IngestLimits:
+        return cls(
+            max_points=settings.max_points_per_request,
+            max_future_skew=timedelta(seconds=settings.max_future_skew_s),
+            publish_timeout_s=settings.publish_timeout_s,
+            lookup_timeout_s=settings.lookup_timeout_s,
+            max_in_flight_requests=settings.max_in_flight_requests,
+            max_in_flight_bytes=settings.max_in_flight_bytes,
+        )
 
 
 class Ingest:
@@ -60,24 +74,28 @@ class Ingest:
         deliveries: DeliveryLog,
         catalog: Catalog,
         publisher: PointPublisher,
+        rate_limit: SharedRateLimit,
         limits: IngestLimits,
     ) -> None:
         self._service = service
-        self._deliveries = deliveries
+        self.deliveries = deliveries
         self._catalog = catalog
         self._publisher = publisher
+        self._rate_limit = rate_limit
         self._limits = limits
         self._signatures = SignatureCheck()
-        self._buckets: dict[str, TokenBucket] = {}
+        self.admission = Admission(limits.max_in_flight_requests, limits.max_in_flight_bytes)
 
-    async def receive(self, source_id: str, body: bytes, headers: Mapping[str, str]) -> Reply:
+    async def receive(
+        self, source_id: str, body: bytes, headers: Mapping[str, str], arrived: datetime
+    ) -> Reply:
         """One webhook delivery; raises a domain error (4xx) or Unavailable (503)."""
-        source = await self._catalog.source(source_id)
+        source = await self._lookup(self._catalog.source(source_id))
         if source is None:
             WEBHOOK_REQUESTS.labels(self._service, "unknown", "404").inc()
             raise NotFound(f"no webhook source {source_id}")
         try:
-            reply = await self._receive(source, body, headers)
+            reply = await self._receive(source, body, headers, arrived)
         except DomainError as exc:
             WEBHOOK_REQUESTS.labels(self._service, source.format, str(exc.status)).inc()
             raise
@@ -87,10 +105,21 @@ class Ingest:
         WEBHOOK_REQUESTS.labels(self._service, source.format, str(reply.status)).inc()
         return reply
 
-    async def _receive(self, source: Source, body: bytes, headers: Mapping[str, str]) -> Reply:
-        self._throttle(source.id)
+    async def _lookup(self, pending: Awaitable[T]) -> T:
+        """A store read on the hot path: slow or failing is a 503 (retry), never a 401 or 500."""
+        try:
+            async with asyncio.timeout(self._limits.lookup_timeout_s):
+                return await pending
+        except (PyMongoError, TimeoutError):
+            raise Unavailable("the document store did not answer in time", retry_after=1) from None
+
+    async def _receive(
+        self, source: Source, body: bytes, headers: Mapping[str, str], arrived: datetime
+    ) -> Reply:
+        await self._rate_limit.take(source.id)
         now = datetime.now(UTC)
         secrets = source.secrets_valid_at(now)
+        stale: StaleSignature | None = None
         if (
             source.format == "segment"
             and "x-signature" in headers
@@ -100,25 +129,48 @@ class Ingest:
             # Segment resends the same body; its hash is the delivery's identity
             delivery = "x-signature:" + hashlib.sha256(body).hexdigest()
         else:
-            delivery = self._signatures.standard(body, headers, secrets)
+            try:
+                delivery = self._signatures.standard(body, headers, secrets, arrived)
+            except StaleSignature as exc:
+                # correctly signed, out of tolerance: refused unless it repeats an accepted id
+                stale, delivery = exc, exc.webhook_id
+        key = f"{source.id}:{delivery}"
+        if stale is not None and not self.deliveries.accepted(key):
+            raise stale
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise InvalidInput(f"the body is not JSON: {exc}") from None
 
         parsed = ADAPTERS[source.format](payload, source.mapping, ParseContext(delivery, now))
-        delivery_key = f"{source.id}:{delivery}"
-        if self._deliveries.seen(delivery_key):
-            DATAPOINTS.labels(self._service, source.id, source.format, "duplicate").inc(
-                len(parsed.points)
-            )
-            return self._reply(parsed.status, parsed.reply, duplicate=True, accepted=0)
+        if not await self.deliveries.claim(key):
+            return self._duplicate(source, parsed)
+        accepted = False
+        try:
+            if self.deliveries.accepted(key):
+                accepted = True
+                return self._duplicate(source, parsed)
+            reply = await self._publish(source, parsed, key, now)
+            accepted = True
+            return reply
+        finally:
+            self.deliveries.release(key, accepted)
+
+    def _duplicate(self, source: Source, parsed: Any) -> Reply:
+        DATAPOINTS.labels(self._service, source.id, source.format, "duplicate").inc(
+            len(parsed.points)
+        )
+        if parsed.reply is not None:  # the sender's own protocol (Mixpanel, OTLP)
+            return Reply(200, parsed.reply)
+        return Reply(202, {"status": "duplicate", "accepted": 0})
+
+    async def _publish(self, source: Source, parsed: Any, key: str, now: datetime) -> Reply:
         if len(parsed.points) > self._limits.max_points:
             raise PayloadTooLarge(
                 f"{len(parsed.points)} data points in one request; the limit is "
                 f"{self._limits.max_points}"
             )
-        metrics = await self._catalog.metrics(source.tenant)
+        metrics = await self._lookup(self._catalog.metrics(source.tenant))
         try:
             points = accept_points(
                 parsed.points,
@@ -143,31 +195,13 @@ class Ingest:
                 if isinstance(exc, Unavailable):
                     raise
                 raise Unavailable(
-                    "the event broker did not acknowledge the data points in time"
+                    "the event broker did not acknowledge the data points in time", retry_after=1
                 ) from None
             DATAPOINTS.labels(self._service, source.id, source.format, "accepted").inc(len(points))
-        self._deliveries.remember(source.tenant, delivery_key, len(points), now)
-        return self._reply(
-            parsed.status, parsed.reply, accepted=len(points), ignored=parsed.ignored
+        self.deliveries.remember(key)
+        if parsed.reply is not None:  # the sender's own protocol (Mixpanel, OTLP)
+            return Reply(parsed.status, parsed.reply)
+        return Reply(
+            parsed.status,
+            {"status": "accepted", "accepted": len(points), "ignored": parsed.ignored},
         )
-
-    @staticmethod
-    def _reply(status: int, reply: dict[str, Any] | None, *, accepted: int, **extra: Any) -> Reply:
-        if reply is not None:  # the sender's own protocol (Mixpanel, OTLP)
-            return Reply(200 if extra.get("duplicate") else status, reply)
-        if extra.get("duplicate"):
-            return Reply(200, {"status": "duplicate", "accepted": 0})
-        return Reply(status, {"status": "accepted", "accepted": accepted, **extra})
-
-    def _throttle(self, source_id: str) -> None:
-        now = time.monotonic()
-        bucket = self._buckets.get(source_id)
-        if bucket is None:
-            bucket = self._buckets[source_id] = TokenBucket(
-                self._limits.rate_per_s, self._limits.burst, now
-            )
-        wait = bucket.take(now)
-        if wait > 0:
-            raise TooManyRequests(
-                "this source sends faster than its rate limit", retry_after=max(1, math.ceil(wait))
-            )

@@ -18,15 +18,18 @@ from shared.mongo import Document, update_versioned
 
 SOURCES = "sources"
 METRICS = "metrics"
-DELIVERIES = "deliveries"
+DELIVERY_JOURNAL = "delivery_journal"
+REPLICAS = "replicas"
 DATAPOINTS = "datapoints"
 SERIES_STATE = "series_state"
 ACTIVITY = "activity"
+RATE_LEASES = "rate_leases"
 
 INDEXES: dict[str, list[IndexModel]] = {
     SOURCES: [IndexModel([("tenant", ASCENDING), ("created_at", ASCENDING)])],
     METRICS: [IndexModel([("tenant", ASCENDING), ("key", ASCENDING)], unique=True)],
-    DELIVERIES: [IndexModel([("tenant", ASCENDING), ("at", ASCENDING)])],
+    DELIVERY_JOURNAL: [IndexModel([("at", ASCENDING)])],
+    RATE_LEASES: [IndexModel([("at", ASCENDING)])],
     DATAPOINTS: [IndexModel([("tenant", ASCENDING), ("metric", ASCENDING), ("ts", ASCENDING)])],
     SERIES_STATE: [IndexModel([("tenant", ASCENDING), ("metric", ASCENDING)])],
     ACTIVITY: [IndexModel([("tenant", ASCENDING), ("metric", ASCENDING)])],
@@ -92,10 +95,13 @@ class KpiRepository:
         self.db = db
         self.sources = db[SOURCES]
         self.metrics = db[METRICS]
-        self.deliveries = db[DELIVERIES]
+        self.delivery_journal = db[DELIVERY_JOURNAL]
+        self.replicas = db[REPLICAS]
         self.datapoints = db[DATAPOINTS]
         self.series_state = db[SERIES_STATE]
         self.activity = db[ACTIVITY]
+        self.rate_leases = db[RATE_LEASES]
+        self.outboxes = (self.series_state, self.activity)  # threshold and stale signals
 
     # ---------------------------------------------------------------- sources
 
@@ -154,8 +160,10 @@ class KpiRepository:
 
     # ---------------------------------------------------------------- webhook deliveries
 
-    async def prune_deliveries(self, older_than: datetime) -> int:
-        result = await self.deliveries.delete_many({"at": {"$lt": older_than}})
+    async def prune_webhook_state(self, older_than: datetime) -> int:
+        """Forget deliveries past replay and rate-limit leases of past windows."""
+        await self.rate_leases.delete_many({"at": {"$lt": older_than}})
+        result = await self.delivery_journal.delete_many({"at": {"$lt": older_than}})
         return result.deleted_count
 
     # ---------------------------------------------------------------- series

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -14,6 +13,7 @@ from services.kpi_ingest.domain import DataPoint, crossings, is_stale
 from services.kpi_ingest.repository import KpiRepository, prune_horizon
 from shared.background import BackgroundLoop
 from shared.errors import InvalidInput, NotFound
+from shared.events.kpi import series_key
 from shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -86,8 +86,8 @@ class Series:
         return stored
 
     async def _move_thresholds(self, point: DataPoint, thresholds: tuple[float, ...]) -> None:
-        dims = "&".join(f"{k}={v}" for k, v in sorted(point.dimensions.items()))
-        state_id = f"{point.tenant}:{point.metric}:{hashlib.sha1(dims.encode()).hexdigest()[:20]}"
+        # the series' partition key: its points arrive in order on one partition
+        state_id = series_key(point.tenant, point.metric, point.dimensions)
         state = await self._repo.series_state_of(state_id)
         if state is not None:
             last_ts = state["ts"] if state["ts"].tzinfo else state["ts"].replace(tzinfo=UTC)
@@ -135,11 +135,18 @@ class Series:
 class StaleChecker:
     """A periodic task: stale signals, and pruning webhook ids past replay."""
 
-    def __init__(self, series: Series, repo: KpiRepository, interval_s: float) -> None:
+    def __init__(
+        self,
+        series: Series,
+        repo: KpiRepository,
+        interval_s: float,
+        *,
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
         self._series = series
         self._repo = repo
         self._loop = BackgroundLoop("kpi-stale-checker", self._round, interval_s)
-        self.on_signal: Any = None
+        self._notify = notify
 
     async def start(self) -> None:
         await self._loop.start()
@@ -149,6 +156,6 @@ class StaleChecker:
 
     async def _round(self) -> None:
         now = datetime.now(UTC)
-        if await self._series.check_stale(now) and self.on_signal is not None:
-            self.on_signal()
-        await self._repo.prune_deliveries(prune_horizon(now))
+        if await self._series.check_stale(now):
+            self._notify()
+        await self._repo.prune_webhook_state(prune_horizon(now))

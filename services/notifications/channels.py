@@ -98,6 +98,9 @@ class HttpSender:
             timeout=settings.http_timeout_s,
             follow_redirects=False,
             headers={"user-agent": "northstar-notifications/1"},
+            # dial only what the guard resolved and allowed (DNS may change after the check)
+            transport=guard.transport(),
+            trust_env=False,
         )
 
     async def close(self) -> None:
@@ -112,6 +115,8 @@ class HttpSender:
             response = await self._client.post(
                 url, content=body, headers={"content-type": "application/json", **headers}
             )
+        except UnsafeUrl as exc:  # refused at connect time
+            return SendResult(False, error=exc.detail, permanent=True)
         except httpx.HTTPError as exc:
             return SendResult(False, error=f"{type(exc).__name__}: {exc}")
         code = response.status_code

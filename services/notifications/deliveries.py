@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -102,11 +101,7 @@ def delivery_from(doc: Document) -> Delivery:
 class DeliveryRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.deliveries = db[DELIVERIES]
-
-    @property
-    def outbox(self) -> AsyncCollection[Document]:
-        """The collection whose documents carry ``notification.*`` events for the relay."""
-        return self.deliveries
+        self.outboxes = (self.deliveries,)  # delivered/failed events ride in deliveries
 
     @staticmethod
     def indexes() -> dict[str, list[IndexModel]]:

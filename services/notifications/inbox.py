@@ -12,9 +12,9 @@ from shared.errors import InvalidInput, NotFound
 from shared.pagination import decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
-    from services.notifications.clock import Clock
     from services.notifications.notification import Notification
     from services.notifications.repository import NotificationRepository
+    from shared.time import Clock
 
 
 class InboxHub:

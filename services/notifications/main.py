@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
-from services.notifications.api import router as api_router
+from services.notifications.api import router
 from services.notifications.channels import EmailSender, HttpSender
-from services.notifications.clock import Clock, utc_now
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import DeliveryRepository
 from services.notifications.handlers import build_router
@@ -24,11 +20,10 @@ from services.notifications.service import Notifier
 from services.notifications.ssrf import UrlGuard
 from services.notifications.subscriptions import SubscriptionRepository
 from services.notifications.worker import Dispatcher
-from shared.app import Runtime, create_service_app
+from shared.app import Lifecycle, create_service_app
 from shared.directory import PeopleDirectory
 from shared.events import topics
-from shared.messaging import ConsumerRunner, OutboxRelay, ensure_topics
-from shared.mongo import ensure_indexes
+from shared.time import Clock, utcnow
 
 
 def create_app(
@@ -38,36 +33,17 @@ def create_app(
     guard: UrlGuard | None = None,
 ) -> FastAPI:
     settings = settings or NotificationsSettings()
-    clock = clock or utc_now
+    clock = clock or utcnow
     guard = guard or UrlGuard(settings.outbound_allow_list)
 
-    @asynccontextmanager
-    async def wiring(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
-        db = runtime.db
+    async def wiring(service: Lifecycle) -> None:
+        db = service.db
         notifications, deliveries = NotificationRepository(db), DeliveryRepository(db)
         preferences, subscriptions = PreferenceRepository(db), SubscriptionRepository(db)
-        bindings = GoalBindings(db)
-        directory = PeopleDirectory(db)
-        await ensure_indexes(
-            db,
-            {
-                **notifications.indexes(),
-                **deliveries.indexes(),
-                **preferences.indexes(),
-                **subscriptions.indexes(),
-                **bindings.indexes(),
-                **PeopleDirectory.indexes(),
-            },
-        )
-        await ensure_topics(settings, [topics.NOTIFICATIONS])
-        hub = InboxHub()
-        http = HttpSender(settings, guard)
-        relay = OutboxRelay(
-            deliveries.outbox,
-            runtime.producer,
-            service=settings.service_name,
-            poll_interval_s=settings.outbox_poll_interval_s,
-        )
+        directory, hub = PeopleDirectory(db), InboxHub()
+        email, http = EmailSender(settings), HttpSender(settings, guard)
+        service.on_stop(http.close)
+        notify = service.relay(deliveries).notify
         dispatcher = Dispatcher(
             settings,
             deliveries=deliveries,
@@ -75,55 +51,50 @@ def create_app(
             subscriptions=subscriptions,
             directory=directory,
             clock=clock,
-            email=EmailSender(settings),
+            email=email,
             http=http,
-            on_events=relay.notify,
+            notify=notify,
         )
+        service.run(dispatcher)
         notifier = Notifier(
             notifications=notifications,
             deliveries=deliveries,
             preferences=preferences,
-            bindings=bindings,
+            bindings=GoalBindings(db),
             subscriptions=subscriptions,
             directory=directory,
             clock=clock,
             hub=hub,
             service=settings.service_name,
-            wake=dispatcher.notify,
+            notify=dispatcher.notify,
         )
-        consumer = ConsumerRunner(
-            settings,
-            group="notifications",
-            router=build_router(directory, notifier),
-            producer=runtime.producer,
+        service.consume(build_router(directory, notifier), group="notifications")
+        service.provide(
+            inbox=Inbox(notifications, hub, clock),
+            preferences=PreferenceCenter(
+                preferences=preferences,
+                notifications=notifications,
+                deliveries=deliveries,
+                subscriptions=subscriptions,
+                guard=guard,
+                clock=clock,
+            ),
+            dispatcher=dispatcher,
         )
-        app.state.inbox = Inbox(notifications, hub, clock)
-        app.state.preferences = PreferenceCenter(
-            preferences=preferences,
-            notifications=notifications,
-            deliveries=deliveries,
-            subscriptions=subscriptions,
-            guard=guard,
-            clock=clock,
-        )
-        app.state.notifier = notifier
-        app.state.dispatcher = dispatcher
-        app.state.clock = clock
-        await relay.start()
-        await dispatcher.start()
-        await consumer.start()
-        try:
-            yield
-        finally:
-            await consumer.stop()
-            await dispatcher.stop()
-            await relay.stop()
-            await http.close()
 
     return create_service_app(
         name="notifications",
         settings=settings,
-        routers=[api_router],
+        routers=[router],
+        indexes={
+            **NotificationRepository.indexes(),
+            **DeliveryRepository.indexes(),
+            **PreferenceRepository.indexes(),
+            **SubscriptionRepository.indexes(),
+            **GoalBindings.indexes(),
+            **PeopleDirectory.indexes(),
+        },
+        topics=[topics.NOTIFICATIONS],
         wiring=wiring,
         description="Fan-out to inbox, email, Slack and signed webhooks, with preferences.",
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from services.notifications.clock import Clock
 from services.notifications.deliveries import DeliveryRepository
 from services.notifications.delivery import Delivery
 from services.notifications.domain import (
@@ -29,6 +28,7 @@ from services.notifications.subscriptions import SubscriptionRepository, Webhook
 from shared.auth import Principal
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.events.envelope import CATALOGUE
+from shared.time import Clock
 from shared.webhooks import new_secret
 
 

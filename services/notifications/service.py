@@ -10,9 +10,6 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-import orjson
-
-from services.notifications.clock import Clock
 from services.notifications.deliveries import DeliveryRepository
 from services.notifications.delivery import DIGEST, Delivery
 from services.notifications.domain import (
@@ -38,8 +35,10 @@ from services.notifications.repository import (
 )
 from services.notifications.subscriptions import SubscriptionRepository
 from shared.directory import Person
+from shared.events.codec import to_structured
 from shared.events.envelope import Envelope, EventPayload
 from shared.events.goals import GoalFacts
+from shared.time import Clock
 
 NO_PREFERENCES = Preferences()  # most people never change a thing
 
@@ -56,19 +55,7 @@ class Directory(Protocol):
 
 def cloudevent_json(event: Envelope) -> str:
     """The event in CloudEvents structured JSON: the body of outbound webhooks."""
-    return orjson.dumps(
-        {
-            "specversion": "1.0",
-            "id": event.id,
-            "type": event.type,
-            "source": event.source,
-            "subject": event.subject,
-            "time": event.time.isoformat().replace("+00:00", "Z"),
-            "tenant": event.tenant,
-            "datacontenttype": "application/json",
-            "data": event.data,
-        }
-    ).decode()
+    return to_structured(event).decode()
 
 
 class Notifier:
@@ -84,7 +71,7 @@ class Notifier:
         clock: Clock,
         hub: InboxHub,
         service: str,
-        wake: Callable[[], None] = lambda: None,
+        notify: Callable[[], None] = lambda: None,
     ) -> None:
         self._notifications = notifications
         self._deliveries = deliveries
@@ -95,7 +82,7 @@ class Notifier:
         self._clock = clock
         self._hub = hub
         self._service = service
-        self._wake = wake
+        self._notify = notify  # wakes the delivery worker
 
     async def track_goal(self, goal: GoalFacts) -> None:
         """Remember which metrics the goal is bound to: KPI alerts go to its owner."""
@@ -116,7 +103,7 @@ class Notifier:
         """Apply the event's rule: an inbox item per recipient and their outbound deliveries."""
         created = await self.fan_out(event, payload, RULES[type(payload)], parties)
         if created:
-            self._wake()
+            self._notify()
         return created
 
     async def recipients(self, tenant: str, rule: Rule, parties: Parties) -> dict[str, Audience]:
@@ -233,5 +220,5 @@ class Notifier:
             ]
         )
         if queued:
-            self._wake()
+            self._notify()
         return queued

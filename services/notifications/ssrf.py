@@ -1,8 +1,12 @@
-"""The SSRF guard every outbound URL (Slack, webhooks) passes, at save time and at send time.
+"""The SSRF guard every outbound URL (Slack, webhooks) passes: at save time, at send time, and
+at connect time (the address dialled is one the guard resolved and checked itself, so a name that
+resolves to a public address at the check and to a private one a moment later is refused).
 
-A URL is refused when any address its host resolves to is private, loopback, link-local,
-multicast, reserved or unspecified, unless the allow-list (a setting, for local use and tests)
-names its host, its host and port, or a network holding the address.
+A URL is refused when any address its host resolves to is not globally routable (``is_global``,
+which also refuses shared/CGNAT 100.64.0.0/10, benchmarking, documentation and reserved ranges),
+multicast, or an IPv6 address embedding a refused IPv4 one (mapped, 6to4, NAT64), unless the
+allow-list (a setting, for local use and tests) names its host, its host and port, or a network
+holding the address.
 """
 
 from __future__ import annotations
@@ -10,8 +14,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 from shared.errors import InvalidInput
 
@@ -32,9 +40,25 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known prefix: the last 32 bits are IPv4
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one reaches through a translator (mapped, 6to4, NAT64)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:  # 2002:a00:1:: reaches 10.0.0.1 through any 6to4 relay
+        return ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def _forbidden_kind(ip: IP) -> str | None:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return _forbidden_kind(ip.ipv4_mapped)
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None and (kind := _forbidden_kind(embedded)):
+            return kind
     if ip.is_unspecified:
         return "unspecified"
     if ip.is_loopback:
@@ -43,10 +67,14 @@ def _forbidden_kind(ip: IP) -> str | None:
         return "link-local"
     if ip.is_private:
         return "private"
-    if ip.is_multicast:
+    if ip.is_multicast:  # some multicast ranges count as global
         return "multicast"
     if ip.is_reserved:
         return "reserved"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        return "site-local"
+    if not ip.is_global:  # e.g. 100.64.0.0/10 (shared/CGNAT): neither private nor public
+        return "non-global"
     return None
 
 
@@ -82,8 +110,16 @@ class UrlGuard:
         host = (parts.hostname or "").lower()
         if not host:
             raise UnsafeUrl("the URL has no host")
+        await self.addresses(host, port)
+
+    async def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses to dial for ``host``: every one it resolves to must be allowed.
+
+        ``[host]`` when the allow-list names the host (it is then dialled by name).
+        """
+        host = host.lower().strip("[]")
         if self._allowed(host, port, None):
-            return
+            return [host]
         try:
             literal: IP | None = ipaddress.ip_address(host)
         except ValueError:
@@ -97,7 +133,58 @@ class UrlGuard:
             if kind and not self._allowed(host, port, ip):
                 shown = host if literal else f"{host} (resolves to {ip})"
                 raise UnsafeUrl(
-                    f"{shown} is a {kind} address; outbound calls to private, loopback and "
-                    "link-local addresses are refused",
+                    f"{shown} is a {kind} address; outbound calls to addresses that are not "
+                    "globally routable (private, loopback, link-local, shared...) are refused",
                     address=str(ip),
                 )
+        return addresses
+
+    def transport(self, **kwargs: Any) -> httpx.AsyncHTTPTransport:
+        """An httpx transport that dials only addresses this guard resolved and allowed.
+
+        Use it with ``trust_env=False`` (no proxy from the environment: it would be dialled
+        instead of the checked address). UnsafeUrl propagates out of the request.
+        """
+        transport = httpx.AsyncHTTPTransport(**kwargs)
+        pool = transport._pool
+        assert isinstance(pool, httpcore.AsyncConnectionPool)  # no proxy configured
+        # httpx has no public hook for the network backend; a unit test proves this one is used
+        pool._network_backend = _GuardedBackend(self, pool._network_backend)
+        return transport
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves through the guard at connect time and dials a checked address (TLS still
+    verifies the URL's host name: httpcore passes it as the server name)."""
+
+    def __init__(self, guard: UrlGuard, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._guard = guard
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self._guard.addresses(host, port)
+        for address in addresses[:-1]:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError:
+                continue  # the next checked address
+        return await self._inner.connect_tcp(
+            addresses[-1], port, timeout, local_address, socket_options
+        )
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise UnsafeUrl("unix sockets are not an outbound target")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)

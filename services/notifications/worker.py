@@ -11,7 +11,6 @@ from typing import Any
 import orjson
 
 from services.notifications.channels import EmailSender, HttpSender
-from services.notifications.clock import Clock
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import DeliveryRepository
 from services.notifications.delivery import (
@@ -28,6 +27,7 @@ from services.notifications.service import Directory
 from services.notifications.subscriptions import SubscriptionRepository
 from shared.background import BackgroundLoop
 from shared.directory import Person
+from shared.time import Clock
 from shared.webhooks import signed_headers
 
 
@@ -43,7 +43,7 @@ class Dispatcher:
         clock: Clock,
         email: EmailSender,
         http: HttpSender,
-        on_events: Callable[[], None] = lambda: None,
+        notify: Callable[[], None] = lambda: None,
     ) -> None:
         self._s = settings
         self._deliveries = deliveries
@@ -54,7 +54,7 @@ class Dispatcher:
         self._email = email
         self._http = http
         self._service = settings.service_name
-        self._on_events = on_events
+        self._notify_relay = notify  # delivered/failed events wait in the outbox
         self._retry = RetryPolicy(settings.retry_schedule_s, settings.max_retry_after_s)
         self._loop = BackgroundLoop(
             "notification-worker", self._round, settings.worker_poll_interval_s
@@ -197,7 +197,7 @@ class Dispatcher:
             delivery.deliver(result, now)
             await self._deliveries.delivered(delivery)
             self._count(delivery, "delivered")
-            self._on_events()
+            self._notify_relay()
         elif delivery.fail(result, now, self._retry):
             await self._deliveries.retry_later(delivery)
         else:
@@ -216,7 +216,7 @@ class Dispatcher:
                 delivery.subscription_id or "",
                 f"deliveries keep failing: {error}",
             )
-        self._on_events()
+        self._notify_relay()
 
     async def _suppress(self, delivery: Delivery, reason: str) -> None:
         delivery.suppress(reason, self._clock())

@@ -21,7 +21,7 @@ from services.people.schemas import (
     ScimTokenPublic,
 )
 from services.people.scim.api import PREFIX as SCIM_PREFIX
-from services.people.service import PeopleService
+from services.people.service import DirectorySearch, PeopleService
 from services.people.tokens import ScimTokens
 from shared.auth import AdminPrincipal, CurrentPrincipal, HRPrincipal
 from shared.errors import InvalidInput, PayloadTooLarge
@@ -40,10 +40,6 @@ def _mentorships(request: Request) -> Mentorships:
     return mentorships
 
 
-def _users_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + SCIM_PREFIX + "/Users"
-
-
 @router.get("/people", response_model=PeopleList)
 async def list_people(
     request: Request,
@@ -57,8 +53,7 @@ async def list_people(
 ) -> PeopleList:
     """The directory of the caller's tenant, filtered and paged by cursor."""
     position = decode_cursor(cursor)
-    records = await _people(request).repo.list_people(
-        principal.tenant,
+    search = DirectorySearch(
         q=q,
         manager_id=manager_id,
         department=department,
@@ -66,6 +61,7 @@ async def list_people(
         after=str(position["after"]) if position else None,
         limit=limit + 1,
     )
+    records = await _people(request).search(principal.tenant, search)
     more = len(records) > limit
     records = records[:limit]
     next_cursor = encode_cursor({"after": records[-1].id}) if more and records else None
@@ -102,10 +98,8 @@ async def set_manager(
     request: Request, principal: HRPrincipal, person_id: str, body: ManagerUpdate
 ) -> PersonPublic:
     """Change a person's manager (HR); a cycle is refused with 422."""
-    record = await _people(request).set_manager(
-        principal.tenant, person_id, body.manager_id, _users_url(request)
-    )
-    return PersonPublic.of(record)
+    person = await _people(request).set_manager(principal.tenant, person_id, body.manager_id)
+    return PersonPublic.of(person)
 
 
 @router.get("/people/{person_id}/mentors", response_model=PeopleList)
@@ -200,7 +194,6 @@ async def run_import(
         principal.tenant,
         rows,
         body.mapping,
-        _users_url(request),
         dry_run=dry_run,
         force=force,
         deactivate_missing=body.deactivate_missing,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 
 from shared.errors import Conflict, InvalidInput
 from shared.events.envelope import Envelope, EventPayload, deterministic_id, new_event
@@ -18,7 +19,6 @@ from shared.events.people import (
 )
 
 SOURCE = "northstar/people"
-MAX_CHAIN = 50  # a management chain longer than this is bad data, not a deep company
 
 
 class ManagerCycle(InvalidInput):
@@ -53,6 +53,21 @@ class PersonFacts:
         """Field -> (old, new) for every field that differs from ``other`` (the new state)."""
         mine, theirs = asdict(self), asdict(other)
         return {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person of a tenant: the facts and their version (each change is one version)."""
+
+    id: str
+    tenant: str
+    version: int
+    facts: PersonFacts
+    created: datetime
+    last_modified: datetime
+
+    def changed(self, facts: PersonFacts, now: datetime) -> Person:
+        return replace(self, version=self.version + 1, facts=facts, last_modified=now)
 
 
 def snapshot(person_id: str, tenant: str, facts: PersonFacts, *, created: bool) -> PersonUpserted:
@@ -154,6 +169,19 @@ class GroupFacts:
     display_name: str
     external_id: str | None = None
     member_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    tenant: str
+    version: int
+    facts: GroupFacts
+    created: datetime
+    last_modified: datetime
+
+    def changed(self, facts: GroupFacts, now: datetime) -> Group:
+        return replace(self, version=self.version + 1, facts=facts, last_modified=now)
 
 
 def group_events(

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from services.people.domain import Person
 from services.people.hris import ImportPlan, parse_rows, plan_import
 from services.people.service import PeopleService
 from shared.errors import Conflict
@@ -28,7 +29,6 @@ class HrisImports:
         tenant: str,
         rows: Sequence[Mapping[str, Any]],
         mapping: Mapping[str, str | None],
-        users_url: str,
         *,
         dry_run: bool,
         force: bool,
@@ -36,10 +36,10 @@ class HrisImports:
     ) -> dict[str, Any]:
         """The diff; applied unless ``dry_run``. Raises MassDeactivation (409, with the diff)."""
         parsed = parse_rows(rows, mapping)
-        records = {r.id: r for r in await self._people.repo.all_people(tenant)}
+        people = {p.id: p for p in await self._people.everyone(tenant)}
         plan = plan_import(
             parsed,
-            {pid: r.facts for pid, r in records.items()},
+            {pid: p.facts for pid, p in people.items()},
             lambda: str(uuid.uuid4()),
             deactivate_missing=deactivate_missing,
         )
@@ -52,17 +52,15 @@ class HrisImports:
                 diff=diff,
             )
         if not dry_run:
-            await self._apply(tenant, plan, records, users_url)
+            await self._apply(tenant, plan, people)
         return {"dry_run": dry_run, "applied": not dry_run, **diff}
 
-    async def _apply(
-        self, tenant: str, plan: ImportPlan, records: Mapping[str, Any], users_url: str
-    ) -> None:
+    async def _apply(self, tenant: str, plan: ImportPlan, people: Mapping[str, Person]) -> None:
         # The plan was checked as a whole (managers known, no cycle), so changes are applied
         # one person at a time without re-checking intermediate states. No multi-document
         # transaction: a failure part-way leaves some changes applied, and re-running the same
         # export converges.
         for pid, facts in plan.created:
-            await self._people.create_from_facts(tenant, facts, users_url, person_id=pid)
+            await self._people.create_person(tenant, facts, person_id=pid)
         for pid, _, after in [*plan.updated, *plan.deactivated]:
-            await self._people.change_facts(tenant, records[pid], after, users_url, check=False)
+            await self._people.change_person(tenant, people[pid], after, check=False)

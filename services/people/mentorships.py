@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from services.people.domain import Mentorship
-from services.people.repository import PeopleRepository, PersonRecord
+from services.people.domain import Mentorship, Person
+from services.people.repository import PeopleRepository
 from shared.auth import Principal
 from shared.errors import Forbidden, InvalidInput, NotFound
 
@@ -56,7 +56,7 @@ class Mentorships:
         self._notify()
         return mentorship
 
-    async def of(self, tenant: str, person_id: str, *, role: str) -> list[PersonRecord]:
+    async def of(self, tenant: str, person_id: str, *, role: str) -> list[Person]:
         """The mentors (role=mentee: the person is the mentee) or mentees of a person."""
         if await self._repo.get_person(tenant, person_id) is None:
             raise NotFound(f"no person {person_id}")
@@ -64,6 +64,3 @@ class Mentorships:
         other = [m.mentor_id if role == "mentee" else m.mentee_id for m in pairs]
         found = await self._repo.people_by_ids(tenant, other)
         return [found[i] for i in other if i in found]
-
-    async def list_for(self, tenant: str, person_id: str, *, role: str) -> list[Mentorship]:
-        return await self._repo.mentorships_of(tenant, role=role, person_id=person_id)

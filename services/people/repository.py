@@ -1,28 +1,42 @@
-"""Every document-store query of the people service, and the document <-> domain mapping.
+"""Every document-store query of the people service (the document shape: ``documents``).
 
-A person or group keeps its SCIM representation as a JSON string (SCIM attribute names such as
-``$ref`` and the enterprise URN are not valid field names in every document store) beside the
-fields we query, each lowercased where SCIM compares without case. Deleting is soft: the
-document stays, out of every read, so its outbox can still be relayed.
+Deleting is soft: the document stays, out of every read, so its outbox can still be relayed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
-import orjson
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.people.domain import GroupFacts, Mentorship, PersonFacts
+from services.people.documents import (
+    StoredGroup,
+    StoredPerson,
+    group_document,
+    group_fields,
+    group_from,
+    mentorship_document,
+    mentorship_from,
+    person_document,
+    person_from,
+)
+from services.people.domain import Group, Mentorship, Person
+from services.people.scim.filters import GROUP_FIELDS, USER_FIELDS, Field, Translation, translate
+from services.people.scim.protocol import stored_user
 from shared.errors import Conflict
 from shared.events.envelope import Envelope
 from shared.messaging.outbox import with_outbox
 from shared.mongo import Document, update_versioned
+from shared.orgchart import management_chain
+
+T = TypeVar("T")
 
 PEOPLE = "people"
 GROUPS = "groups"
@@ -51,119 +65,37 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 LIVE = {"deleted": {"$ne": True}}
+# a SCIM filter the store cannot answer exactly is checked on at most this many candidates
+MAX_SCAN = 20_000
 ORDER = [("created", ASCENDING), ("_id", ASCENDING)]
 
 
 @dataclass(frozen=True)
-class PersonRecord:
-    id: str
-    tenant: str
-    version: int
-    facts: PersonFacts
-    scim: str
-    created: datetime
-    last_modified: datetime
+class Matches(Generic[T]):
+    """What a SCIM filter found: the total and one page when the store answered the filter
+    exactly, else a superset of candidates (at most ``MAX_SCAN``) for the caller to filter."""
+
+    exact: bool
+    total: int
+    items: list[T]
 
 
-@dataclass(frozen=True)
-class GroupRecord:
-    id: str
-    tenant: str
-    version: int
-    facts: GroupFacts
-    scim: str
-    created: datetime
-    last_modified: datetime
-
-
-def _fold(value: str | None) -> str | None:
-    return value.lower() if value else None
-
-
-def person_fields(facts: PersonFacts) -> Document:
-    return {
-        "user_name": facts.user_name,
-        "user_name_key": facts.user_name.lower(),
-        "external_id": facts.external_id,
-        "display_name": facts.display_name,
-        "display_name_key": _fold(facts.display_name),
-        "given_name": facts.given_name,
-        "given_name_key": _fold(facts.given_name),
-        "family_name": facts.family_name,
-        "family_name_key": _fold(facts.family_name),
-        "emails": list(facts.emails),
-        "email_keys": [e.lower() for e in facts.emails],
-        "email": facts.email,
-        "title": facts.title,
-        "title_key": _fold(facts.title),
-        "department": facts.department,
-        "department_key": _fold(facts.department),
-        "employee_number": facts.employee_number,
-        "employee_number_key": _fold(facts.employee_number),
-        "manager_id": facts.manager_id,
-        "time_zone": facts.time_zone,
-        "locale": facts.locale,
-        "active": facts.active,
-    }
-
-
-def _email_types(scim: str) -> list[str]:
-    emails = orjson.loads(scim).get("emails") or []
-    return sorted({str(e["type"]).lower() for e in emails if isinstance(e, dict) and e.get("type")})
-
-
-def _person(doc: Document) -> PersonRecord:
-    facts = PersonFacts(
-        user_name=doc["user_name"],
-        external_id=doc.get("external_id"),
-        display_name=doc.get("display_name"),
-        given_name=doc.get("given_name"),
-        family_name=doc.get("family_name"),
-        emails=tuple(doc.get("emails") or ()),
-        email=doc.get("email"),
-        title=doc.get("title"),
-        department=doc.get("department"),
-        employee_number=doc.get("employee_number"),
-        manager_id=doc.get("manager_id"),
-        time_zone=doc.get("time_zone"),
-        locale=doc.get("locale"),
-        active=doc.get("active", True),
-    )
-    return PersonRecord(
-        doc["_id"],
-        doc["tenant"],
-        doc["version"],
-        facts,
-        doc["scim"],
-        doc["created"],
-        doc["last_modified"],
-    )
-
-
-def _group_fields(facts: GroupFacts) -> Document:
-    return {
-        "display_name": facts.display_name,
-        "display_name_key": facts.display_name.lower(),
-        "external_id": facts.external_id,
-        "member_ids": list(facts.member_ids),
-    }
-
-
-def _group(doc: Document) -> GroupRecord:
-    facts = GroupFacts(
-        display_name=doc["display_name"],
-        external_id=doc.get("external_id"),
-        member_ids=tuple(doc.get("member_ids") or ()),
-    )
-    return GroupRecord(
-        doc["_id"],
-        doc["tenant"],
-        doc["version"],
-        facts,
-        doc["scim"],
-        doc["created"],
-        doc["last_modified"],
-    )
+async def _matches(
+    collection: AsyncCollection[Document],
+    tenant: str,
+    filter_text: str | None,
+    fields: dict[tuple[str, str, str], Field],
+    page: Callable[[Document, int, int], Awaitable[list[T]]],
+    skip: int,
+    limit: int,
+) -> Matches[T]:
+    translation = translate(filter_text, fields) if filter_text else Translation({}, True)
+    query = {**translation.query, "tenant": tenant, **LIVE}
+    if not translation.exact:
+        candidates = await page(query, 0, MAX_SCAN)
+        return Matches(False, len(candidates), candidates)
+    total = await collection.count_documents(query)
+    return Matches(True, total, await page(query, skip, limit) if limit else [])
 
 
 class UserNameTaken(Conflict):
@@ -181,98 +113,90 @@ class PeopleRepository:
         self.groups: AsyncCollection[Document] = db[GROUPS]
         self.mentorships: AsyncCollection[Document] = db[MENTORSHIPS]
         self.tokens: AsyncCollection[Document] = db[SCIM_TOKENS]
+        self.outboxes = (self.people, self.groups, self.mentorships)  # events ride in these
 
     # ------------------------------------------------------------------------ people
 
     async def insert_person(
-        self,
-        tenant: str,
-        person_id: str,
-        facts: PersonFacts,
-        scim: str,
-        events: list[Envelope],
-        now: datetime,
-    ) -> PersonRecord:
-        doc = {
-            "_id": person_id,
-            "tenant": tenant,
-            "version": 1,
-            "created": now,
-            "last_modified": now,
-            "scim": scim,
-            **person_fields(facts),
-            "email_types": _email_types(scim),
-            "pending_events": [e.to_document() for e in events],
-        }
+        self, person: Person, events: list[Envelope], scim: str | None = None
+    ) -> None:
+        """Store a new person; ``scim`` is the SCIM copy when a SCIM client sent the person."""
+        doc = person_document(person, scim or stored_user(person.facts, None))
+        doc["pending_events"] = [e.to_document() for e in events]
         try:
             await self.people.insert_one(doc)
         except DuplicateKeyError as exc:
-            raise UserNameTaken(facts.user_name) from exc
-        return _person(doc)
+            raise UserNameTaken(person.facts.user_name) from exc
 
     async def update_person(
         self,
-        record: PersonRecord,
-        facts: PersonFacts,
-        scim: str,
+        before: Person,
+        after: Person,
         events: list[Envelope],
-        now: datetime,
+        scim: str | None = None,
         *,
         deleted: bool = False,
     ) -> None:
-        fields = person_fields(facts)
+        """Store a change; without ``scim`` the facts are written onto the stored SCIM copy."""
+        if scim is None:
+            scim = stored_user(after.facts, await self._scim_copy(before))
+        fields = person_document(after, scim)
+        del fields["_id"], fields["tenant"], fields["version"], fields["created"]
         if deleted:  # frees the userName for a later user
-            fields["user_name_key"] = f"\x00deleted:{record.id}"
+            fields["user_name_key"] = f"\x1fdeleted:{before.id}"  # no NUL: PostgreSQL
             fields["deleted"] = True
-        fields["email_types"] = _email_types(scim)
-        update = with_outbox({"$set": {**fields, "scim": scim, "last_modified": now}}, events)
+        update = with_outbox({"$set": fields}, events)
         try:
             await update_versioned(
-                self.people, {"_id": record.id, "tenant": record.tenant}, record.version, update
+                self.people, {"_id": before.id, "tenant": before.tenant}, before.version, update
             )
         except DuplicateKeyError as exc:
-            raise UserNameTaken(facts.user_name) from exc
+            raise UserNameTaken(after.facts.user_name) from exc
 
-    async def get_person(self, tenant: str, person_id: str) -> PersonRecord | None:
+    async def _scim_copy(self, person: Person) -> str | None:
+        doc = await self.people.find_one({"_id": person.id, "tenant": person.tenant}, {"scim": 1})
+        return doc.get("scim") if doc else None
+
+    async def get_person(self, tenant: str, person_id: str) -> Person | None:
         doc = await self.people.find_one({"_id": person_id, "tenant": tenant, **LIVE})
-        return _person(doc) if doc else None
+        return person_from(doc) if doc else None
 
-    async def people_by_ids(self, tenant: str, ids: list[str]) -> dict[str, PersonRecord]:
+    async def by_reference(self, tenant: str, reference: str) -> Person | None:
+        """The person an identity provider names: our id, else externalId, userName or
+        employee number."""
+        for query in (
+            {"_id": reference},
+            {"external_id": reference},
+            {"user_name_key": reference.lower()},
+            {"employee_number_key": reference.lower()},
+        ):
+            cursor = self.people.find({**query, "tenant": tenant, **LIVE}).sort(ORDER).limit(1)
+            async for doc in cursor:
+                return person_from(doc)
+        return None
+
+    async def people_by_ids(self, tenant: str, ids: list[str]) -> dict[str, Person]:
         cursor = self.people.find({"tenant": tenant, "_id": {"$in": ids}, **LIVE})
-        return {doc["_id"]: _person(doc) async for doc in cursor}
+        return {doc["_id"]: person_from(doc) async for doc in cursor}
 
-    async def count_people(self, tenant: str, query: Document) -> int:
-        return await self.people.count_documents({**query, "tenant": tenant, **LIVE})
+    async def everyone(self, tenant: str) -> list[Person]:
+        cursor = self.people.find({"tenant": tenant, **LIVE}).sort(ORDER)
+        return [person_from(doc) async for doc in cursor]
 
-    async def find_people(
-        self, tenant: str, query: Document, skip: int = 0, limit: int | None = None
-    ) -> list[PersonRecord]:
-        cursor = self.people.find({**query, "tenant": tenant, **LIVE}).sort(ORDER).skip(skip)
-        if limit is not None:
-            cursor = cursor.limit(limit)
-        return [_person(doc) async for doc in cursor]
+    async def manager_chain(self, tenant: str, person_id: str) -> list[str]:
+        """The ids above a person, their manager first (stops at a loop)."""
 
-    async def all_people(self, tenant: str) -> list[PersonRecord]:
-        return await self.find_people(tenant, {})
-
-    async def manager_chain(self, tenant: str, person_id: str, limit: int) -> list[str]:
-        """The ids above a person, their manager first (stops at a loop or ``limit``)."""
-        chain: list[str] = []
-        current = await self.people.find_one(
-            {"_id": person_id, "tenant": tenant, **LIVE}, {"manager_id": 1}
-        )
-        while current and current.get("manager_id") and len(chain) < limit:
-            manager_id = current["manager_id"]
-            if manager_id in chain or manager_id == person_id:
-                break
-            chain.append(manager_id)
-            current = await self.people.find_one(
-                {"_id": manager_id, "tenant": tenant, **LIVE}, {"manager_id": 1}
+        async def manager_of(pid: str) -> str | None:
+            doc = await self.people.find_one(
+                {"_id": pid, "tenant": tenant, **LIVE}, {"manager_id": 1}
             )
-        return chain
+            return doc.get("manager_id") if doc else None
 
-    async def reports_of(self, tenant: str, manager_ids: list[str]) -> list[PersonRecord]:
-        return await self.find_people(tenant, {"manager_id": {"$in": manager_ids}})
+        return await management_chain(person_id, manager_of)
+
+    async def reports_of(self, tenant: str, manager_ids: list[str]) -> list[Person]:
+        query = {"tenant": tenant, "manager_id": {"$in": manager_ids}, **LIVE}
+        return [person_from(doc) async for doc in self.people.find(query).sort(ORDER)]
 
     async def list_people(
         self,
@@ -284,7 +208,7 @@ class PeopleRepository:
         active: bool | None,
         after: str | None,
         limit: int,
-    ) -> list[PersonRecord]:
+    ) -> list[Person]:
         query: Document = {"tenant": tenant, **LIVE}
         if q:
             prefix = {"$regex": "^" + re.escape(q.lower())}
@@ -303,71 +227,77 @@ class PeopleRepository:
         if after:
             query["_id"] = {"$gt": after}
         cursor = self.people.find(query).sort("_id", ASCENDING).limit(limit)
-        return [_person(doc) async for doc in cursor]
+        return [person_from(doc) async for doc in cursor]
+
+    # ----------------------------------------------------------- people, as SCIM sees them
+
+    async def scim_person(self, tenant: str, person_id: str) -> StoredPerson | None:
+        doc = await self.people.find_one({"_id": person_id, "tenant": tenant, **LIVE})
+        return StoredPerson(person_from(doc), doc["scim"]) if doc else None
+
+    async def scim_people(
+        self, tenant: str, filter_text: str | None, skip: int, limit: int
+    ) -> Matches[StoredPerson]:
+        """People matching a SCIM filter, oldest first."""
+
+        async def page(query: Document, skip: int, limit: int) -> list[StoredPerson]:
+            cursor = self.people.find(query).sort(ORDER).skip(skip).limit(limit)
+            return [StoredPerson(person_from(doc), doc["scim"]) async for doc in cursor]
+
+        return await _matches(self.people, tenant, filter_text, USER_FIELDS, page, skip, limit)
 
     # ------------------------------------------------------------------------ groups
 
-    async def insert_group(
-        self,
-        tenant: str,
-        group_id: str,
-        facts: GroupFacts,
-        scim: str,
-        events: list[Envelope],
-        now: datetime,
-    ) -> GroupRecord:
-        doc = {
-            "_id": group_id,
-            "tenant": tenant,
-            "version": 1,
-            "created": now,
-            "last_modified": now,
-            "scim": scim,
-            **_group_fields(facts),
-            "pending_events": [e.to_document() for e in events],
-        }
+    async def insert_group(self, group: Group, events: list[Envelope], scim: str) -> None:
+        doc = group_document(group, scim)
+        doc["pending_events"] = [e.to_document() for e in events]
         await self.groups.insert_one(doc)
-        return _group(doc)
 
     async def update_group(
         self,
-        record: GroupRecord,
-        facts: GroupFacts,
-        scim: str,
+        before: Group,
+        after: Group,
         events: list[Envelope],
-        now: datetime,
+        scim: str | None,
         *,
         deleted: bool = False,
     ) -> None:
-        fields = _group_fields(facts)
+        """Store a change; without ``scim`` the stored SCIM copy stays as it is."""
+        fields: Document = {**group_fields(after.facts), "last_modified": after.last_modified}
+        if scim is not None:
+            fields["scim"] = scim
         if deleted:
             fields["deleted"] = True
-        update = with_outbox({"$set": {**fields, "scim": scim, "last_modified": now}}, events)
+        update = with_outbox({"$set": fields}, events)
         await update_versioned(
-            self.groups, {"_id": record.id, "tenant": record.tenant}, record.version, update
+            self.groups, {"_id": before.id, "tenant": before.tenant}, before.version, update
         )
 
-    async def get_group(self, tenant: str, group_id: str) -> GroupRecord | None:
+    async def get_group(self, tenant: str, group_id: str) -> Group | None:
         doc = await self.groups.find_one({"_id": group_id, "tenant": tenant, **LIVE})
-        return _group(doc) if doc else None
+        return group_from(doc) if doc else None
 
-    async def count_groups(self, tenant: str, query: Document) -> int:
-        return await self.groups.count_documents({**query, "tenant": tenant, **LIVE})
+    async def scim_group(self, tenant: str, group_id: str) -> StoredGroup | None:
+        doc = await self.groups.find_one({"_id": group_id, "tenant": tenant, **LIVE})
+        return StoredGroup(group_from(doc), doc["scim"]) if doc else None
 
-    async def find_groups(
-        self, tenant: str, query: Document, skip: int = 0, limit: int | None = None
-    ) -> list[GroupRecord]:
-        cursor = self.groups.find({**query, "tenant": tenant, **LIVE}).sort(ORDER).skip(skip)
-        if limit is not None:
-            cursor = cursor.limit(limit)
-        return [_group(doc) async for doc in cursor]
+    async def scim_groups(
+        self, tenant: str, filter_text: str | None, skip: int, limit: int
+    ) -> Matches[StoredGroup]:
+        """Groups matching a SCIM filter, oldest first."""
 
-    async def groups_of(self, tenant: str, member_ids: list[str]) -> dict[str, list[GroupRecord]]:
+        async def page(query: Document, skip: int, limit: int) -> list[StoredGroup]:
+            cursor = self.groups.find(query).sort(ORDER).skip(skip).limit(limit)
+            return [StoredGroup(group_from(doc), doc["scim"]) async for doc in cursor]
+
+        return await _matches(self.groups, tenant, filter_text, GROUP_FIELDS, page, skip, limit)
+
+    async def groups_of(self, tenant: str, member_ids: list[str]) -> dict[str, list[Group]]:
         """member id -> the groups that list it."""
-        found: dict[str, list[GroupRecord]] = {}
+        found: dict[str, list[Group]] = {}
         cursor = self.groups.find({"tenant": tenant, "member_ids": {"$in": member_ids}, **LIVE})
         async for doc in cursor:
-            group = _group(doc)
+            group = group_from(doc)
             for member in group.facts.member_ids:
                 found.setdefault(member, []).append(group)
         return found
@@ -375,18 +305,8 @@ class PeopleRepository:
     # ------------------------------------------------------------------- mentorships
 
     async def insert_mentorship(self, mentorship: Mentorship, events: list[Envelope]) -> None:
-        doc = {
-            "_id": mentorship.id,
-            "tenant": mentorship.tenant,
-            "version": mentorship.version,
-            "mentor_id": mentorship.mentor_id,
-            "mentee_id": mentorship.mentee_id,
-            "focus_skills": mentorship.focus_skills,
-            "active": True,
-            # unique while active: the same pair cannot be started twice
-            "active_key": f"{mentorship.mentor_id}\x1f{mentorship.mentee_id}",
-            "pending_events": [e.to_document() for e in events],
-        }
+        doc = mentorship_document(mentorship)
+        doc["pending_events"] = [e.to_document() for e in events]
         try:
             await self.mentorships.insert_one(doc)
         except DuplicateKeyError as exc:
@@ -394,7 +314,7 @@ class PeopleRepository:
 
     async def get_mentorship(self, tenant: str, mentorship_id: str) -> Mentorship | None:
         doc = await self.mentorships.find_one({"_id": mentorship_id, "tenant": tenant})
-        return _mentorship(doc) if doc else None
+        return mentorship_from(doc) if doc else None
 
     async def end_mentorship(
         self, mentorship: Mentorship, events: list[Envelope], now: datetime
@@ -403,7 +323,7 @@ class PeopleRepository:
             {
                 "$set": {
                     "active": False,
-                    "active_key": f"\x00ended:{mentorship.id}",
+                    "active_key": f"\x1fended:{mentorship.id}",  # no NUL: PostgreSQL
                     "ended_at": now,
                 }
             },
@@ -419,12 +339,31 @@ class PeopleRepository:
     async def mentorships_of(self, tenant: str, *, role: str, person_id: str) -> list[Mentorship]:
         field = "mentee_id" if role == "mentee" else "mentor_id"
         cursor = self.mentorships.find({"tenant": tenant, field: person_id, "active": True})
-        return [_mentorship(doc) async for doc in cursor.sort("_id", ASCENDING)]
+        return [mentorship_from(doc) async for doc in cursor.sort("_id", ASCENDING)]
 
     # ----------------------------------------------------------------- SCIM tokens
 
-    async def insert_token(self, doc: Document) -> None:
-        await self.tokens.insert_one(doc)
+    async def insert_token(
+        self,
+        digest: str,
+        *,
+        tenant: str,
+        token_id: str,
+        name: str | None,
+        created_by: str,
+        created_at: datetime,
+    ) -> None:
+        await self.tokens.insert_one(
+            {
+                "_id": digest,
+                "tenant": tenant,
+                "token_id": token_id,
+                "name": name,
+                "created_by": created_by,
+                "created_at": created_at,
+                "revoked_at": None,
+            }
+        )
 
     async def token_by_hash(self, digest: str) -> Document | None:
         return await self.tokens.find_one({"_id": digest, "revoked_at": None})
@@ -439,15 +378,3 @@ class PeopleRepository:
     async def list_tokens(self, tenant: str) -> list[Document]:
         cursor = self.tokens.find({"tenant": tenant}, {"_id": 0}).sort("created_at", ASCENDING)
         return [doc async for doc in cursor]
-
-
-def _mentorship(doc: Document) -> Mentorship:
-    return Mentorship(
-        id=doc["_id"],
-        tenant=doc["tenant"],
-        mentor_id=doc["mentor_id"],
-        mentee_id=doc["mentee_id"],
-        focus_skills=list(doc.get("focus_skills") or []),
-        active=doc.get("active", True),
-        version=doc.get("version", 1),
-    )

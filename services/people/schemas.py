@@ -7,8 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.people.domain import Mentorship
-from services.people.repository import PersonRecord
+from services.people.domain import Mentorship, Person
 
 
 class PersonPublic(BaseModel):
@@ -27,10 +26,10 @@ class PersonPublic(BaseModel):
     active: bool = True
 
     @classmethod
-    def of(cls, record: PersonRecord) -> PersonPublic:
-        f = record.facts
+    def of(cls, person: Person) -> PersonPublic:
+        f = person.facts
         return cls(
-            id=record.id,
+            id=person.id,
             user_name=f.user_name,
             display_name=f.display_name,
             email=f.email,
@@ -112,7 +111,7 @@ class ImportRequest(BaseModel):
     csv: str | None = None
     mapping: dict[str, str | None] = Field(
         default_factory=dict,
-        description="our field -> the export's column (defaults: the README's HRIS import section)",
+        description="our field -> the export's column (defaults: docs/people.md#hris-import)",
     )
     deactivate_missing: bool = Field(
         True, description="people missing from the export are deactivated (a full sync)"

@@ -1,25 +1,31 @@
-"""Use cases on people and groups: load, apply the rules, save with the events in the outbox."""
+"""Use cases on people and groups: load, apply the rules, save with the events in the outbox.
+
+They take and return domain values (``PersonFacts``, ``Person``, ``Group``); the SCIM
+endpoints, the HRIS import and the people API each translate at their own edge. A SCIM client
+also hands over its own representation of the resource (``scim``), which is stored as it is
+and never read here.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from scim2_models import Group
-
 from services.people.domain import (
-    MAX_CHAIN,
+    Group,
+    GroupFacts,
+    Person,
     PersonFacts,
     check_manager,
     group_events,
     person_events,
 )
-from services.people.repository import GroupRecord, PeopleRepository, PersonRecord
-from services.people.scim import protocol
-from services.people.scim.protocol import UserResource
+from services.people.repository import PeopleRepository
 from shared.errors import InvalidInput, NotFound
 from shared.observability import get_logger
+from shared.orgchart import reports
 
 log = get_logger(__name__)
 
@@ -28,6 +34,18 @@ def utcnow() -> datetime:
     # BSON keeps milliseconds: trim so what we return equals what we read back later
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True)
+class DirectorySearch:
+    """A page of the directory: a name/e-mail prefix and exact filters (None: any)."""
+
+    q: str | None = None
+    manager_id: str | None = None
+    department: str | None = None
+    active: bool | None = None
+    after: str | None = None
+    limit: int = 50
 
 
 class PeopleService:
@@ -44,13 +62,44 @@ class PeopleService:
         self._notify = notify
         self._clock = clock
 
-    # ------------------------------------------------------------------ people
+    # ------------------------------------------------------------------ reads
 
-    async def person(self, tenant: str, person_id: str) -> PersonRecord:
-        record = await self.repo.get_person(tenant, person_id)
-        if record is None:
+    async def person(self, tenant: str, person_id: str) -> Person:
+        person = await self.repo.get_person(tenant, person_id)
+        if person is None:
             raise NotFound(f"no person {person_id}")
-        return record
+        return person
+
+    async def everyone(self, tenant: str) -> list[Person]:
+        return await self.repo.everyone(tenant)
+
+    async def search(self, tenant: str, search: DirectorySearch) -> list[Person]:
+        return await self.repo.list_people(
+            tenant,
+            q=search.q,
+            manager_id=search.manager_id,
+            department=search.department,
+            active=search.active,
+            after=search.after,
+            limit=search.limit,
+        )
+
+    async def chain(self, tenant: str, person_id: str) -> list[Person]:
+        await self.person(tenant, person_id)
+        ids = await self.repo.manager_chain(tenant, person_id)
+        found = await self.repo.people_by_ids(tenant, ids)
+        return [found[i] for i in ids if i in found]
+
+    async def reports(self, tenant: str, person_id: str, *, all_levels: bool) -> list[Person]:
+        await self.person(tenant, person_id)
+        return await reports(
+            person_id,
+            lambda level: self.repo.reports_of(tenant, level),
+            all_levels=all_levels,
+            limit=None,  # the API lists everyone below, however many
+        )
+
+    # ------------------------------------------------------------------ people
 
     async def resolve_manager(self, tenant: str, reference: str | None) -> str | None:
         """Our id of the manager an IdP names (our id, or their externalId/userName).
@@ -60,133 +109,90 @@ class PeopleService:
         """
         if not reference:
             return None
-        if await self.repo.get_person(tenant, reference) is not None:
-            return reference
-        for query in (
-            {"external_id": reference},
-            {"user_name_key": reference.lower()},
-            {"employee_number_key": reference.lower()},
-        ):
-            found = await self.repo.find_people(tenant, query, limit=1)
-            if found:
-                return found[0].id
-        log.info("manager not provisioned yet", tenant=tenant, manager=reference)
-        return None
+        found = await self.repo.by_reference(tenant, reference)
+        if found is None:
+            log.info("manager not provisioned yet", tenant=tenant, manager=reference)
+            return None
+        return found.id
 
     async def check_manager(self, tenant: str, person_id: str, manager_id: str | None) -> None:
         if manager_id is None:
             return
-        chain = await self.repo.manager_chain(tenant, manager_id, MAX_CHAIN)
-        check_manager(person_id, manager_id, chain)
+        check_manager(person_id, manager_id, await self.repo.manager_chain(tenant, manager_id))
 
-    async def save_user(
+    async def provision_person(
+        self, tenant: str, before: Person | None, facts: PersonFacts, scim: str
+    ) -> Person:
+        """A person as an identity provider sends them (new when ``before`` is None); their
+        manager is the provider's reference, resolved here."""
+        facts = facts.with_changes(manager_id=await self.resolve_manager(tenant, facts.manager_id))
+        return await self._save(tenant, before, facts, scim=scim)
+
+    async def create_person(
+        self, tenant: str, facts: PersonFacts, person_id: str | None = None
+    ) -> Person:
+        """A new person from an import or the API (the manager is already our id)."""
+        if person_id is None:
+            return await self._save(tenant, None, facts)
+        # an import plans ids ahead so new people can manage each other, and checked them
+        return await self._save(tenant, None, facts, person_id=person_id, check=False)
+
+    async def change_person(
+        self, tenant: str, person: Person, facts: PersonFacts, *, check: bool = True
+    ) -> Person:
+        """Apply facts from an import or the people API (the manager is already our id)."""
+        return await self._save(tenant, person, facts, check=check)
+
+    async def delete_person(self, tenant: str, person_id: str) -> None:
+        """SCIM DELETE: the person leaves every read and is published as deactivated."""
+        person = await self.person(tenant, person_id)
+        await self._save(tenant, person, person.facts.with_changes(active=False), deleted=True)
+
+    async def set_manager(self, tenant: str, person_id: str, manager_id: str | None) -> Person:
+        person = await self.person(tenant, person_id)
+        if manager_id is not None and await self.repo.get_person(tenant, manager_id) is None:
+            raise InvalidInput(f"no person {manager_id} in this tenant")
+        return await self.change_person(
+            tenant, person, person.facts.with_changes(manager_id=manager_id)
+        )
+
+    async def _save(
         self,
         tenant: str,
-        before: PersonRecord | None,
-        user: UserResource,
+        before: Person | None,
+        facts: PersonFacts,
         *,
-        facts: PersonFacts | None = None,
+        scim: str | None = None,
+        person_id: str | None = None,
         deleted: bool = False,
         check: bool = True,
-    ) -> PersonRecord:
-        """Store a SCIM user (new when ``before`` is None) and record its events."""
-        if facts is None:
-            facts = protocol.user_facts(user)
-            facts = facts.with_changes(
-                manager_id=await self.resolve_manager(tenant, facts.manager_id)
-            )
-        if deleted:
-            facts = facts.with_changes(active=False)
-        person_id = before.id if before else str(uuid.uuid4())
+    ) -> Person:
+        person_id = before.id if before else person_id or str(uuid.uuid4())
         if check and (before is None or before.facts.manager_id != facts.manager_id):
             await self.check_manager(tenant, person_id, facts.manager_id)
         now = self._clock()
-        scim = protocol.dump_resource(user)
         if before is None:
+            person = Person(person_id, tenant, 1, facts, now, now)
             events = person_events(tenant, person_id, None, facts, 1)
-            record = await self.repo.insert_person(tenant, person_id, facts, scim, events, now)
+            await self.repo.insert_person(person, events, scim)
         else:
-            events = person_events(tenant, person_id, before.facts, facts, before.version + 1)
-            await self.repo.update_person(before, facts, scim, events, now, deleted=deleted)
-            record = PersonRecord(
-                person_id, tenant, before.version + 1, facts, scim, before.created, now
-            )
+            person = before.changed(facts, now)
+            events = person_events(tenant, person_id, before.facts, facts, person.version)
+            await self.repo.update_person(before, person, events, scim, deleted=deleted)
         if events:
             self._notify()
-        return record
-
-    async def delete_user(self, tenant: str, person_id: str) -> None:
-        """SCIM DELETE: the person leaves every read and is published as deactivated."""
-        record = await self.person(tenant, person_id)
-        user = protocol.load_user(record.scim)
-        user.active = False
-        await self.save_user(tenant, record, user, facts=record.facts, deleted=True)
-
-    async def change_facts(
-        self,
-        tenant: str,
-        record: PersonRecord,
-        facts: PersonFacts,
-        users_url: str,
-        *,
-        check: bool = True,
-    ) -> PersonRecord:
-        """Apply facts from an import or the people API (the manager is already our id)."""
-        user = protocol.load_user(record.scim)
-        protocol.apply_facts(user, facts, users_url)
-        return await self.save_user(tenant, record, user, facts=facts, check=check)
-
-    async def create_from_facts(
-        self, tenant: str, facts: PersonFacts, users_url: str, person_id: str | None = None
-    ) -> PersonRecord:
-        user = protocol.new_user(facts, users_url)
-        if person_id is None:
-            return await self.save_user(tenant, None, user, facts=facts)
-        # an import plans ids ahead so new people can manage each other
-        now = self._clock()
-        events = person_events(tenant, person_id, None, facts, 1)
-        scim = protocol.dump_resource(user)
-        record = await self.repo.insert_person(tenant, person_id, facts, scim, events, now)
-        self._notify()
-        return record
-
-    async def set_manager(
-        self, tenant: str, person_id: str, manager_id: str | None, users_url: str
-    ) -> PersonRecord:
-        record = await self.person(tenant, person_id)
-        if manager_id is not None and await self.repo.get_person(tenant, manager_id) is None:
-            raise InvalidInput(f"no person {manager_id} in this tenant")
-        facts = record.facts.with_changes(manager_id=manager_id)
-        return await self.change_facts(tenant, record, facts, users_url)
-
-    async def chain(self, tenant: str, person_id: str) -> list[PersonRecord]:
-        await self.person(tenant, person_id)
-        ids = await self.repo.manager_chain(tenant, person_id, MAX_CHAIN)
-        found = await self.repo.people_by_ids(tenant, ids)
-        return [found[i] for i in ids if i in found]
-
-    async def reports(self, tenant: str, person_id: str, *, all_levels: bool) -> list[PersonRecord]:
-        await self.person(tenant, person_id)
-        result: list[PersonRecord] = []
-        seen = {person_id}
-        level = [person_id]
-        while level:
-            found = [r for r in await self.repo.reports_of(tenant, level) if r.id not in seen]
-            result.extend(found)
-            seen.update(r.id for r in found)
-            level = [r.id for r in found] if all_levels else []
-        return result
+        return person
 
     # ------------------------------------------------------------------ groups
 
-    async def group(self, tenant: str, group_id: str) -> GroupRecord:
-        record = await self.repo.get_group(tenant, group_id)
-        if record is None:
+    async def group(self, tenant: str, group_id: str) -> Group:
+        group = await self.repo.get_group(tenant, group_id)
+        if group is None:
             raise NotFound(f"no group {group_id}")
-        return record
+        return group
 
-    async def _check_members(self, tenant: str, group_id: str | None, group: Group) -> None:
-        wanted = {str(m.value) for m in group.members or [] if m.value}
+    async def _check_members(self, tenant: str, group_id: str | None, facts: GroupFacts) -> None:
+        wanted = set(facts.member_ids)
         if not wanted:
             return
         people = await self.repo.people_by_ids(tenant, sorted(wanted))
@@ -197,29 +203,27 @@ class PeopleService:
             if await self.repo.get_group(tenant, member) is None:
                 raise InvalidInput(f"no user or group {member}", scim_type="invalidValue")
 
-    async def save_group(
-        self, tenant: str, before: GroupRecord | None, group: Group, *, deleted: bool = False
-    ) -> GroupRecord:
-        if not deleted:
-            await self._check_members(tenant, before.id if before else None, group)
-        facts = protocol.group_facts(group)
-        group_id = before.id if before else str(uuid.uuid4())
+    async def provision_group(
+        self, tenant: str, before: Group | None, facts: GroupFacts, scim: str
+    ) -> Group:
+        """A group as an identity provider sends it (new when ``before`` is None)."""
+        await self._check_members(tenant, before.id if before else None, facts)
         now = self._clock()
-        scim = protocol.dump_resource(group)
         if before is None:
-            events = group_events(tenant, group_id, None, facts, 1)
-            record = await self.repo.insert_group(tenant, group_id, facts, scim, events, now)
+            group = Group(str(uuid.uuid4()), tenant, 1, facts, now, now)
+            events = group_events(tenant, group.id, None, facts, 1)
+            await self.repo.insert_group(group, events, scim)
         else:
-            version = before.version + 1
-            events = group_events(
-                tenant, group_id, before.facts, None if deleted else facts, version
-            )
-            await self.repo.update_group(before, facts, scim, events, now, deleted=deleted)
-            record = GroupRecord(group_id, tenant, version, facts, scim, before.created, now)
+            group = before.changed(facts, now)
+            events = group_events(tenant, group.id, before.facts, facts, group.version)
+            await self.repo.update_group(before, group, events, scim)
         if events:
             self._notify()
-        return record
+        return group
 
     async def delete_group(self, tenant: str, group_id: str) -> None:
-        record = await self.group(tenant, group_id)
-        await self.save_group(tenant, record, protocol.load_group(record.scim), deleted=True)
+        before = await self.group(tenant, group_id)
+        group = before.changed(before.facts, self._clock())
+        events = group_events(tenant, group_id, before.facts, None, group.version)
+        await self.repo.update_group(before, group, events, None, deleted=True)
+        self._notify()

@@ -42,15 +42,12 @@ class ScimTokens:
         token = f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
         now = self._clock()
         await self._repo.insert_token(
-            {
-                "_id": digest(token),
-                "tenant": tenant,
-                "token_id": token_id,
-                "name": name,
-                "created_by": created_by,
-                "created_at": now,
-                "revoked_at": None,
-            }
+            digest(token),
+            tenant=tenant,
+            token_id=token_id,
+            name=name,
+            created_by=created_by,
+            created_at=now,
         )
         return IssuedToken(token_id, tenant, token, now, name)
 

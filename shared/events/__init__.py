@@ -1,15 +1,14 @@
 """The event envelope and the payload catalogue (importing this package registers them all)."""
 
 from shared.events import feedback, goals, kpi, notifications, people, topics
+from shared.events.codec import from_record, from_structured, to_record, to_structured
 from shared.events.envelope import (
     CATALOGUE,
     Envelope,
     EventPayload,
     MalformedEvent,
     deterministic_id,
-    from_record,
     new_event,
-    to_record,
 )
 
 __all__ = [
@@ -20,11 +19,13 @@ __all__ = [
     "deterministic_id",
     "feedback",
     "from_record",
+    "from_structured",
     "goals",
     "kpi",
     "new_event",
     "notifications",
     "people",
     "to_record",
+    "to_structured",
     "topics",
 ]

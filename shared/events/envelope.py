@@ -1,7 +1,8 @@
-"""CloudEvents 1.0 over Kafka, binary content mode (DESIGN.md §4).
+"""The event envelope (CloudEvents 1.0 attributes + JSON data); see docs/architecture.md#events.
 
-The JSON payload is the record value; the attributes travel as ``ce_*`` headers; the record key
-is the partition key (the aggregate id unless said otherwise) so one aggregate stays in order.
+On Kafka an envelope travels in binary content mode (codec.py): the JSON payload is the record
+value, the attributes are ``ce_*`` headers, and the record key is the partition key (the
+aggregate id unless said otherwise) so one aggregate stays in order.
 """
 
 from __future__ import annotations
@@ -12,11 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
-import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
-
-SPEC_VERSION = "1.0"
-CONTENT_TYPE = "application/json"
 
 
 class EventPayload(BaseModel):
@@ -149,59 +146,19 @@ def deterministic_id(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "northstar:" + "\x1f".join(parts)))
 
 
-def _rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+# The codec lives in codec.py (it needs the Envelope defined above); its two record functions
+# stay importable from here, where every producer and consumer has always found them.
+from shared.events.codec import from_record, to_record  # noqa: E402
 
-
-def to_record(envelope: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """Key, value and headers of the Kafka record for this event."""
-    headers = [
-        ("ce_specversion", SPEC_VERSION.encode()),
-        ("ce_id", envelope.id.encode()),
-        ("ce_source", envelope.source.encode()),
-        ("ce_type", envelope.type.encode()),
-        ("ce_time", _rfc3339(envelope.time).encode()),
-        ("ce_subject", envelope.subject.encode()),
-        ("ce_tenant", envelope.tenant.encode()),
-        ("ce_partitionkey", envelope.key.encode()),
-        ("content-type", CONTENT_TYPE.encode()),
-    ]
-    if envelope.traceparent:
-        headers.append(("ce_traceparent", envelope.traceparent.encode()))
-    return envelope.key.encode(), orjson.dumps(envelope.data), headers
-
-
-_REQUIRED = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_tenant")
-
-
-def from_record(
-    value: bytes | None, headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]
-) -> Envelope:
-    """Read a record written by :func:`to_record` (or any binary-mode CloudEvent we accept)."""
-    attrs = {name: raw.decode("utf-8", "replace") for name, raw in headers}
-    missing = [name for name in _REQUIRED if not attrs.get(name)]
-    if missing:
-        raise MalformedEvent(f"record lacks CloudEvents headers: {', '.join(missing)}")
-    if attrs["ce_specversion"] != SPEC_VERSION:
-        raise MalformedEvent(f"unsupported CloudEvents specversion {attrs['ce_specversion']}")
-    try:
-        data = orjson.loads(value or b"null")
-    except orjson.JSONDecodeError as exc:
-        raise MalformedEvent(f"record value is not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise MalformedEvent("record value must be a JSON object")
-    try:
-        time = datetime.fromisoformat(attrs["ce_time"]) if attrs.get("ce_time") else None
-    except ValueError as exc:
-        raise MalformedEvent(f"ce_time is not RFC 3339: {exc}") from exc
-    return Envelope(
-        id=attrs["ce_id"],
-        type=attrs["ce_type"],
-        source=attrs["ce_source"],
-        subject=attrs.get("ce_subject", ""),
-        tenant=attrs["ce_tenant"],
-        data=data,
-        time=time or datetime.now(UTC),
-        partitionkey=attrs.get("ce_partitionkey"),
-        traceparent=attrs.get("ce_traceparent"),
-    )
+__all__ = [
+    "CATALOGUE",
+    "Envelope",
+    "EventPayload",
+    "MalformedEvent",
+    "deterministic_id",
+    "event",
+    "from_record",
+    "new_event",
+    "payload_class",
+    "to_record",
+]

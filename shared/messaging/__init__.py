@@ -1,15 +1,15 @@
-"""Producer, consumer runner, embedded-outbox relay and an in-memory broker for unit tests."""
+"""Producer, consumer runner and embedded-outbox relay (fakes: tests/doubles.py)."""
 
 from shared.messaging.consumer import ConsumerRunner, Router
-from shared.messaging.memory import InMemoryBroker
-from shared.messaging.outbox import OutboxRelay, outbox_push, with_outbox
+from shared.messaging.outbox import HasOutbox, Outbox, OutboxRelay, outbox_push, with_outbox
 from shared.messaging.producer import EventProducer
 from shared.messaging.topics import ensure_topics
 
 __all__ = [
     "ConsumerRunner",
     "EventProducer",
-    "InMemoryBroker",
+    "HasOutbox",
+    "Outbox",
     "OutboxRelay",
     "Router",
     "ensure_topics",

@@ -57,6 +57,9 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 
 def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TRANSIENT):
+        # first: ExecutionTimeout is an OperationFailure (code 50) and must not fall to the codes
+        return True
     if isinstance(exc, OperationFailure):
         # "not primary", interrupted and similar server states pass; bad operations don't
         return bool(exc.has_error_label("RetryableWriteError")) or exc.code in {
@@ -71,7 +74,7 @@ def is_transient(exc: BaseException) -> bool:
             13435,
             13436,
         }
-    return isinstance(exc, TRANSIENT)
+    return False
 
 
 class Router:

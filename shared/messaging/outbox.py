@@ -28,6 +28,13 @@ PENDING = "pending_events"
 HAS_PENDING = {f"{PENDING}.0": {"$exists": True}}
 
 
+class HasOutbox(Protocol):
+    """A repository whose aggregates carry an outbox: it names the collections they live in."""
+
+    @property
+    def outboxes(self) -> Sequence[AsyncCollection[dict[str, Any]]]: ...
+
+
 class Publisher(Protocol):
     async def publish_many(
         self, envelopes: Sequence[Envelope], topic: str | None = None
@@ -107,3 +114,20 @@ class OutboxRelay:
             if time.monotonic() > deadline:
                 raise Unavailable("outbox did not drain in time")
             await self.relay_once()
+
+
+class Outbox:
+    """The relays of every outbox collection of one service; ``notify`` wakes them all."""
+
+    def __init__(self) -> None:
+        self.relays: list[OutboxRelay] = []
+
+    def notify(self) -> None:
+        """Called after a write with events: relay now rather than at the next poll."""
+        for relay in self.relays:
+            relay.notify()
+
+    async def drain(self, timeout_s: float = 10.0) -> None:
+        """Relay until nothing is pending in any collection (tests and shutdown)."""
+        for relay in self.relays:
+            await relay.drain(timeout_s)

@@ -21,7 +21,6 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from services.notifications.clock import utc_now
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import DELIVERIES, DeliveryRepository
 from services.notifications.handlers import build_router
@@ -39,6 +38,7 @@ from shared.directory import PeopleDirectory
 from shared.events import new_event
 from shared.events.kpi import KpiThresholdCrossed
 from shared.mongo import ensure_indexes
+from shared.time import utcnow
 
 TENANT = "bench"
 METRIC = "adoption_rate"
@@ -111,7 +111,7 @@ async def run(recipients: int, with_redelivery: bool = False) -> dict[str, Any]:
             bindings=bindings,
             subscriptions=subscriptions,
             directory=directory,
-            clock=utc_now,
+            clock=utcnow,
             hub=InboxHub(),
             service="bench",
         )

@@ -37,7 +37,7 @@ class Delivery:
 
     @property
     def accepted(self) -> bool:
-        """Answered 202 (recorded now) or 200 duplicate (recorded by an earlier attempt)."""
+        """Answered 202 (recorded now, or a duplicate recorded by an earlier attempt) or 200."""
         return any(a.status in (200, 202) for a in self.attempts)
 
     @property

@@ -63,3 +63,9 @@ async def test_poison_records_land_in_the_dlq_once_per_group_and_nothing_else_do
     cluster: Cluster,
 ) -> None:
     await passes(cluster, "poison")
+
+
+async def test_a_stopped_document_store_pauses_consumers_dead_letters_nothing_loses_nothing(
+    cluster: Cluster,
+) -> None:
+    await passes(cluster, "store-outage")

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field
 
 from deploy.local.servers import DocumentStore, free_port
-from shared.app import create_service_app
+from shared.app import Lifecycle, create_service_app
 from shared.auth import CurrentPrincipal
 from shared.config import CommonSettings
 from shared.errors import Conflict
-from tests.support import bearer, eventually, isolated_settings, running
+from shared.events import Envelope
+from shared.events.envelope import new_event
+from shared.events.people import PersonManagerChanged
+from shared.events.topics import PEOPLE
+from shared.messaging import Router
+from shared.messaging.outbox import HAS_PENDING
+from shared.mongo import Document
+from tests.support import bearer, eventually, isolated_settings, read_topic, running
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +92,17 @@ async def test_problem_details_for_bad_input_auth_and_domain_errors() -> None:
         assert too_large.status_code == 413
         assert too_large.json()["type"] == "/problems/payload-too-large"
 
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(4):
+                yield b"x" * 1024
+
+        unannounced = await client.post(  # chunked: no content-length to refuse it early
+            "/v1/greetings", content=chunks(), headers={**auth, "content-type": "application/json"}
+        )
+        assert unannounced.status_code == 413
+        assert unannounced.json()["type"] == "/problems/payload-too-large"
+        assert unannounced.headers["x-request-id"]
+
         missing = await client.get("/v1/nothing-here")
         assert missing.status_code == 404
         assert missing.headers["content-type"] == "application/problem+json"
@@ -140,3 +159,87 @@ async def test_readiness_is_503_while_the_document_store_is_down_and_200_when_ba
 
 async def _ready(client) -> bool:  # type: ignore[no-untyped-def]
     return (await client.get("/readyz")).status_code == 200
+
+
+class Handovers:
+    """A repository whose documents carry their events, as every aggregate's do."""
+
+    def __init__(self, db: Any) -> None:
+        self.collection = db["handovers"]
+        self.outboxes = (self.collection,)
+
+    async def record(self, tenant: str, person: str, manager: str) -> Envelope:
+        change = PersonManagerChanged(id=person, tenant=tenant, new_manager_id=manager)
+        event = new_event(change, tenant=tenant, subject=person, source="demo")
+        document: Document = {"_id": event.id, "pending_events": [event.to_document()]}
+        await self.collection.insert_one(document)
+        return event
+
+
+class Journal:
+    """A job (and a client to close) that write when they start and stop."""
+
+    def __init__(self) -> None:
+        self.entries: list[str] = []
+
+    async def start(self) -> None:
+        self.entries.append("job started")
+
+    async def stop(self) -> None:
+        self.entries.append("job stopped")
+
+    async def close(self) -> None:
+        self.entries.append("client closed")
+
+
+def service_with(settings: CommonSettings, journal: Journal, consumed: list[str]) -> FastAPI:
+    async def wiring(service: Lifecycle) -> None:
+        handovers = Handovers(service.db)
+        service.relay(handovers)
+        router = Router()
+
+        @router.on(PersonManagerChanged)
+        async def seen(event: Envelope, payload: PersonManagerChanged) -> None:
+            consumed.append(event.id)
+
+        service.consume(router, group="demo")
+        service.run(journal)
+        service.on_stop(journal.close)
+        service.provide(handovers=handovers)
+
+    return create_service_app(
+        name=settings.service_name, settings=settings, topics=[PEOPLE], wiring=wiring
+    )
+
+
+async def test_the_factory_runs_what_a_service_declares_and_stops_it_in_reverse() -> None:
+    settings = isolated_settings(CommonSettings, service_name="demo-lifecycle")
+    journal, consumed = Journal(), []
+    app = service_with(settings, journal, consumed)
+    async with running(app):
+        assert journal.entries == ["job started"]
+        handovers: Handovers = app.state.handovers
+        event = await handovers.record("acme", "p1", "m1")
+        app.state.outbox.notify()  # relayed now, consumed by the service's own consumer
+
+        await eventually(lambda: consumed == [event.id])
+        await eventually(lambda: _relayed(handovers))
+    assert journal.entries == ["job started", "job stopped", "client closed"]
+
+
+async def test_with_consumers_switched_off_the_outbox_is_still_relayed() -> None:
+    settings = isolated_settings(
+        CommonSettings, service_name="demo-no-consumers", consumers_enabled=False
+    )
+    app = service_with(settings, journal := Journal(), [])
+    async with running(app):
+        event = await app.state.handovers.record("acme", "p1", "m1")
+        app.state.outbox.notify()
+        records = await read_topic(settings, PEOPLE, enough=lambda found: len(found) >= 1)
+        assert {dict(r.headers)["ce_id"].decode() for r in records} == {event.id}
+        await eventually(lambda: _relayed(app.state.handovers))
+        assert journal.entries == ["job started"]  # jobs run whatever the switch says
+
+
+async def _relayed(handovers: Handovers) -> bool:
+    return await handovers.collection.find_one(HAS_PENDING) is None

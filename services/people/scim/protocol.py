@@ -316,8 +316,11 @@ def user_facts(user: UserResource) -> PersonFacts:
     )
 
 
-def apply_facts(user: UserResource, facts: PersonFacts, users_url: str) -> None:
-    """Write facts from another source (an HRIS import, the people API) onto a SCIM user."""
+def apply_facts(user: UserResource, facts: PersonFacts) -> None:
+    """Write facts from another source (an HRIS import, the people API) onto a SCIM user.
+
+    The manager is written without its ``$ref``: :func:`manager_ref` adds it when rendered.
+    """
     user.user_name = facts.user_name
     user.external_id = facts.external_id
     user.display_name = facts.display_name
@@ -338,21 +341,26 @@ def apply_facts(user: UserResource, facts: PersonFacts, users_url: str) -> None:
     enterprise = user[EnterpriseUser] or EnterpriseUser()
     enterprise.department = facts.department
     enterprise.employee_number = facts.employee_number
-    enterprise.manager = (
-        Manager(value=facts.manager_id, ref=f"{users_url}/{facts.manager_id}")
-        if facts.manager_id
-        else None
-    )
+    enterprise.manager = Manager(value=facts.manager_id) if facts.manager_id else None
     user[EnterpriseUser] = enterprise
     schemas = [str(s) for s in user.schemas]
     if ENTERPRISE not in schemas:
         user.schemas = [*schemas, ENTERPRISE]
 
 
-def new_user(facts: PersonFacts, users_url: str) -> UserResource:
-    user = UserResource(user_name=facts.user_name)
-    apply_facts(user, facts, users_url)
-    return user
+def stored_user(facts: PersonFacts, stored: str | None) -> str:
+    """The stored SCIM user once facts from another source are written onto it."""
+    user = load_user(stored) if stored else UserResource(user_name=facts.user_name)
+    apply_facts(user, facts)
+    return dump_resource(user)
+
+
+def manager_ref(user: UserResource, users_url: str) -> None:
+    """Give a manager stored without ``$ref`` (written from facts) its reference."""
+    enterprise = user[EnterpriseUser]
+    manager = enterprise.manager if enterprise else None
+    if manager and manager.value and not manager.ref:
+        manager.ref = f"{users_url}/{manager.value}"
 
 
 def group_facts(group: Group) -> GroupFacts:

@@ -18,15 +18,12 @@ from scim2_models import (
     ScimProvider,
 )
 
-from services.people.repository import GroupRecord, PersonRecord
+from services.people.documents import StoredGroup, StoredPerson
+from services.people.domain import Group as GroupValue
 from services.people.scim import protocol
 from services.people.scim.errors import ScimError
-from services.people.scim.filters import GROUP_FIELDS, USER_FIELDS, Translation, translate
 from services.people.scim.protocol import POLICY, UserResource
 from services.people.service import PeopleService
-
-# a filter the store cannot answer exactly is checked on at most this many candidates
-MAX_SCAN = 20_000
 
 
 class Kind(enum.Enum):
@@ -48,15 +45,17 @@ class ScimResources:
 
     # --------------------------------------------------------------------- rendering
 
-    def _user(self, record: PersonRecord, groups: list[GroupRecord], base: str) -> UserResource:
-        user = protocol.load_user(record.scim)
-        user.id = record.id
+    def _user(self, stored: StoredPerson, groups: list[GroupValue], base: str) -> UserResource:
+        person = stored.person
+        user = protocol.load_user(stored.scim)
+        protocol.manager_ref(user, f"{base}/Users")
+        user.id = person.id
         user.meta = Meta(
             resource_type="User",
-            created=record.created,
-            last_modified=record.last_modified,
-            location=f"{base}/Users/{record.id}",
-            version=f'W/"{record.version}"',
+            created=person.created,
+            last_modified=person.last_modified,
+            location=f"{base}/Users/{person.id}",
+            version=f'W/"{person.version}"',
         )
         user.groups = [
             GroupMembership(
@@ -66,8 +65,9 @@ class ScimResources:
         ] or None
         return user
 
-    def _group(self, record: GroupRecord, base: str) -> Group:
-        group = protocol.load_group(record.scim)
+    def _group(self, stored: StoredGroup, base: str) -> Group:
+        record = stored.group
+        group = protocol.load_group(stored.scim)
         group.id = record.id
         group.meta = Meta(
             resource_type="Group",
@@ -98,27 +98,27 @@ class ScimResources:
             dumped: dict[str, Any] = resource.model_dump(scim_ctx=ctx, response_parameters=params)
         return dumped
 
-    async def _render_users(self, tenant: str, records: list[PersonRecord], base: str) -> list[Any]:
-        groups = await self.service.repo.groups_of(tenant, [r.id for r in records])
-        return [self._user(r, groups.get(r.id, []), base) for r in records]
+    async def _render_users(self, tenant: str, people: list[StoredPerson], base: str) -> list[Any]:
+        groups = await self.service.repo.groups_of(tenant, [p.person.id for p in people])
+        return [self._user(p, groups.get(p.person.id, []), base) for p in people]
 
     async def _rendered(self, tenant: str, kind: Kind, resource_id: str, base: str) -> Any:
         if kind is Kind.USER:
-            record = await self._person(tenant, resource_id)
-            return (await self._render_users(tenant, [record], base))[0]
+            stored = await self._person(tenant, resource_id)
+            return (await self._render_users(tenant, [stored], base))[0]
         return self._group(await self._group_record(tenant, resource_id), base)
 
-    async def _person(self, tenant: str, person_id: str) -> PersonRecord:
-        record = await self.service.repo.get_person(tenant, person_id)
-        if record is None:
+    async def _person(self, tenant: str, person_id: str) -> StoredPerson:
+        stored = await self.service.repo.scim_person(tenant, person_id)
+        if stored is None:
             raise ScimError(f"no user {person_id}", status=404)
-        return record
+        return stored
 
-    async def _group_record(self, tenant: str, group_id: str) -> GroupRecord:
-        record = await self.service.repo.get_group(tenant, group_id)
-        if record is None:
+    async def _group_record(self, tenant: str, group_id: str) -> StoredGroup:
+        stored = await self.service.repo.scim_group(tenant, group_id)
+        if stored is None:
             raise ScimError(f"no group {group_id}", status=404)
-        return record
+        return stored
 
     # -------------------------------------------------------------------- use cases
 
@@ -141,14 +141,21 @@ class ScimResources:
                 protocol.normalize_payload(body, users_url, user=True),
                 Context.RESOURCE_CREATION_REQUEST,
             )
-            record = await self.service.save_user(tenant, None, user)
-            rendered: Any = self._user(record, [], base)
+            scim = protocol.dump_resource(user)
+            person = await self.service.provision_person(
+                tenant, None, protocol.user_facts(user), scim
+            )
+            rendered: Any = self._user(StoredPerson(person, scim), [], base)
         else:
             group = protocol.parse_group(
                 protocol.normalize_payload(body, users_url, user=False),
                 Context.RESOURCE_CREATION_REQUEST,
             )
-            rendered = self._group(await self.service.save_group(tenant, None, group), base)
+            scim = protocol.dump_resource(group)
+            created = await self.service.provision_group(
+                tenant, None, protocol.group_facts(group), scim
+            )
+            rendered = self._group(StoredGroup(created, scim), base)
         return self._dump(rendered, Context.RESOURCE_CREATION_RESPONSE)
 
     async def replace(
@@ -187,16 +194,18 @@ class ScimResources:
         return await self.get(tenant, kind, resource_id, base, attributes, excluded)
 
     async def _save(self, tenant: str, kind: Kind, resource_id: str, resource: Any) -> None:
+        scim = protocol.dump_resource(resource)
         if kind is Kind.USER:
-            await self.service.save_user(tenant, await self._person(tenant, resource_id), resource)
+            before = (await self._person(tenant, resource_id)).person
+            await self.service.provision_person(tenant, before, protocol.user_facts(resource), scim)
         else:
-            record = await self._group_record(tenant, resource_id)
-            await self.service.save_group(tenant, record, resource)
+            group = (await self._group_record(tenant, resource_id)).group
+            await self.service.provision_group(tenant, group, protocol.group_facts(resource), scim)
 
     async def delete(self, tenant: str, kind: Kind, resource_id: str) -> None:
         if kind is Kind.USER:
             await self._person(tenant, resource_id)
-            await self.service.delete_user(tenant, resource_id)
+            await self.service.delete_person(tenant, resource_id)
         else:
             await self._group_record(tenant, resource_id)
             await self.service.delete_group(tenant, resource_id)
@@ -258,19 +267,17 @@ class ScimResources:
     async def _find(
         self, tenant: str, kind: Kind, base: str, filter_text: str | None, skip: int, limit: int
     ) -> tuple[int, list[Any]]:
-        fields = USER_FIELDS if kind is Kind.USER else GROUP_FIELDS
-        translation = translate(filter_text, fields) if filter_text else Translation({}, True)
         repo = self.service.repo
-        if translation.exact:
-            if kind is Kind.USER:
-                total = await repo.count_people(tenant, translation.query)
-                people = (
-                    await repo.find_people(tenant, translation.query, skip, limit) if limit else []
-                )
-                return total, await self._render_users(tenant, people, base)
-            total = await repo.count_groups(tenant, translation.query)
-            groups = await repo.find_groups(tenant, translation.query, skip, limit) if limit else []
-            return total, [self._group(g, base) for g in groups]
+        if kind is Kind.USER:
+            people = await repo.scim_people(tenant, filter_text, skip, limit)
+            exact, total = people.exact, people.total
+            candidates: list[Any] = await self._render_users(tenant, people.items, base)
+        else:
+            groups = await repo.scim_groups(tenant, filter_text, skip, limit)
+            exact, total = groups.exact, groups.total
+            candidates = [self._group(g, base) for g in groups.items]
+        if exact:
+            return total, candidates
         # the store gave a superset: evaluate the filter itself with scim2-models
         assert filter_text is not None
         model: Any = UserResource if kind is Kind.USER else Group
@@ -281,12 +288,6 @@ class ScimResources:
             raise ScimError(
                 f"the filter is not valid: {exc}", status=400, scim_type="invalidFilter"
             ) from exc
-        if kind is Kind.USER:
-            people = await repo.find_people(tenant, translation.query, 0, MAX_SCAN)
-            candidates: list[Any] = await self._render_users(tenant, people, base)
-        else:
-            groups = await repo.find_groups(tenant, translation.query, 0, MAX_SCAN)
-            candidates = [self._group(g, base) for g in groups]
         with POLICY:
             matched = [c for c in candidates if scim_filter.match(c)]
         return len(matched), matched[skip : skip + limit]

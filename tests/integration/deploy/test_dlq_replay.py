@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
 from shared.config import CommonSettings
@@ -16,7 +17,7 @@ from shared.events import Envelope, new_event, topics
 from shared.events.kpi import KpiDatapointRecorded
 from shared.messaging import ConsumerRunner, EventProducer, Router, ensure_topics
 from shared.messaging.dlq import REPLAYED_FROM, replay
-from tests.support import eventually, isolated_settings, read_topic
+from tests.support import after_sentinel, eventually, isolated_settings, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -109,12 +110,36 @@ async def test_replayed_record_reaches_the_fixed_consumer_once_and_stays_in_the_
         assert f"replayed 1 record(s) from {settings.topic(TOPIC)}.dlq" in out
         assert "ValueError: cannot handle dp-2" in out
 
-        await eventually(lambda: handled == ["dp-1", "dp-3", "dp-2"])
-        await asyncio.sleep(1)
-        assert handled == ["dp-1", "dp-3", "dp-2"]
+        # dp-4 after the replayed record on the same key: once it is handled, so is anything
+        # the replay would have delivered twice
+        await after_sentinel(lambda: producer.publish(datapoint(4)), lambda: "dp-4" in handled)
+        assert handled == ["dp-1", "dp-3", "dp-2", "dp-4"]
     finally:
         await runner.stop()
-    assert len(await read_all(settings, topics.dlq(TOPIC))) == 1
+    # the replayed record stays in the DLQ, and was not dead-lettered again
+    sentinel = datapoint(5)
+    dlq = await records_up_to(
+        settings, topics.dlq(TOPIC), sentinel, lambda: dead_letter(settings, producer, sentinel)
+    )
+    assert [orjson.loads(r.value)["id"] for r in dlq] == ["dp-2", "dp-5"]
+
+
+async def records_up_to(
+    settings: CommonSettings,
+    topic: str,
+    sentinel: Envelope,
+    send_sentinel: Callable[[], Awaitable[Any]],
+) -> list[Any]:
+    """A topic's records once ``sentinel`` (sent on the same key, after them) shows up in it."""
+
+    def has_sentinel(records: list[Any]) -> bool:
+        return any(dict(r.headers)["ce_id"] == sentinel.id.encode() for r in records)
+
+    async def arrived() -> list[Any] | None:
+        records = await read_topic(settings, topic, enough=has_sentinel, timeout=5, linger_s=0.05)
+        return records if has_sentinel(records) else None
+
+    return list(await after_sentinel(send_sentinel, arrived))
 
 
 async def _dlq_size(settings: CommonSettings, expected: int) -> bool:
@@ -153,7 +178,8 @@ async def test_replay_takes_only_records_dead_lettered_since_the_given_time(
     report = await replay(settings, TOPIC, boundary)
 
     assert [r.event_id for r in report.replayed] == [recent.id]
-    [record] = await read_all(settings, TOPIC)
+    sentinel = datapoint(3)
+    record, _ = await records_up_to(settings, TOPIC, sentinel, lambda: producer.publish(sentinel))
     headers = dict(record.headers)
     assert headers["ce_id"] == recent.id.encode()
     assert record.key == b"acme:adoption_rate"
@@ -176,7 +202,9 @@ async def test_dry_run_and_filters_publish_nothing_they_exclude(
     assert dry.replayed[0].group == "goals-kpi"
     assert (other_group.replayed, other_group.skipped) == ([], 1)
     assert (other_type.replayed, other_type.skipped) == ([], 1)
-    assert await read_all(settings, TOPIC, linger_ms=500) == []
+    sentinel = datapoint(2)
+    published = await records_up_to(settings, TOPIC, sentinel, lambda: producer.publish(sentinel))
+    assert [dict(r.headers)["ce_id"] for r in published] == [sentinel.id.encode()]
 
 
 async def test_replay_of_a_topic_without_dlq_fails_with_a_clear_message(

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import importlib
 import json
+import os
 import re
-from contextlib import AsyncExitStack
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
+from pymongo import MongoClient
 
 from shared.cli import SERVICES
-from tests.support import isolated_settings, running, unique
+from tests.support import MONGODB_URI, isolated_settings, unique
 from tests.unit.deploy.settings_env import settings_class
 
 pytestmark = pytest.mark.integration
@@ -66,23 +73,117 @@ def exported_series(exposition: str) -> set[str]:
     return names
 
 
-async def test_every_metric_in_dashboards_and_alerts_is_exported_by_the_services() -> None:
+# metrics only one service defines; a scrape of any other service must not list them
+OWN_METRICS = {
+    "kpi_ingest": {"northstar_kpi_datapoints_total", "northstar_kpi_webhook_requests_total"},
+    "notifications": {
+        "northstar_notifications_total",
+        "northstar_notification_delivery_duration_seconds",
+    },
+}
+# every service serves HTTP and relays an outbox or consumes events through shared/
+SHARED_METRICS = {"northstar_http_requests_total", "northstar_http_request_duration_seconds"}
+SERVICE_LABEL = re.compile(r'\bservice="([^"]*)"')
+PORTS = range(18470, 18999)  # the range helpers' manual checks use, not 8000-8006
+
+# One service alone in a fresh interpreter: its metrics registry holds what ITS code registers,
+# not what the other services' modules would add to a shared in-process registry.
+SERVE_ALONE = """
+import importlib, sys
+import uvicorn
+from tests.support import isolated_settings
+from tests.unit.deploy.settings_env import settings_class
+service, port, run_id = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+settings = isolated_settings(settings_class(service), run_id=run_id)
+app = importlib.import_module(f"services.{service}.main").create_app(settings)
+uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+"""
+
+
+def free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in 18470-18998")
+
+
+@contextmanager
+def serving_alone(service: str, port: int, run_id: str) -> Iterator[httpx.Client]:
+    """The service in its own process on ``port``; stopped (and its database dropped) after."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE_ALONE, service, str(port), run_id],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            deadline = time.monotonic() + 90
+            while True:
+                assert process.poll() is None, process.stderr and process.stderr.read().decode()
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, f"{service} did not start"
+                time.sleep(0.2)
+            yield client
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        database = isolated_settings(settings_class(service), run_id=run_id).mongodb_database
+        with MongoClient(MONGODB_URI) as mongo:
+            mongo.drop_database(database)
+
+
+@pytest.fixture(scope="module")
+def scraped_alone() -> dict[str, str]:
+    """Each service's /metrics, every service run alone in its own process (one after another:
+    the machine is small)."""
     run_id = unique()
     scraped: dict[str, str] = {}
-    async with AsyncExitStack() as stack:
-        for service in SERVICES:
-            create_app = importlib.import_module(f"services.{service}.main").create_app
-            settings = isolated_settings(settings_class(service), run_id=run_id)
-            client = await stack.enter_async_context(running(create_app(settings)))
-            response = await client.get("/metrics")
+    for service in sorted(SERVICES):
+        with serving_alone(service, free_port(), run_id) as client:
+            response = client.get("/metrics")
             assert response.status_code == 200, service
             scraped[service] = response.text
-            assert (await client.get("/healthz")).status_code == 200
-    exported = set().union(*(exported_series(text) for text in scraped.values()))
+    return scraped
+
+
+def test_every_metric_in_dashboards_and_alerts_is_exported_by_the_services(
+    scraped_alone: dict[str, str],
+) -> None:
+    exported = set().union(*(exported_series(text) for text in scraped_alone.values()))
     wanted = queried()
     assert len(wanted) >= 15
     missing = {name: sorted(where) for name, where in wanted.items() if name not in exported}
     assert not missing, f"queried but not exported: {missing}"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_a_service_run_alone_exports_its_own_metrics_and_no_other_services(
+    scraped_alone: dict[str, str], service: str
+) -> None:
+    text = scraped_alone[service]
+    exported = exported_series(text)
+    assert exported >= SHARED_METRICS, service
+    assert exported >= OWN_METRICS.get(service, set()), service
+    others = set().union(*(m for name, m in OWN_METRICS.items() if name != service))
+    assert not exported & others, f"{service} lists another service's metrics"
+    # the samples it has (its /healthz request at least) carry its own service label only
+    labels = set(SERVICE_LABEL.findall(text))
+    assert labels == {service}, labels
 
 
 def test_the_metric_names_are_read_from_every_source() -> None:

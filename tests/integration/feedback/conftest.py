@@ -4,8 +4,8 @@ and helpers to seed the people projection and read the feedback topic."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,27 +19,17 @@ from shared.directory import PeopleDirectory
 from shared.events import Envelope, from_record, new_event, topics
 from shared.events.envelope import EventPayload
 from shared.events.people import MentorshipStarted, PersonUpserted
+from tests.doubles import SettableClock
 from tests.support import bearer, eventually, isolated_settings, read_topic, running, unique
 
 START = datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass
-class Clock:
-    now: datetime = field(default_factory=lambda: START)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def today(self) -> date:
-        return self.now.date()
-
-
-@dataclass
 class Env:
     app: FastAPI
     client: httpx.AsyncClient
-    clock: Clock
+    clock: SettableClock
     settings: FeedbackSettings
 
     @property
@@ -87,8 +77,7 @@ class Env:
         return await self.client.request(method, url, headers=bearer(tenant, sub, *roles), **kwargs)
 
     async def drain(self) -> None:
-        for relay in self.app.state.outbox_relays:
-            await relay.drain()
+        await self.app.state.outbox.drain()
 
     async def feedback_events(self, tenant: str, expected: int) -> list[Envelope]:
         """Every event of this tenant on the feedback topic, once per event id (delivery is
@@ -114,7 +103,7 @@ class Env:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def env() -> AsyncIterator[Env]:
-    clock = Clock()
+    clock = SettableClock(START)
     settings = isolated_settings(FeedbackSettings, expiry_interval_s=0.2)
     app = create_app(settings, clock=clock)
     async with running(app) as client:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,15 @@ ANSWERS = {
     "rev-bob": {"communication": 3, "leadership": 2},
     "rev-cy": {"communication": 4, "leadership": 3},
 }
+# distinct per reviewer and free of any id: a leak of any answerer's id next to an answer, or
+# of another answerer's comment, shows (a comment quoting its author would hide the first)
+COMMENTS = {
+    "rev-ann": "Ships the roadmap on time",
+    "rev-bob": "Could listen more in planning",
+    "rev-cy": "Writes the clearest specs",
+    "rev-dee": "Mentors juniors generously",
+}
+LATE = {"communication": 1, "leadership": 1}
 
 
 async def anonymous_request(env: Env, tenant: str) -> str:
@@ -50,7 +60,7 @@ async def answer(env: Env, tenant: str, request_id: str, reviewer: str) -> Any:
         "POST",
         f"/v1/feedback-requests/{request_id}/responses",
         (tenant, reviewer),
-        json={"ratings": ANSWERS[reviewer], "comments": f"note from {reviewer}"},
+        json={"ratings": ANSWERS.get(reviewer, LATE), "comments": COMMENTS[reviewer]},
     )
     assert response.status_code == 201, response.text
     return response.json()
@@ -104,18 +114,18 @@ async def test_released_anonymous_answers_never_say_who_answered_what(env: Env) 
         assert request["status"] == "completed"
         responses = request["responses"]
         assert sorted(r["ratings"]["communication"] for r in responses) == [3, 4, 5]
+        assert sorted(r["comments"] for r in responses) == sorted(COMMENTS[r] for r in ANSWERS)
         for response in responses:
             assert "reviewer_id" not in response
             assert "relationship" not in response
         # the reviewers asked are listed, but nothing ties any of them to an answer
-        assert reviewer_ids_in(responses) <= {
-            r
-            for r in ANSWERS
-            if f"note from {r}" in repr(responses)  # only the typed comments
-        }
-        assert all("status" not in r for r in request["reviewers"])
+        assert reviewer_ids_in(responses) == set()
+        assert all(sorted(r) == ["person_id", "relationship"] for r in request["reviewers"]), (
+            request["reviewers"]
+        )
         items = (await env.call("GET", "/v1/people/pm/feedback", who, *roles)).json()["items"]
-        assert len(items) == 3
+        assert sorted(i["comments"] for i in items) == sorted(COMMENTS[r] for r in ANSWERS)
+        assert reviewer_ids_in(items) == set()
         assert all(i["from_id"] is None and i["anonymous"] for i in items)
         assert all(i["relationship"] is None for i in items)
 
@@ -126,6 +136,48 @@ async def test_released_anonymous_answers_never_say_who_answered_what(env: Env) 
     assert mine["my_status"] == "answered"
     assert "reviewers" not in mine
     assert "responses" not in mine
+    # nothing of the other answerers reaches a reviewer: neither their ids nor their words
+    assert reviewer_ids_in(mine) <= {"rev-bob"}
+    assert not [c for r, c in COMMENTS.items() if r != "rev-bob" and c in repr(mine)]
+
+
+async def test_answer_dates_say_nothing_before_release_and_a_late_answer_stays_anonymous(
+    env: Env,
+) -> None:
+    """Each answer on its own day: the first batch is dated the release day (its real dates
+    would tell who answered when the progress moved); an answer after release gets its own."""
+    tenant = unique("anon-")
+    request_id = await anonymous_request(env, tenant)
+    t0, start = env.clock.now, env.clock.today()
+    for days, reviewer in [(0, "rev-ann"), (2, "rev-bob"), (4, "rev-cy")]:
+        env.clock.now = t0 + timedelta(days=days)
+        await answer(env, tenant, request_id, reviewer)
+    release_day = (start + timedelta(days=4)).isoformat()
+
+    for who, roles in readers(tenant):
+        request = (await env.call("GET", f"/v1/feedback-requests/{request_id}", who, *roles)).json()
+        assert request["released"] is True
+        assert [r["on"] for r in request["responses"]] == [release_day] * 3
+        items = (await env.call("GET", "/v1/people/pm/feedback", who, *roles)).json()["items"]
+        assert [i["on"] for i in items] == [release_day] * 3
+
+    env.clock.now += timedelta(days=2)  # day 6: rev-dee answers after the release
+    await answer(env, tenant, request_id, "rev-dee")
+    late_day = (start + timedelta(days=6)).isoformat()
+
+    for who, roles in readers(tenant):
+        request = (await env.call("GET", f"/v1/feedback-requests/{request_id}", who, *roles)).json()
+        responses = request["responses"]
+        assert sorted((r["on"], r["comments"]) for r in responses) == sorted(
+            [(release_day, COMMENTS[r]) for r in ANSWERS] + [(late_day, COMMENTS["rev-dee"])]
+        )
+        assert reviewer_ids_in(responses) == set()
+        assert all("reviewer_id" not in r and "relationship" not in r for r in responses)
+        assert all(sorted(r) == ["person_id", "relationship"] for r in request["reviewers"])
+        items = (await env.call("GET", "/v1/people/pm/feedback", who, *roles)).json()["items"]
+        assert len(items) == 4
+        assert reviewer_ids_in(items) == set()
+        assert all(i["from_id"] is None and i["relationship"] is None for i in items)
 
 
 async def test_events_of_an_anonymous_request_name_no_reviewer_after_the_request(env: Env) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,7 +11,7 @@ import orjson
 from services.kpi_ingest.config import KpiIngestSettings
 from shared.events import from_record, topics
 from shared.webhooks import signed_headers
-from tests.support import bearer, read_topic, unique
+from tests.support import after_sentinel, bearer, read_topic, unique
 
 TENANT = "acme"
 
@@ -89,3 +89,51 @@ async def read_events(
         linger_s=linger_ms / 1000,
     )
     return [(r.key, from_record(r.value, list(r.headers))) for r in records]
+
+
+async def events_before_a_sentinel(
+    settings: KpiIngestSettings,
+    client: httpx.AsyncClient,
+    *,
+    source_id: str,
+    metric: str = "active_users",
+    tenant: str = TENANT,
+) -> list[Any]:
+    """``source_id``'s records on the data-point topic, once a sentinel point has arrived.
+
+    The sentinel goes through a generic source of its own, on the same tenant and metric, so
+    the same key and partition: anything the calls before it published is ahead of it there,
+    so "nothing more was published" is read off the log, not waited for.
+    """
+    sentinel_source, secret = await create_source(client, "generic", tenant=tenant)
+    sentinel_id = unique("sentinel-")
+
+    async def send_sentinel() -> None:
+        point = {
+            "id": sentinel_id,
+            "metric": metric,
+            "value": 0,
+            "timestamp": datetime.now(UTC).isoformat(),
+        }
+        response = await send(client, sentinel_source, secret, {"datapoints": [point]})
+        assert response.status_code == 202, response.text
+
+    def is_sentinel(record: Any) -> bool:
+        return bool(
+            from_record(record.value, list(record.headers)).data.get("source_event_id")
+            == sentinel_id
+        )
+
+    async def sentinel_arrived() -> list[Any] | None:
+        records = await read_topic(
+            settings,
+            topics.KPI_DATAPOINTS,
+            enough=lambda found: any(is_sentinel(r) for r in found),
+            timeout=5,
+            linger_s=0.05,
+        )
+        return records if any(is_sentinel(r) for r in records) else None
+
+    records = await after_sentinel(send_sentinel, sentinel_arrived)
+    envelopes = [(r.key, from_record(r.value, list(r.headers))) for r in records]
+    return [(key, e) for key, e in envelopes if e.data.get("source_id") == source_id]

@@ -11,10 +11,10 @@ from pymongo import AsyncMongoClient
 
 from services.kpi_ingest.config import KpiIngestSettings
 from shared.events import new_event
-from shared.events.kpi import KpiDatapointRecorded, KpiStale, KpiThresholdCrossed
+from shared.events.kpi import KpiDatapointRecorded, KpiStale, KpiThresholdCrossed, series_key
 from shared.messaging import EventProducer
 from tests.integration.kpi_ingest.helpers import admin, create_source, read_events, send
-from tests.support import bearer, eventually
+from tests.support import after_sentinel, bearer, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -128,9 +128,16 @@ async def test_a_resent_webhook_and_a_redelivered_record_are_stored_once(
     finally:
         await producer.stop()
     await eventually(lambda: _has(settings, "revenue", 1))
-    await _settle(settings, "revenue")
 
-    assert await stored_count(settings, "revenue") == 1
+    # a sentinel on the same key (acme:revenue), outside the day read below: once the consumer
+    # stored it, it has handled the redelivered record ahead of it
+    async def sentinel() -> None:
+        later = {"datapoints": [point("r-sentinel", "revenue", 1.0, DAY + timedelta(days=10))]}
+        assert (await send(client, source_id, secret, later)).status_code == 202
+
+    await after_sentinel(sentinel, lambda: _has(settings, "revenue", 2))
+
+    assert await stored_count(settings, "revenue") == 2  # r1 once, and the sentinel
     day = await series(
         client,
         "revenue",
@@ -138,12 +145,6 @@ async def test_a_resent_webhook_and_a_redelivered_record_are_stored_once(
         bucket="day",
     )
     assert [b["value"] for b in day["items"]] == [120.0]
-
-
-async def _settle(settings: KpiIngestSettings, metric: str) -> None:
-    import asyncio
-
-    await asyncio.sleep(1.5)  # let any redelivery reach the consumer
 
 
 async def test_threshold_crossing_is_signalled_once_per_crossing(
@@ -168,18 +169,32 @@ async def test_threshold_crossing_is_signalled_once_per_crossing(
         batch = {"datapoints": [point(f"t{n}", "retention_rate", value, at, team="core")]}
         assert (await send(client, source_id, secret, batch)).status_code == 202
 
-    crossings = await read_events(
-        settings,
-        expected=2,
-        event_type=KpiThresholdCrossed.event_type,
-        metric="retention_rate",
-        timeout=25,
-        linger_ms=1500,
-    )
+    # the sentinel: one more crossing on the same key; a repeated crossing would come before it
+    async def sentinel() -> None:
+        batch = {
+            "datapoints": [
+                point("t-sentinel", "retention_rate", 99.0, DAY + timedelta(hours=9), team="core")
+            ]
+        }
+        assert (await send(client, source_id, secret, batch)).status_code == 202
+
+    async def sentinel_crossed() -> list[Any] | None:
+        found = await read_events(
+            settings,
+            expected=3,
+            event_type=KpiThresholdCrossed.event_type,
+            metric="retention_rate",
+            timeout=5,
+            linger_ms=100,
+        )
+        return found if any(e.data["value"] == 99.0 for _, e in found) else None
+
+    crossings = await after_sentinel(sentinel, sentinel_crossed)
 
     found = [(e.data["direction"], e.data["value"]) for _, e in crossings]
-    assert found == [("up", 92.0), ("down", 88.0)]
-    assert crossings[0][0] == b"acme:retention_rate"
+    assert found == [("up", 92.0), ("down", 88.0), ("up", 99.0)]
+    # keyed by series, like the points that caused them
+    assert crossings[0][0] == series_key("acme", "retention_rate", {"team": "core"}).encode()
     assert crossings[0][1].data["dimensions"] == {"team": "core"}
 
 
@@ -203,18 +218,35 @@ async def test_a_metric_that_goes_quiet_is_signalled_stale_once(
     batch = {"datapoints": [point("d1", "weekly_demos", 1, now)]}
     assert (await send(client, source_id, secret, batch)).status_code == 202
 
-    stale = await read_events(
-        settings,
-        expected=1,
-        event_type=KpiStale.event_type,
-        metric="weekly_demos",
-        timeout=25,
-        linger_ms=1500,
-    )
+    async def stale_events(expected: int) -> list[Any]:
+        return await read_events(
+            settings,
+            expected=expected,
+            event_type=KpiStale.event_type,
+            metric="weekly_demos",
+            timeout=25,
+            linger_ms=100,
+        )
 
-    assert len(stale) == 1
-    assert stale[0][1].data["expected_every_s"] == 1
-    assert stale[0][1].data["last_seen"] is not None
+    [(_, first)] = (await stale_events(1))[:1]
+    assert first.data["expected_every_s"] == 1
+    assert first.data["last_seen"] is not None
+
+    # the sentinel: a fresh point, then its own quiet period; a second signal of the first
+    # quiet period would sit before the sentinel's on the same key
+    async def sentinel() -> None:
+        fresh = {"datapoints": [point("d2", "weekly_demos", 1, datetime.now(UTC))]}
+        assert (await send(client, source_id, secret, fresh)).status_code == 202
+
+    async def sentinel_went_stale() -> list[Any] | None:
+        found = await stale_events(2)
+        seen = [e.data["last_seen"] for _, e in found]
+        return found if any(s != first.data["last_seen"] for s in seen) else None
+
+    stale = await after_sentinel(sentinel, sentinel_went_stale)
+
+    assert len(stale) == 2  # one signal per quiet period
+    assert stale[0][1].id == first.id
 
 
 async def test_series_of_an_unknown_metric_is_404_and_metrics_list_the_guides_kpis(

@@ -18,7 +18,7 @@ from shared.directory import PeopleDirectory
 from shared.events import new_event
 from shared.events.envelope import Envelope, EventPayload
 from shared.events.people import MentorshipStarted, PersonUpserted
-from tests.clocks import AdjustableClock
+from tests.doubles import AdjustableClock
 from tests.integration.notifications.receivers import SmtpSink, WebhookReceiver
 from tests.support import bearer, eventually, isolated_settings, running, unique
 

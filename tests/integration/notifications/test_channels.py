@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from tests.integration.notifications.receivers import (
     has_html_part,
     text_part,
 )
-from tests.support import eventually, read_topic, unique
+from tests.support import after_sentinel, eventually, read_topic, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -71,11 +70,26 @@ async def test_a_redelivered_event_sends_no_second_email_webhook_or_inbox_item(
 
     await service.redeliver(event)
     await service.redeliver(event)
-    await asyncio.sleep(1.5)  # time enough for the consumer and the worker to act twice over
 
-    assert len(smtp.to(ada)) == 1
-    assert len(receiver.at("/redelivery")) == 1
-    assert len((await service.inbox(tenant, "ada"))["items"]) == 1
+    # a sentinel on the same key after the redeliveries: once its email, webhook and inbox item
+    # are out, the redeliveries have been handled (and would have been sent) before it
+    async def sentinel() -> None:
+        later = milestone(tenant, "ada").model_copy(update={"milestone": "0.75"})
+        await service.publish(later, tenant=tenant, subject="g1")
+
+    async def sentinel_delivered() -> bool:
+        inbox = await service.inbox(tenant, "ada")
+        return (
+            len(smtp.to(ada)) >= 2
+            and len(receiver.at("/redelivery")) >= 2
+            and len(inbox["items"]) >= 2
+        )
+
+    await after_sentinel(sentinel, sentinel_delivered)
+
+    assert len(smtp.to(ada)) == 2  # the first event once, and the sentinel
+    assert len(receiver.at("/redelivery")) == 2
+    assert len((await service.inbox(tenant, "ada"))["items"]) == 2
     rows = await service.deliveries(tenant, event.id)
     assert sorted((r["channel"], r["status"]) for r in rows) == [
         ("email", "delivered"),
@@ -191,9 +205,20 @@ async def test_410_disables_the_subscription_and_emits_notification_failed(
     assert failed[0]["subscription_id"] == sub["id"]
     assert len(receiver.at("/gone")) == 1  # never retried
 
-    await service.publish(achieved(tenant, "x", "g2"), tenant=tenant, subject="g2")
-    await asyncio.sleep(1)
+    # the sentinel: a second, active subscription; once it has g2, g2's deliveries were fanned
+    # out (one handler creates all of an event's deliveries)
+    alive = await _subscribe(service, receiver, tenant, "/alive", ["northstar.goal.*"])
+    published = []
+
+    async def publish_g2() -> None:
+        published.append(
+            await service.publish(achieved(tenant, "x", "g2"), tenant=tenant, subject="g2")
+        )
+
+    await after_sentinel(publish_g2, lambda: receiver.at("/alive"))
     assert len(receiver.at("/gone")) == 1  # a disabled subscription gets nothing more
+    rows = await service.deliveries(tenant, published[0].id)
+    assert [r["recipient_id"] for r in rows if r["channel"] == "webhook"] == [alive["id"]]
 
 
 async def test_repeated_failure_disables_the_subscription_after_the_schedule(

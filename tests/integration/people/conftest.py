@@ -32,8 +32,7 @@ class People:
         return {"Authorization": f"Bearer {response.json()['token']}"}
 
     async def drain(self) -> None:
-        for relay in self.client._transport.app.state.relays:  # type: ignore[attr-defined]
-            await relay.drain()
+        await self.client._transport.app.state.outbox.drain()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy import tools
+from deploy.tools import locate
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -25,7 +25,7 @@ def missing(what: str) -> None:
 @pytest.fixture(scope="session")
 def tool() -> Callable[[str], str]:
     def find(name: str) -> str:
-        path = tools.find(name)
+        path = locate.find(name)
         if path is None:
             missing(name)
         assert path is not None
@@ -36,7 +36,7 @@ def tool() -> Callable[[str], str]:
 
 @pytest.fixture(scope="session")
 def compose() -> list[str]:
-    command = tools.compose_command()
+    command = locate.compose_command()
     if command is None:
         missing("docker compose or docker-compose")
     assert command is not None

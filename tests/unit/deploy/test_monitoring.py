@@ -51,6 +51,21 @@ def test_promtool_rule_tests_fire_each_alert_on_the_series_that_should_fire_it(
     run([tool("promtool"), "test", "rules", *map(str, tests)])
 
 
+def test_every_alert_has_a_rule_test_that_fires_it_and_one_that_does_not() -> None:
+    """A new alert without a promtool case (firing and quiet) fails here, not in production."""
+    rules = yaml.safe_load((PROMETHEUS / "rules" / "northstar.rules.yml").read_text())
+    alerts = {r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    fired: set[str] = set()
+    quiet: set[str] = set()
+    for path in sorted((PROMETHEUS / "tests").glob("*.yml")):
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            for check in case.get("alert_rule_test", []):
+                (fired if check.get("exp_alerts") else quiet).add(check["alertname"])
+    assert alerts, "no alert rules found"
+    assert alerts - fired == set(), "alerts no rule test fires"
+    assert alerts - quiet == set(), "alerts no rule test shows quiet"
+
+
 def test_the_alerts_the_runbook_promises_exist() -> None:
     rules = yaml.safe_load((PROMETHEUS / "rules" / "northstar.rules.yml").read_text())
     alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}

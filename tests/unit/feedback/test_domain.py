@@ -74,11 +74,24 @@ def test_anonymous_answers_are_released_when_min_responses_answered() -> None:
     assert "r0" not in repr(req.answer_keys)
 
 
+def test_readers_see_anonymous_answers_only_once_released_and_dated_from_the_release() -> None:
+    req = request()
+    submit(req, "r0", now=NOW - timedelta(days=2))
+    submit(req, "r1", now=NOW - timedelta(days=1))
+    assert req.readable_responses() == []
+    submit(req, "r2")
+    readable = req.readable_responses()
+    assert len(readable) == 3
+    assert {r.submitted_on for r in readable} == {NOW.date()}
+    assert all(r.reviewer_id is None and r.relationship is None for r in readable)
+
+
 def test_named_answers_carry_the_reviewer() -> None:
     req = request(anonymous=False)
     submit(req, "r0")
     assert req.released
     assert req.responses[0].reviewer_id == "r0"
+    assert req.readable_responses()[0].reviewer_id == "r0"
     assert req.events[-1].data["reviewer_id"] == "r0"
 
 

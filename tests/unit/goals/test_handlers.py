@@ -18,7 +18,8 @@ from shared.events.envelope import Envelope, EventPayload
 from shared.events.feedback import FeedbackSubmitted
 from shared.events.kpi import KpiDatapointRecorded
 from shared.events.people import PersonManagerChanged
-from shared.messaging import InMemoryBroker, Router
+from shared.messaging import Router
+from tests.doubles import InMemoryBroker
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

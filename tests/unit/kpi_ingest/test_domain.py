@@ -14,16 +14,16 @@ from services.kpi_ingest.domain import (
     RawPoint,
     Source,
     SourceSecret,
-    TokenBucket,
     accept_points,
     crossings,
     is_stale,
 )
+from services.kpi_ingest.events import SOURCE as EVENT_SOURCE
 from services.kpi_ingest.events import datapoint_recorded
-from services.kpi_ingest.publishing import build_records
 from services.kpi_ingest.signing import SignatureCheck
 from shared.errors import InvalidInput, Unauthorized
 from shared.events import deterministic_id, to_record
+from shared.events.codec import datapoint_records
 from shared.events.kpi import KpiDatapointRecorded
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -99,13 +99,15 @@ def test_bad_points_are_all_named_and_none_accepted() -> None:
     assert [e["point"] for e in caught.value.extra["errors"]] == ["p1", "p2", "p3", "p4", "p5"]
 
 
-def test_records_built_for_kafka_equal_the_shared_cloudevents_records() -> None:
+def test_the_fast_path_writes_the_sdk_paths_records_byte_for_byte() -> None:
     points = accept(
         RawPoint("p0", "csat", 4, "2026-11-20T10:00:00Z", {"product": "web"}, "e1"),
         RawPoint("p1", "revenue", 12.5, 1763632800, {}, "e2"),
+        RawPoint("p2", "csat", 3, "2026-11-20T10:00:00.250Z", {"b": "2", "a": "é,=&"}, "e3"),
+        RawPoint("p3", "csat", 5, "2026-11-20T11:00:00Z", {"product": "web"}, "e4"),
     )
 
-    records = build_records(points, NOW)
+    records = datapoint_records(points, source=EVENT_SOURCE, now=NOW)
 
     assert records == [to_record(datapoint_recorded(p, NOW)) for p in points]
     for p in points:
@@ -129,14 +131,6 @@ def test_staleness_counts_from_the_last_point_or_the_definition() -> None:
     assert is_stale(metric, NOW, NOW + timedelta(seconds=61))
     assert is_stale(metric, None, NOW + timedelta(seconds=61))
     assert not is_stale(BUILTIN_METRICS["csat"], None, NOW + timedelta(days=999))
-
-
-def test_token_bucket_allows_the_burst_then_asks_to_wait() -> None:
-    bucket = TokenBucket(rate=2, burst=3, now=0.0)
-
-    assert [bucket.take(0.0) for _ in range(3)] == [0, 0, 0]
-    assert bucket.take(0.0) == pytest.approx(0.5)
-    assert bucket.take(0.5) == 0
 
 
 def test_rotation_keeps_the_previous_secret_until_the_grace_period_ends() -> None:

@@ -17,8 +17,8 @@ from services.notifications.ssrf import UrlGuard
 from services.notifications.worker import Dispatcher
 from shared.events import new_event
 from shared.events.envelope import Envelope, EventPayload
-from shared.messaging import InMemoryBroker, Router
-from tests.clocks import FrozenClock
+from shared.messaging import Router
+from tests.doubles import InMemoryBroker, SettableClock
 from tests.unit.notifications.fakes import (
     FakeBindings,
     FakeDeliveries,
@@ -36,7 +36,7 @@ TENANT = "acme"
 
 @dataclass
 class World:
-    clock: FrozenClock
+    clock: SettableClock
     settings: NotificationsSettings
     directory: FakeDirectory
     notifications: FakeNotifications
@@ -73,7 +73,7 @@ async def allow_all(host: str, port: int) -> list[str]:
 
 @pytest.fixture
 def world() -> World:
-    clock = FrozenClock(START)
+    clock = SettableClock(START)
     settings = NotificationsSettings(
         retry_schedule_s=[0, 5, 300], max_retry_after_s=600, daily_cap=3
     )

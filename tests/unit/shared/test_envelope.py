@@ -125,3 +125,54 @@ def test_deterministic_ids_are_stable_and_distinct() -> None:
 def test_outbox_document_round_trip() -> None:
     event = person_event()
     assert Envelope.from_document(event.to_document()) == event
+
+
+def test_records_are_written_by_the_cloudevents_sdk() -> None:
+    from cloudevents.core.bindings import kafka
+
+    from shared.events import to_record
+    from shared.events.codec import FORMAT
+
+    event = replace(person_event(), traceparent="00-0af7651916cd43dd8448eb211c80319c-01-01")
+    key, value, headers = to_record(event)
+    read = kafka.from_binary(kafka.KafkaMessage(dict(headers), key, value), FORMAT)
+
+    assert read.get_id() == event.id
+    assert read.get_type() == "northstar.person.upserted.v1"
+    assert read.get_extension("tenant") == "acme"
+    assert read.get_extension("traceparent") == event.traceparent
+    assert read.get_data() == event.data
+    assert from_record(value, headers).traceparent == event.traceparent
+
+
+def test_structured_json_round_trip_carries_the_tenant_but_no_partition_key() -> None:
+    import orjson
+
+    from shared.events import from_structured, to_structured
+
+    event = person_event()
+    body = to_structured(event)
+    doc = orjson.loads(body)
+
+    assert doc["specversion"] == "1.0"
+    assert doc["time"] == "2026-11-27T09:00:00Z"
+    assert doc["tenant"] == "acme"
+    assert doc["datacontenttype"] == "application/json"
+    assert doc["data"] == event.data
+    assert "partitionkey" not in doc
+    assert from_structured(body) == event
+
+
+def test_records_the_sdk_refuses_are_malformed() -> None:
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"1"),
+        ("ce_source", b"s"),
+        ("ce_type", b"t"),
+        ("ce_tenant", b"a"),
+        ("ce_time", b"yesterday"),
+    ]
+    with pytest.raises(MalformedEvent, match="ce_time"):
+        from_record(b"{}", headers)
+    with pytest.raises(MalformedEvent, match="valid CloudEvent"):
+        from_record(b"{}", [*headers[:5], ("ce_Bad-Name", b"x")])

@@ -10,8 +10,9 @@ from shared.errors import InvalidInput
 from shared.events import new_event
 from shared.events.goals import GoalAchieved
 from shared.events.people import PersonDeactivated
-from shared.messaging import InMemoryBroker, Router
+from shared.messaging import Router
 from shared.pagination import decode_cursor, encode_cursor
+from tests.doubles import InMemoryBroker
 
 
 def achieved(goal_id: str) -> Any:

@@ -1,0 +1,5 @@
+import sys
+
+from tests.bench.load.bench import main
+
+sys.exit(main())
