@@ -53,3 +53,22 @@ class SettableClock:
 
     def today(self) -> date:
         return self.now.date()
+
+
+class AdjustableClock:
+    """Real time plus an offset a test moves (time still flows, so retries and leases run)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._offset = (start - datetime.now(UTC)) if start else timedelta()
+
+    def __call__(self) -> datetime:
+        return self.now()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, delta: timedelta) -> None:
+        self._offset += delta
+
+    def set(self, instant: datetime) -> None:
+        self._offset = instant - datetime.now(UTC)

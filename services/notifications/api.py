@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
@@ -12,7 +12,6 @@ from fastapi.responses import StreamingResponse
 from services.notifications.inbox import Inbox
 from services.notifications.preferences import PreferenceCenter
 from services.notifications.schemas import (
-    DeliveryList,
     DeliveryPublic,
     InboxCounts,
     InboxItem,
@@ -28,6 +27,7 @@ from services.notifications.schemas import (
     Why,
 )
 from shared.auth import AdminPrincipal, CurrentPrincipal
+from shared.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
@@ -56,7 +56,7 @@ async def list_inbox(
 ) -> InboxPage:
     """The caller's inbox, newest first, with unread and unseen counts."""
     inbox = _inbox(request)
-    docs, next_cursor = await inbox.page(
+    items, next_cursor = await inbox.page(
         principal.tenant,
         principal.person_id,
         unread=unread,
@@ -66,7 +66,7 @@ async def list_inbox(
     )
     unread_count, unseen_count = await inbox.counts(principal.tenant, principal.person_id)
     return InboxPage(
-        items=[InboxItem.of(d) for d in docs],
+        items=[InboxItem.model_validate(n) for n in items],
         next_cursor=next_cursor,
         unread_count=unread_count,
         unseen_count=unseen_count,
@@ -98,8 +98,8 @@ async def inbox_stream(request: Request, principal: CurrentPrincipal) -> Streami
             if item is None:
                 yield b": keep-alive\n\n"
                 continue
-            body = InboxItem.of(item).model_dump(mode="json")
-            yield b"event: notification\nid: " + item["_id"].encode() + b"\ndata: "
+            body = InboxItem.model_validate(item).model_dump(mode="json")
+            yield b"event: notification\nid: " + item.id.encode() + b"\ndata: "
             yield orjson.dumps(body) + b"\n\n"
 
     return StreamingResponse(
@@ -112,61 +112,65 @@ async def inbox_stream(request: Request, principal: CurrentPrincipal) -> Streami
 @router.post("/inbox/read-all", response_model=MarkedCount)
 async def read_all(request: Request, principal: CurrentPrincipal) -> MarkedCount:
     """Mark every inbox item read."""
-    n = await _inbox(request).mark_all(principal.tenant, principal.person_id, "read_at")
+    n = await _inbox(request).read_all(principal.tenant, principal.person_id)
     return MarkedCount(updated=n)
 
 
 @router.post("/inbox/seen", response_model=MarkedCount)
 async def seen_all(request: Request, principal: CurrentPrincipal) -> MarkedCount:
     """Mark every inbox item seen (the inbox was opened), without reading them."""
-    n = await _inbox(request).mark_all(principal.tenant, principal.person_id, "seen_at")
+    n = await _inbox(request).see_all(principal.tenant, principal.person_id)
     return MarkedCount(updated=n)
 
 
 @router.post("/inbox/{item_id}/read", response_model=InboxItem)
 async def read_item(request: Request, principal: CurrentPrincipal, item_id: str) -> InboxItem:
     """Mark one item read (and seen)."""
-    doc = await _inbox(request).mark(principal.tenant, principal.person_id, item_id, "read")
-    return InboxItem.of(doc)
+    item = await _inbox(request).mark(principal.tenant, principal.person_id, item_id, "read")
+    return InboxItem.model_validate(item)
 
 
 @router.post("/inbox/{item_id}/archive", response_model=InboxItem)
 async def archive_item(request: Request, principal: CurrentPrincipal, item_id: str) -> InboxItem:
     """Archive one item: it leaves the inbox list and the counts."""
-    doc = await _inbox(request).mark(principal.tenant, principal.person_id, item_id, "archive")
-    return InboxItem.of(doc)
+    item = await _inbox(request).mark(principal.tenant, principal.person_id, item_id, "archive")
+    return InboxItem.model_validate(item)
 
 
 # ---------------------------------------------------------------------- preferences
 
 
 @router.get("/preferences", response_model=PreferencesPublic)
-async def get_preferences(request: Request, principal: CurrentPrincipal) -> Any:
+async def get_preferences(request: Request, principal: CurrentPrincipal) -> PreferencesPublic:
     """The caller's settings and the effective category x channel matrix."""
-    return await _center(request).view(principal.tenant, principal.person_id)
+    view = await _center(request).view(principal.tenant, principal.person_id)
+    return PreferencesPublic.model_validate(view)
 
 
 @router.put("/preferences", response_model=PreferencesPublic)
 async def put_preferences(
     request: Request, principal: CurrentPrincipal, body: PreferencesUpdate
-) -> Any:
+) -> PreferencesPublic:
     """Replace the caller's preferences (locked tenant defaults cannot be overridden)."""
-    return await _center(request).update(principal.tenant, principal.person_id, body.to_fields())
+    view = await _center(request).update(
+        principal.tenant, principal.person_id, body.to_preferences()
+    )
+    return PreferencesPublic.model_validate(view)
 
 
 @router.get("/preferences/defaults", response_model=TenantDefaultsPublic)
-async def get_defaults(request: Request, principal: AdminPrincipal) -> Any:
+async def get_defaults(request: Request, principal: AdminPrincipal) -> TenantDefaultsPublic:
     """The tenant's defaults and locked categories."""
-    return await _center(request).defaults(principal.tenant)
+    return TenantDefaultsPublic.model_validate(await _center(request).defaults(principal.tenant))
 
 
 @router.put("/preferences/defaults", response_model=TenantDefaultsPublic)
 async def put_defaults(
     request: Request, principal: AdminPrincipal, body: TenantDefaultsUpdate
-) -> Any:
+) -> TenantDefaultsPublic:
     """Replace the tenant's defaults; a locked category applies them to everyone."""
-    fields = {"channels": {c: dict(v) for c, v in body.channels.items()}, "locked": body.locked}
-    return await _center(request).update_defaults(principal.tenant, fields)
+    defaults = await _center(request).update_defaults(principal.tenant, body.to_defaults())
+    return TenantDefaultsPublic.model_validate(defaults)
 
 
 # ---------------------------------------------------------------------- webhook subscriptions
@@ -175,30 +179,32 @@ async def put_defaults(
 @router.post("/webhook-subscriptions", status_code=201, response_model=WebhookSubscriptionCreated)
 async def create_subscription(
     request: Request, principal: AdminPrincipal, body: WebhookSubscriptionCreate
-) -> Any:
+) -> WebhookSubscriptionCreated:
     """Subscribe a URL to event types; the signing secret is returned only here."""
-    doc = await _center(request).subscribe(
+    subscription = await _center(request).subscribe(
         principal.tenant, body.url, body.event_types, body.description
     )
-    return PreferenceCenter.public(doc, with_secret=True)
+    return WebhookSubscriptionCreated.model_validate(subscription)
 
 
-@router.get("/webhook-subscriptions", response_model=list[WebhookSubscriptionPublic])
-async def list_subscriptions(request: Request, principal: AdminPrincipal) -> Any:
-    """The tenant's webhook subscriptions (active and disabled)."""
-    return [
-        PreferenceCenter.public(d) for d in await _center(request).subscriptions(principal.tenant)
-    ]
+@router.get("/webhook-subscriptions", response_model=Page[WebhookSubscriptionPublic])
+async def list_subscriptions(
+    request: Request, principal: AdminPrincipal
+) -> Page[WebhookSubscriptionPublic]:
+    """The tenant's webhook subscriptions (active and disabled), oldest first."""
+    subscriptions = await _center(request).subscriptions(principal.tenant)
+    return Page[WebhookSubscriptionPublic](
+        items=[WebhookSubscriptionPublic.model_validate(s) for s in subscriptions]
+    )
 
 
 @router.get("/webhook-subscriptions/{subscription_id}", response_model=WebhookSubscriptionPublic)
 async def get_subscription(
     request: Request, principal: AdminPrincipal, subscription_id: str
-) -> Any:
+) -> WebhookSubscriptionPublic:
     """One webhook subscription."""
-    return PreferenceCenter.public(
-        await _center(request).subscription(principal.tenant, subscription_id)
-    )
+    subscription = await _center(request).subscription(principal.tenant, subscription_id)
+    return WebhookSubscriptionPublic.model_validate(subscription)
 
 
 @router.delete("/webhook-subscriptions/{subscription_id}", status_code=204)
@@ -216,34 +222,15 @@ async def delete_subscription(
 @router.get("/notifications/{notification_id}/why", response_model=Why)
 async def why(request: Request, principal: CurrentPrincipal, notification_id: str) -> Why:
     """The event, the rule and the preference decisions behind one notification."""
-    found = await _center(request).why(principal, notification_id)
-    doc = found["notification"]
-    return Why(
-        notification_id=doc["_id"],
-        recipient_id=doc["recipient_id"],
-        recipient_reason=doc["recipient_reason"],
-        event={
-            "id": doc["event_id"],
-            "type": doc["event_type"],
-            "subject": doc["event_subject"],
-            "time": doc["event_time"],
-        },
-        rule={
-            "name": doc["rule"],
-            "category": doc["category"],
-            "description": doc["rule_description"],
-        },
-        decisions=doc["decisions"],
-        deliveries=[DeliveryPublic.of(d) for d in found["deliveries"]],
-    )
+    return Why.model_validate(await _center(request).why(principal, notification_id))
 
 
-@router.get("/deliveries", response_model=DeliveryList)
+@router.get("/deliveries", response_model=Page[DeliveryPublic])
 async def deliveries(
     request: Request,
     principal: CurrentPrincipal,
     event_id: Annotated[str, Query(min_length=1, max_length=200)],
-) -> DeliveryList:
+) -> Page[DeliveryPublic]:
     """Every delivery of one event and its attempts (admins see all, others their own)."""
     rows = await _center(request).deliveries(principal, event_id)
-    return DeliveryList(items=[DeliveryPublic.of(r) for r in rows])
+    return Page[DeliveryPublic](items=[DeliveryPublic.model_validate(d) for d in rows])

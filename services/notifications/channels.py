@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parsedate_to_datetime
@@ -14,19 +13,10 @@ import httpx
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from services.notifications.config import NotificationsSettings
+from services.notifications.delivery import SendResult
 from services.notifications.ssrf import UnsafeUrl, UrlGuard
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-@dataclass(frozen=True)
-class SendResult:
-    ok: bool
-    status_code: int | None = None
-    error: str | None = None
-    retry_after: float | None = None
-    permanent: bool = False  # retrying cannot help
-    gone: bool = False  # the receiver said 410: stop sending to it
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -2,13 +2,15 @@
 
 A worker claims a due delivery with one ``find_one_and_update`` (pending → sending with a lease),
 so two workers never hold the same delivery; an expired lease (a crashed worker) makes it
-claimable again. The outcome and its ``notification.*`` event are written in one update (the
-embedded outbox), so no event is lost between the two.
+claimable again. Each transition of a claimed delivery is one method below, one update filtered
+on "still claimed"; its ``notification.*`` event rides in the same update (the embedded outbox),
+so no event is lost between the two.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,24 +18,87 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.notifications.domain import (
+from services.notifications.delivery import (
+    ASSEMBLING,
     DELIVERED,
     DIGEST,
     DIGESTED,
     PENDING,
     SENDING,
     SUPPRESSED,
+    Attempt,
+    Delivery,
 )
 from services.notifications.repository import insert_new
-from shared.events.envelope import Envelope
 from shared.messaging.outbox import with_outbox
 from shared.mongo import Document
 
 DELIVERIES = "deliveries"
-ASSEMBLING = "assembling"  # a digest being filled, not claimable yet
+WITHOUT_OUTBOX = {"pending_events": 0}
+# fields a kind of delivery does not have are left out of its document
+OPTIONAL = ("subscription_id", "title", "summary", "payload", "day", "item_count")
 
 
-class DeliveryQueue:
+def delivery_document(d: Delivery) -> Document:
+    doc: Document = {
+        "_id": d.id,
+        "tenant": d.tenant,
+        "event_id": d.event_id,
+        "event_type": d.event_type,
+        "notification_id": d.notification_id,
+        "recipient_id": d.recipient_id,
+        "channel": d.channel,
+        "kind": d.kind,
+        "category": d.category,
+        "status": d.status,
+        "reason": d.reason,
+        "due_at": d.due_at,
+        "digest_id": d.digest_id,
+        "ref": d.ref,
+        "attempts": [asdict(a) for a in d.attempts],
+        "attempt_count": d.attempt_count,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+    }
+    for name in OPTIONAL:
+        value = getattr(d, name)
+        if value is not None:
+            doc[name] = value
+    return doc
+
+
+def delivery_from(doc: Document) -> Delivery:
+    return Delivery(
+        id=doc["_id"],
+        tenant=doc["tenant"],
+        event_id=doc["event_id"],
+        event_type=doc["event_type"],
+        notification_id=doc.get("notification_id"),
+        recipient_id=doc["recipient_id"],
+        subscription_id=doc.get("subscription_id"),
+        channel=doc["channel"],
+        kind=doc["kind"],
+        category=doc["category"],
+        status=doc["status"],
+        reason=doc.get("reason"),
+        due_at=doc.get("due_at"),
+        digest_id=doc.get("digest_id"),
+        ref=doc.get("ref"),
+        title=doc.get("title"),
+        summary=doc.get("summary"),
+        payload=doc.get("payload"),
+        day=doc.get("day"),
+        item_count=doc.get("item_count"),
+        delivered_at=doc.get("delivered_at"),
+        last_error=doc.get("last_error"),
+        attempts=[Attempt(**a) for a in doc.get("attempts", [])],
+        attempt_count=int(doc.get("attempt_count", 0)),
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+    )
+
+
+class DeliveryRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.deliveries = db[DELIVERIES]
         self.outboxes = (self.deliveries,)  # delivered/failed events ride in deliveries
@@ -60,12 +125,13 @@ class DeliveryQueue:
             ]
         }
 
-    async def insert(self, docs: Sequence[Document]) -> int:
-        return await insert_new(self.deliveries, docs)
+    async def add_new(self, deliveries: Sequence[Delivery]) -> int:
+        """Queue one event's deliveries that are not queued yet; return how many were new."""
+        return await insert_new(self.deliveries, [delivery_document(d) for d in deliveries])
 
-    async def claim(self, now: datetime, lease_s: float) -> Document | None:
+    async def claim(self, now: datetime, lease_s: float) -> Delivery | None:
         """Take the most overdue delivery (or one whose worker's lease ran out)."""
-        return await self.deliveries.find_one_and_update(
+        doc = await self.deliveries.find_one_and_update(
             {
                 "$or": [
                     {"status": PENDING, "due_at": {"$lte": now}},
@@ -79,38 +145,92 @@ class DeliveryQueue:
             sort=[("due_at", ASCENDING)],
             return_document=ReturnDocument.AFTER,
         )
+        return delivery_from(doc) if doc else None
 
-    async def finish(
-        self,
-        delivery_id: str,
-        update: Document,
-        events: Sequence[Envelope] = (),
-    ) -> bool:
-        """Record an outcome of a claimed delivery (with its events), if still claimed."""
-        result = await self.deliveries.update_one(
-            {"_id": delivery_id, "status": SENDING}, with_outbox(update, list(events))
+    # ------------------------------------------------------------------ transitions of a claim
+
+    async def delivered(self, d: Delivery) -> bool:
+        return await self._settle(
+            d, {"status": d.status, "delivered_at": d.delivered_at, "updated_at": d.updated_at}
         )
+
+    async def retry_later(self, d: Delivery) -> bool:
+        return await self._settle(
+            d,
+            {
+                "status": d.status,
+                "due_at": d.due_at,
+                "updated_at": d.updated_at,
+                "last_error": d.last_error,
+            },
+        )
+
+    async def failed(self, d: Delivery) -> bool:
+        return await self._settle(
+            d, {"status": d.status, "updated_at": d.updated_at, "last_error": d.last_error}
+        )
+
+    async def deferred(self, d: Delivery) -> bool:
+        return await self._settle(
+            d,
+            {
+                "status": d.status,
+                "due_at": d.due_at,
+                "updated_at": d.updated_at,
+                "reason": d.reason,
+            },
+        )
+
+    async def folded_into_digest(self, d: Delivery) -> bool:
+        return await self._settle(
+            d,
+            {
+                "status": d.status,
+                "digest_id": d.digest_id,
+                "updated_at": d.updated_at,
+                "reason": d.reason,
+            },
+        )
+
+    async def suppressed(self, d: Delivery) -> bool:
+        return await self._settle(
+            d, {"status": d.status, "reason": d.reason, "updated_at": d.updated_at}
+        )
+
+    async def _settle(self, d: Delivery, fields: Document) -> bool:
+        """Store a claimed delivery's new state (with its attempt and events), if still claimed."""
+        update: dict[str, Any] = {"$set": fields}
+        if d.new_attempt is not None:
+            update["$push"] = {"attempts": asdict(d.new_attempt)}
+            update["$inc"] = {"attempt_count": 1}
+        result = await self.deliveries.update_one(
+            {"_id": d.id, "status": SENDING}, with_outbox(update, d.events)
+        )
+        d.new_attempt = None
+        d.events.clear()
         return result.modified_count == 1
 
-    async def suppress_ref(self, tenant: str, ref: str, reason: str, now: datetime) -> int:
-        """Drop the pending reminders about something that is already done."""
+    # ------------------------------------------------------------------ reminders, cap, log
+
+    async def suppress_reminders(self, tenant: str, ref: str, reason: str, now: datetime) -> int:
+        """Drop the waiting reminders about something that is already done."""
         result = await self.deliveries.update_many(
             {"tenant": tenant, "ref": ref, "status": {"$in": [PENDING, DIGEST]}},
             {"$set": {"status": SUPPRESSED, "reason": reason, "updated_at": now}},
         )
         return result.modified_count
 
-    async def of_event(self, tenant: str, event_id: str) -> list[Document]:
+    async def of_event(self, tenant: str, event_id: str) -> list[Delivery]:
         cursor = self.deliveries.find(
-            {"tenant": tenant, "event_id": event_id}, {"pending_events": 0}
+            {"tenant": tenant, "event_id": event_id}, WITHOUT_OUTBOX
         ).sort([("recipient_id", ASCENDING), ("channel", ASCENDING)])
-        return [doc async for doc in cursor]
+        return [delivery_from(doc) async for doc in cursor]
 
-    async def of_notification(self, tenant: str, notification_id: str) -> list[Document]:
+    async def of_notification(self, tenant: str, notification_id: str) -> list[Delivery]:
         cursor = self.deliveries.find(
-            {"tenant": tenant, "notification_id": notification_id}, {"pending_events": 0}
+            {"tenant": tenant, "notification_id": notification_id}, WITHOUT_OUTBOX
         )
-        return [doc async for doc in cursor]
+        return [delivery_from(doc) async for doc in cursor]
 
     async def sent_since(self, tenant: str, recipient_id: str, since: datetime) -> int:
         """Immediate email and Slack sends to one person since ``since`` (the daily cap)."""
@@ -136,47 +256,43 @@ class DeliveryQueue:
         cursor = await self.deliveries.aggregate(pipeline)
         return [(doc["_id"]["tenant"], doc["_id"]["recipient_id"]) async for doc in cursor]
 
-    async def open_digest(self, doc: Document) -> Document:
+    async def open_digest(self, digest: Delivery) -> Delivery:
         """Create the day's digest delivery (assembling) or return the existing one."""
         try:
-            await self.deliveries.insert_one(doc)
-            return doc
+            await self.deliveries.insert_one(delivery_document(digest))
+            return digest
         except DuplicateKeyError:
-            found = await self.deliveries.find_one({"_id": doc["_id"]})
+            found = await self.deliveries.find_one({"_id": digest.id}, WITHOUT_OUTBOX)
             assert found is not None
-            return found
+            return delivery_from(found)
 
-    async def fill_digest(
-        self, tenant: str, recipient_id: str, digest_id: str, now: datetime
-    ) -> int:
+    async def fill_digest(self, digest: Delivery, now: datetime) -> int:
         """Gather the person's waiting items into the digest, then make it claimable."""
+        tenant, recipient_id = digest.tenant, digest.recipient_id
         result = await self.deliveries.update_many(
             {"tenant": tenant, "recipient_id": recipient_id, "status": DIGEST, "digest_id": None},
-            {"$set": {"digest_id": digest_id, "updated_at": now}},
+            {"$set": {"digest_id": digest.id, "updated_at": now}},
         )
         items = await self.deliveries.count_documents(
-            {"tenant": tenant, "digest_id": digest_id, "status": DIGEST}
+            {"tenant": tenant, "digest_id": digest.id, "status": DIGEST}
         )
         status = PENDING if items else SUPPRESSED
         await self.deliveries.update_one(
-            {"_id": digest_id, "status": ASSEMBLING},
+            {"_id": digest.id, "status": ASSEMBLING},
             {"$set": {"status": status, "due_at": now, "updated_at": now, "item_count": items}},
         )
         return result.modified_count
 
-    async def digest_items(self, tenant: str, digest_id: str) -> list[Document]:
+    async def digest_items(self, digest: Delivery) -> list[Delivery]:
         cursor = self.deliveries.find(
-            {"tenant": tenant, "digest_id": digest_id, "status": DIGEST}, {"pending_events": 0}
+            {"tenant": digest.tenant, "digest_id": digest.id, "status": DIGEST}, WITHOUT_OUTBOX
         ).sort([("created_at", ASCENDING)])
-        return [doc async for doc in cursor]
+        return [delivery_from(doc) async for doc in cursor]
 
-    async def mark_digested(self, tenant: str, ids: list[str], now: datetime) -> None:
+    async def digested(self, tenant: str, ids: list[str], now: datetime) -> None:
+        """The items went out inside a digest."""
         if ids:
             await self.deliveries.update_many(
                 {"tenant": tenant, "_id": {"$in": ids}, "status": DIGEST},
                 {"$set": {"status": DIGESTED, "updated_at": now}},
             )
-
-    @property
-    def collection(self) -> Any:
-        return self.deliveries

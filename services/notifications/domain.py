@@ -1,16 +1,36 @@
 """The rules of notifying people: which event concerns whom, through which channel, and when.
 
-Pure: no I/O. The service feeds it events, preferences and the time, and stores what it decides.
+Pure: no I/O. The service feeds it typed events, preferences and the time, and stores what it
+decides. The notifications and deliveries it creates are in ``notification.py`` and
+``delivery.py``; their titles in ``messages.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.errors import InvalidInput
+from shared.events.envelope import EventPayload
+from shared.events.feedback import (
+    FeedbackDeclined,
+    FeedbackReleased,
+    FeedbackRequested,
+    FeedbackRequestExpired,
+    FeedbackSubmitted,
+)
+from shared.events.goals import (
+    GoalAbandoned,
+    GoalAchieved,
+    GoalAtRisk,
+    GoalMilestoneReached,
+    GoalReviewDue,
+)
+from shared.events.kpi import KpiStale, KpiThresholdCrossed
+from shared.events.people import PersonUpserted
 
 Category = Literal[
     "celebration",
@@ -32,7 +52,6 @@ CATEGORIES: tuple[Category, ...] = (
 )
 PersonChannel = Literal["inbox", "email", "slack"]
 PERSON_CHANNELS: tuple[PersonChannel, ...] = ("inbox", "email", "slack")
-OUTBOUND_CHANNELS = ("email", "slack", "webhook")
 Setting = Literal["on", "off", "digest"]
 Source = Literal["person", "tenant_default", "tenant_locked", "built_in"]
 
@@ -41,89 +60,127 @@ Audience = Literal[
 ]
 
 
-# delivery states (one document per event, recipient and channel)
-PENDING = "pending"  # due at ``due_at``
-SENDING = "sending"  # claimed by a worker until ``lease_until``
-DELIVERED = "delivered"
-FAILED = "failed"  # gave up
-DIGEST = "digest"  # waits for the recipient's next daily digest
-DIGESTED = "digested"  # went out inside a digest
-SUPPRESSED = "suppressed"  # dropped (reminder already done, subscription disabled...)
-
-
 @dataclass(frozen=True)
 class Rule:
-    name: str
+    """Who hears about one kind of event, under which category, and how "why" explains it."""
+
+    event: type[EventPayload]
     category: Category
     audience: tuple[Audience, ...]
     description: str
 
+    @property
+    def name(self) -> str:
+        return self.event.event_type
 
-RULES: dict[str, Rule] = {
-    rule.name: rule
+
+RULES: dict[type[EventPayload], Rule] = {
+    rule.event: rule
     for rule in (
         Rule(
-            "northstar.goal.milestone_reached.v1",
+            GoalMilestoneReached,
             "celebration",
             ("owner", "manager", "mentors"),
             "a goal milestone is celebrated with its owner, their manager and mentors",
         ),
         Rule(
-            "northstar.goal.achieved.v1",
+            GoalAchieved,
             "celebration",
             ("owner", "manager", "mentors"),
             "an achieved goal is celebrated with its owner, their manager and mentors",
         ),
         Rule(
-            "northstar.goal.review_due.v1",
+            GoalReviewDue,
             "review_due",
             ("owner", "manager"),
             "a goal review that is due goes to the owner and their manager",
         ),
         Rule(
-            "northstar.goal.at_risk.v1",
+            GoalAtRisk,
             "at_risk",
             ("owner", "manager"),
             "a goal at risk is flagged to the owner and their manager",
         ),
         Rule(
-            "northstar.feedback.requested.v1",
+            FeedbackRequested,
             "feedback_requested",
             ("reviewer",),
             "a feedback request goes to the reviewer asked",
         ),
         Rule(
-            "northstar.feedback.submitted.v1",
+            FeedbackSubmitted,
             "feedback_received",
             ("requester",),
             "submitted feedback is announced to the person who asked for it",
         ),
         Rule(
-            "northstar.feedback.released.v1",
+            FeedbackReleased,
             "feedback_received",
             ("requester",),
             "released anonymous feedback is announced to the person who asked for it",
         ),
         Rule(
-            "northstar.kpi.threshold.crossed.v1",
+            KpiThresholdCrossed,
             "kpi_alert",
             ("metric_owners",),
             "a KPI threshold crossing goes to the people whose active goals are bound to it",
         ),
         Rule(
-            "northstar.kpi.stale.v1",
+            KpiStale,
             "kpi_alert",
             ("metric_owners",),
             "a stale KPI goes to the people whose active goals are bound to it",
         ),
-        Rule(
-            "northstar.person.upserted.v1",
-            "welcome",
-            ("person",),
-            "a newly created person is welcomed",
-        ),
+        Rule(PersonUpserted, "welcome", ("person",), "a newly created person is welcomed"),
     )
 }
+
+
+def category_of(event_type: str) -> str:
+    """The category a webhook delivery of this event is filed under."""
+    for rule in RULES.values():
+        if rule.name == event_type:
+            return rule.category
+    return "event"
+
+
+@dataclass(frozen=True)
+class Parties:
+    """The people (or metric) an event names, read from its typed payload by its handler."""
+
+    owner_id: str | None = None
+    reviewer_id: str | None = None
+    requester_id: str | None = None
+    person_id: str | None = None
+    metric: str | None = None
+
+
+def reminder_ref(payload: EventPayload) -> str | None:
+    """What a notification reminds of, so it can be dropped once that is done."""
+    match payload:
+        case FeedbackRequested():
+            return f"feedback:{payload.request_id}:{payload.reviewer_id}"
+        case GoalReviewDue() | GoalAtRisk():
+            return f"goal:{payload.goal_id}"
+    return None
+
+
+def done_reminders(payload: EventPayload) -> list[tuple[str, str]]:
+    """The reminders an event makes pointless, with why."""
+    match payload:
+        case FeedbackSubmitted() | FeedbackDeclined():
+            if payload.reviewer_id:  # anonymous requests never name the reviewer
+                ref = f"feedback:{payload.request_id}:{payload.reviewer_id}"
+                return [(ref, "the reviewer already answered")]
+        case FeedbackRequestExpired():
+            return [
+                (f"feedback:{payload.request_id}:{reviewer}", "the feedback request expired")
+                for reviewer in payload.open_reviewer_ids
+            ]
+        case GoalAchieved() | GoalAbandoned():
+            return [(f"goal:{payload.goal_id}", f"the goal is {payload.status}")]
+    return []
+
 
 # Built-in defaults: the inbox gets everything, email what needs an answer or deserves a cheer,
 # KPI chatter is gathered in the digest; Slack is on but only reaches people who set a URL.
@@ -176,14 +233,6 @@ class ChannelDecision:
     source: Source
     reason: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "channel": self.channel,
-            "setting": self.setting,
-            "source": self.source,
-            "reason": self.reason,
-        }
-
 
 def decide(
     category: Category,
@@ -215,6 +264,16 @@ def decide(
     if setting != "off" and channel == "email" and not has_email:
         return ChannelDecision(channel, "off", source, "the person has no email address")
     return ChannelDecision(channel, setting, source, reason)
+
+
+def decisions(
+    category: Category, prefs: Preferences, defaults: TenantDefaults, has_email: bool
+) -> list[ChannelDecision]:
+    """The inbox's decision, then the outbound channels'."""
+    return [
+        decide(category, channel, prefs, defaults, has_email=has_email)
+        for channel in PERSON_CHANNELS
+    ]
 
 
 def time_zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
@@ -275,56 +334,8 @@ def retry_delay(schedule: list[float], attempts: int, retry_after: float | None)
     return delay
 
 
-def describe(event_type: str, data: dict[str, Any]) -> tuple[str, str]:
-    """A title and one-line summary for the people reading the notification."""
-    title_of_goal = data.get("title", "your goal")
-    progress = data.get("progress")
-    pct = f"{round(float(progress) * 100)} %" if isinstance(progress, int | float) else ""
-    match event_type:
-        case "northstar.goal.milestone_reached.v1":
-            return (
-                f"Milestone reached: {title_of_goal}",
-                f"The goal \u201c{title_of_goal}\u201d reached its {data.get('milestone')} "
-                f"milestone ({pct}).",
-            )
-        case "northstar.goal.achieved.v1":
-            return (
-                f"Goal achieved: {title_of_goal}",
-                f"The goal \u201c{title_of_goal}\u201d is achieved. Congratulations!",
-            )
-        case "northstar.goal.review_due.v1":
-            return (
-                f"Review due: {title_of_goal}",
-                f"The goal \u201c{title_of_goal}\u201d is due for review on {data.get('due_on')}.",
-            )
-        case "northstar.goal.at_risk.v1":
-            expected = data.get("expected_progress")
-            exp = f"{round(float(expected) * 100)} %" if isinstance(expected, int | float) else ""
-            return (
-                f"Goal at risk: {title_of_goal}",
-                f"The goal \u201c{title_of_goal}\u201d is at {pct}, {exp} was expected by now.",
-            )
-        case "northstar.feedback.requested.v1":
-            due = f" by {data['due_date']}" if data.get("due_date") else ""
-            return ("Your feedback is requested", f"You are asked for feedback{due}.")
-        case "northstar.feedback.submitted.v1":
-            return ("Feedback received", "Feedback you asked for has been submitted.")
-        case "northstar.feedback.released.v1":
-            return (
-                "Anonymous feedback is ready",
-                f"{data.get('response_count')} responses to your request can now be read.",
-            )
-        case "northstar.kpi.threshold.crossed.v1":
-            return (
-                f"KPI {data.get('metric')} crossed {data.get('threshold')}",
-                f"{data.get('metric')} went {data.get('direction')} to {data.get('value')}.",
-            )
-        case "northstar.kpi.stale.v1":
-            return (
-                f"KPI {data.get('metric')} is stale",
-                f"No data for {data.get('metric')} since {data.get('last_seen') or 'ever'}.",
-            )
-        case "northstar.person.upserted.v1":
-            name = data.get("display_name") or data.get("user_name")
-            return ("Welcome to Northstar", f"Welcome, {name}! Set your first career goal.")
-    return (event_type, "")
+def matches(patterns: Sequence[str], event_type: str) -> bool:
+    """Whether a subscription's patterns (exact types, or prefixes ending in ``*``) take a type."""
+    return any(
+        event_type.startswith(p[:-1]) if p.endswith("*") else event_type == p for p in patterns
+    )

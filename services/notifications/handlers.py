@@ -1,30 +1,135 @@
-"""The subscriptions of the notifications service, in one place."""
+"""Every subscription of the notifications service, in one place (thin adapters to the use cases).
+
+Per event, in this order: the people projection, the goal → metric bindings, the notification
+rule of its type (reminders it makes pointless, then the fan-out), and last the outbound
+webhooks, which any subscriber may ask for by type or prefix.
+"""
 
 from __future__ import annotations
 
+from services.notifications.domain import Parties
 from services.notifications.service import Notifier
 from shared.directory import PeopleDirectory
 from shared.events import topics
-from shared.events.envelope import CATALOGUE, EventPayload
+from shared.events.envelope import CATALOGUE, Envelope, EventPayload
+from shared.events.feedback import (
+    FeedbackDeclined,
+    FeedbackReleased,
+    FeedbackRequested,
+    FeedbackRequestExpired,
+    FeedbackSubmitted,
+)
+from shared.events.goals import (
+    GoalAbandoned,
+    GoalAchieved,
+    GoalAtRisk,
+    GoalFacts,
+    GoalMilestoneReached,
+    GoalReviewDue,
+)
+from shared.events.kpi import KpiDatapointRecorded, KpiStale, KpiThresholdCrossed
+from shared.events.people import PersonUpserted
 from shared.messaging.consumer import Router
 
 CONSUMED_TOPICS = (topics.PEOPLE, topics.GOALS, topics.FEEDBACK, topics.KPI_DATAPOINTS)
-# raw data points only move goals; the goals service tells us what matters
-IGNORED = frozenset({"northstar.kpi.datapoint.recorded.v1"})
+# raw data points only move goals (the goals service tells us what matters); too many for
+# webhook subscribers
+IGNORED: frozenset[type[EventPayload]] = frozenset({KpiDatapointRecorded})
 
 
 def consumed_types() -> list[type[EventPayload]]:
+    """Every type on the topics we read: webhook subscribers may ask for any of them."""
     return [
         cls
-        for name, cls in sorted(CATALOGUE.items())
-        if cls.topic in CONSUMED_TOPICS and name not in IGNORED
+        for _, cls in sorted(CATALOGUE.items())
+        if cls.topic in CONSUMED_TOPICS and cls not in IGNORED
     ]
 
 
 def build_router(directory: PeopleDirectory, notifier: Notifier) -> Router:
-    """The people projection first (recipients must be known), then the notification rules."""
     router = Router()
-    directory.register(router)
-    for payload_type in consumed_types():
-        router.on(payload_type)(notifier.on_event)
+    directory.register(router)  # recipients must be known before the rules run
+
+    async def on_goal(event: Envelope, payload: GoalFacts) -> None:
+        """Keep the goal's metric bindings (KPI alerts go to the owners of bound goals)."""
+        await notifier.track_goal(payload)
+
+    for goal_event in consumed_types():
+        if issubclass(goal_event, GoalFacts):
+            router.on(goal_event)(on_goal)
+
+    @router.on(GoalMilestoneReached)
+    async def on_milestone_reached(event: Envelope, payload: GoalMilestoneReached) -> None:
+        """Celebrate with the owner, their manager and mentors."""
+        await notifier.notify(event, payload, Parties(owner_id=payload.owner_id))
+
+    @router.on(GoalAchieved)
+    async def on_goal_achieved(event: Envelope, payload: GoalAchieved) -> None:
+        """Its reminders are pointless now; celebrate."""
+        await notifier.drop_reminders(event.tenant, payload)
+        await notifier.notify(event, payload, Parties(owner_id=payload.owner_id))
+
+    @router.on(GoalAbandoned)
+    async def on_goal_abandoned(event: Envelope, payload: GoalAbandoned) -> None:
+        """Its reminders are pointless now."""
+        await notifier.drop_reminders(event.tenant, payload)
+
+    @router.on(GoalReviewDue)
+    async def on_review_due(event: Envelope, payload: GoalReviewDue) -> None:
+        """Remind the owner and their manager."""
+        await notifier.notify(event, payload, Parties(owner_id=payload.owner_id))
+
+    @router.on(GoalAtRisk)
+    async def on_goal_at_risk(event: Envelope, payload: GoalAtRisk) -> None:
+        """Flag it to the owner and their manager."""
+        await notifier.notify(event, payload, Parties(owner_id=payload.owner_id))
+
+    @router.on(FeedbackRequested)
+    async def on_feedback_requested(event: Envelope, payload: FeedbackRequested) -> None:
+        """Ask the reviewer."""
+        await notifier.notify(event, payload, Parties(reviewer_id=payload.reviewer_id))
+
+    @router.on(FeedbackSubmitted)
+    async def on_feedback_submitted(event: Envelope, payload: FeedbackSubmitted) -> None:
+        """The reviewer's reminder is pointless now; tell the requester."""
+        await notifier.drop_reminders(event.tenant, payload)
+        await notifier.notify(event, payload, Parties(requester_id=payload.requester_id))
+
+    @router.on(FeedbackDeclined)
+    async def on_feedback_declined(event: Envelope, payload: FeedbackDeclined) -> None:
+        """The reviewer's reminder is pointless now."""
+        await notifier.drop_reminders(event.tenant, payload)
+
+    @router.on(FeedbackRequestExpired)
+    async def on_request_expired(event: Envelope, payload: FeedbackRequestExpired) -> None:
+        """The open reviewers' reminders are pointless now."""
+        await notifier.drop_reminders(event.tenant, payload)
+
+    @router.on(FeedbackReleased)
+    async def on_feedback_released(event: Envelope, payload: FeedbackReleased) -> None:
+        """Tell the requester their anonymous feedback can be read."""
+        await notifier.notify(event, payload, Parties(requester_id=payload.requester_id))
+
+    @router.on(KpiThresholdCrossed)
+    async def on_threshold_crossed(event: Envelope, payload: KpiThresholdCrossed) -> None:
+        """Alert the owners of active goals bound to the metric."""
+        await notifier.notify(event, payload, Parties(metric=payload.metric))
+
+    @router.on(KpiStale)
+    async def on_kpi_stale(event: Envelope, payload: KpiStale) -> None:
+        """Alert the owners of active goals bound to the metric."""
+        await notifier.notify(event, payload, Parties(metric=payload.metric))
+
+    @router.on(PersonUpserted)
+    async def on_person_upserted(event: Envelope, payload: PersonUpserted) -> None:
+        """Welcome a person once, when they are created."""
+        if payload.created:
+            await notifier.notify(event, payload, Parties(person_id=payload.id))
+
+    async def offer_to_webhooks(event: Envelope, payload: EventPayload) -> None:
+        """Queue the event for the tenant's webhook subscriptions that ask for it."""
+        await notifier.offer_to_webhooks(event)
+
+    for event_type in consumed_types():
+        router.on(event_type)(offer_to_webhooks)
     return router

@@ -6,19 +6,24 @@ from fastapi import FastAPI
 
 from services.notifications.api import router
 from services.notifications.channels import EmailSender, HttpSender
-from services.notifications.clock import Clock, SystemClock
 from services.notifications.config import NotificationsSettings
-from services.notifications.deliveries import DeliveryQueue
+from services.notifications.deliveries import DeliveryRepository
 from services.notifications.handlers import build_router
 from services.notifications.inbox import Inbox, InboxHub
 from services.notifications.preferences import PreferenceCenter
-from services.notifications.repository import NotificationStore
+from services.notifications.repository import (
+    GoalBindings,
+    NotificationRepository,
+    PreferenceRepository,
+)
 from services.notifications.service import Notifier
 from services.notifications.ssrf import UrlGuard
+from services.notifications.subscriptions import SubscriptionRepository
 from services.notifications.worker import Dispatcher
 from shared.app import Lifecycle, create_service_app
 from shared.directory import PeopleDirectory
 from shared.events import topics
+from shared.time import Clock, utcnow
 
 
 def create_app(
@@ -28,27 +33,52 @@ def create_app(
     guard: UrlGuard | None = None,
 ) -> FastAPI:
     settings = settings or NotificationsSettings()
-    clock = clock or SystemClock()
+    clock = clock or utcnow
     guard = guard or UrlGuard(settings.outbound_allow_list)
 
     async def wiring(service: Lifecycle) -> None:
-        store, queue = NotificationStore(service.db), DeliveryQueue(service.db)
-        directory, hub = PeopleDirectory(service.db), InboxHub()
+        db = service.db
+        notifications, deliveries = NotificationRepository(db), DeliveryRepository(db)
+        preferences, subscriptions = PreferenceRepository(db), SubscriptionRepository(db)
+        directory, hub = PeopleDirectory(db), InboxHub()
         email, http = EmailSender(settings), HttpSender(settings, guard)
         service.on_stop(http.close)
-        notify = service.relay(queue).notify
+        notify = service.relay(deliveries).notify
         dispatcher = Dispatcher(
-            settings, store, queue, directory, clock, email, http, notify=notify
+            settings,
+            deliveries=deliveries,
+            preferences=preferences,
+            subscriptions=subscriptions,
+            directory=directory,
+            clock=clock,
+            email=email,
+            http=http,
+            notify=notify,
         )
         service.run(dispatcher)
-        name = settings.service_name
         notifier = Notifier(
-            store, queue, directory, clock, hub, service=name, notify=dispatcher.notify
+            notifications=notifications,
+            deliveries=deliveries,
+            preferences=preferences,
+            bindings=GoalBindings(db),
+            subscriptions=subscriptions,
+            directory=directory,
+            clock=clock,
+            hub=hub,
+            service=settings.service_name,
+            notify=dispatcher.notify,
         )
         service.consume(build_router(directory, notifier), group="notifications")
         service.provide(
-            inbox=Inbox(store, hub, clock),
-            preferences=PreferenceCenter(store, queue, guard, clock),
+            inbox=Inbox(notifications, hub, clock),
+            preferences=PreferenceCenter(
+                preferences=preferences,
+                notifications=notifications,
+                deliveries=deliveries,
+                subscriptions=subscriptions,
+                guard=guard,
+                clock=clock,
+            ),
             dispatcher=dispatcher,
         )
 
@@ -57,8 +87,11 @@ def create_app(
         settings=settings,
         routers=[router],
         indexes={
-            **NotificationStore.indexes(),
-            **DeliveryQueue.indexes(),
+            **NotificationRepository.indexes(),
+            **DeliveryRepository.indexes(),
+            **PreferenceRepository.indexes(),
+            **SubscriptionRepository.indexes(),
+            **GoalBindings.indexes(),
             **PeopleDirectory.indexes(),
         },
         topics=[topics.NOTIFICATIONS],

@@ -1,4 +1,7 @@
-"""Every Mongo query of the notifications service except the delivery queue (deliveries.py)."""
+"""Every Mongo query of notifications (the inbox), preferences and goal bindings, and the
+mapping of their documents; the delivery queue is in deliveries.py, subscriptions in
+subscriptions.py.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +9,24 @@ from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from services.notifications.domain import Preferences, QuietHours, TenantDefaults
-from shared.directory import PeopleDirectory, Person
+from services.notifications.domain import (
+    ChannelDecision,
+    Preferences,
+    QuietHours,
+    TenantDefaults,
+)
+from services.notifications.notification import Notification, RuleRef, SourceEvent
 from shared.mongo import Document
 
 NOTIFICATIONS = "notifications"
 PREFERENCES = "preferences"
 TENANT_DEFAULTS = "tenant_defaults"
 BINDINGS = "goal_bindings"
-SUBSCRIPTIONS = "webhook_subscriptions"
 
 DUPLICATE_KEY = 11000
 CHUNK = 1000
@@ -29,7 +37,7 @@ def key(*parts: str) -> str:
     return ":".join(parts)
 
 
-async def insert_new(collection: Any, docs: Sequence[Document]) -> int:
+async def insert_new(collection: AsyncCollection[Document], docs: Sequence[Document]) -> int:
     """Insert the documents of one event that are not there yet; return how many.
 
     Unique keys make a redelivery harmless; checking first keeps it cheap.
@@ -48,8 +56,6 @@ async def insert_new(collection: Any, docs: Sequence[Document]) -> int:
     inserted = 0
     for start in range(0, len(fresh), CHUNK):
         chunk = fresh[start : start + CHUNK]
-        if not chunk:
-            continue
         try:
             result = await collection.insert_many(chunk, ordered=False)
             inserted += len(result.inserted_ids)
@@ -61,14 +67,64 @@ async def insert_new(collection: Any, docs: Sequence[Document]) -> int:
     return inserted
 
 
-class NotificationStore:
+# ---------------------------------------------------------------------- notifications (inbox)
+
+
+def notification_document(n: Notification) -> Document:
+    return {
+        "_id": n.id,
+        "tenant": n.tenant,
+        "recipient_id": n.recipient_id,
+        "recipient_reason": n.recipient_reason,
+        "event_id": n.event.id,
+        "event_type": n.event.type,
+        "event_subject": n.event.subject,
+        "event_time": n.event.time,
+        "category": n.rule.category,
+        "rule": n.rule.name,
+        "rule_description": n.rule.description,
+        "title": n.title,
+        "summary": n.summary,
+        "data": n.data,
+        "ref": n.ref,
+        "decisions": [
+            {"channel": d.channel, "setting": d.setting, "source": d.source, "reason": d.reason}
+            for d in n.decisions
+        ],
+        "in_inbox": n.in_inbox,
+        "created_at": n.created_at,
+        "seen_at": n.seen_at,
+        "read_at": n.read_at,
+        "archived_at": n.archived_at,
+    }
+
+
+def notification_from(doc: Document) -> Notification:
+    return Notification(
+        id=doc["_id"],
+        tenant=doc["tenant"],
+        recipient_id=doc["recipient_id"],
+        recipient_reason=doc["recipient_reason"],
+        event=SourceEvent(
+            doc["event_id"], doc["event_type"], doc["event_subject"], doc["event_time"]
+        ),
+        rule=RuleRef(doc["rule"], doc["category"], doc["rule_description"]),
+        title=doc["title"],
+        summary=doc["summary"],
+        data=doc.get("data") or {},
+        ref=doc.get("ref"),
+        decisions=[ChannelDecision(**d) for d in doc["decisions"]],
+        in_inbox=doc["in_inbox"],
+        created_at=doc["created_at"],
+        seen_at=doc.get("seen_at"),
+        read_at=doc.get("read_at"),
+        archived_at=doc.get("archived_at"),
+    )
+
+
+class NotificationRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.db = db
         self.notifications = db[NOTIFICATIONS]
-        self.preferences = db[PREFERENCES]
-        self.tenant_defaults = db[TENANT_DEFAULTS]
-        self.bindings = db[BINDINGS]
-        self.subscriptions = db[SUBSCRIPTIONS]
 
     @staticmethod
     def indexes() -> dict[str, list[IndexModel]]:
@@ -86,25 +142,30 @@ class NotificationStore:
                         ("created_at", DESCENDING),
                     ]
                 ),
-            ],
-            PREFERENCES: [
-                IndexModel([("tenant", ASCENDING), ("person_id", ASCENDING)], unique=True)
-            ],
-            TENANT_DEFAULTS: [IndexModel([("tenant", ASCENDING)], unique=True)],
-            BINDINGS: [
-                IndexModel([("tenant", ASCENDING), ("goal_id", ASCENDING)], unique=True),
-                IndexModel([("tenant", ASCENDING), ("bound_metrics", ASCENDING)]),
-            ],
-            SUBSCRIPTIONS: [IndexModel([("tenant", ASCENDING), ("active", ASCENDING)])],
+            ]
         }
 
-    # ------------------------------------------------------------------ notifications / inbox
+    async def add_new(self, notifications: Sequence[Notification]) -> int:
+        """Store one event's notifications that are not stored yet; return how many were new."""
+        return await insert_new(
+            self.notifications, [notification_document(n) for n in notifications]
+        )
 
-    async def insert_notifications(self, docs: Sequence[Document]) -> int:
-        return await insert_new(self.notifications, docs)
+    async def get(self, tenant: str, notification_id: str) -> Notification | None:
+        doc = await self.notifications.find_one({"_id": notification_id, "tenant": tenant})
+        return notification_from(doc) if doc else None
 
-    async def notification(self, tenant: str, notification_id: str) -> Document | None:
-        return await self.notifications.find_one({"_id": notification_id, "tenant": tenant})
+    async def of_event(self, tenant: str, event_id: str) -> list[Notification]:
+        cursor = self.notifications.find({"tenant": tenant, "event_id": event_id})
+        return [notification_from(doc) async for doc in cursor]
+
+    async def inbox_item(
+        self, tenant: str, person_id: str, notification_id: str
+    ) -> Notification | None:
+        doc = await self.notifications.find_one(
+            {"_id": notification_id, "tenant": tenant, "recipient_id": person_id, "in_inbox": True}
+        )
+        return notification_from(doc) if doc else None
 
     async def inbox_page(
         self,
@@ -115,7 +176,7 @@ class NotificationStore:
         archived: bool,
         after: tuple[datetime, str] | None,
         limit: int,
-    ) -> list[Document]:
+    ) -> list[Notification]:
         query: Document = {"tenant": tenant, "recipient_id": person_id, "in_inbox": True}
         query["archived_at"] = {"$ne": None} if archived else None
         if unread:
@@ -131,11 +192,11 @@ class NotificationStore:
             .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
             .limit(limit)
         )
-        return [doc async for doc in cursor]
+        return [notification_from(doc) async for doc in cursor]
 
     async def inbox_since(
         self, tenant: str, person_id: str, since: datetime, limit: int = 100
-    ) -> list[Document]:
+    ) -> list[Notification]:
         query = {
             "tenant": tenant,
             "recipient_id": person_id,
@@ -143,97 +204,165 @@ class NotificationStore:
             "created_at": {"$gte": since},
         }
         cursor = self.notifications.find(query).sort([("created_at", ASCENDING)]).limit(limit)
-        return [doc async for doc in cursor]
+        return [notification_from(doc) async for doc in cursor]
 
     async def inbox_counts(self, tenant: str, person_id: str) -> tuple[int, int]:
+        """Unread and unseen items outside the archive."""
         base = {"tenant": tenant, "recipient_id": person_id, "in_inbox": True, "archived_at": None}
         unread = await self.notifications.count_documents({**base, "read_at": None})
         unseen = await self.notifications.count_documents({**base, "seen_at": None})
         return unread, unseen
 
-    async def mark(
-        self, tenant: str, person_id: str, notification_id: str, fields: Document
-    ) -> Document | None:
-        """Set timestamps (read/seen/archived) that are not set yet; None when not theirs."""
-        doc = await self.notifications.find_one(
-            {"_id": notification_id, "tenant": tenant, "recipient_id": person_id, "in_inbox": True}
-        )
-        if doc is None:
-            return None
-        unset = {name: value for name, value in fields.items() if doc.get(name) is None}
-        if not unset:
-            return doc
-        return await self.notifications.find_one_and_update(
-            {"_id": notification_id, "tenant": tenant},
-            {"$set": unset},
-            return_document=ReturnDocument.AFTER,
-        )
-
-    async def mark_all(self, tenant: str, person_id: str, field: str, at: datetime) -> int:
-        base = {
-            "tenant": tenant,
-            "recipient_id": person_id,
-            "in_inbox": True,
-            "archived_at": None,
-            field: None,
-        }
-        fields = {field: at}
-        if field == "read_at":
-            # reading implies seeing
-            await self.notifications.update_many(
-                {**base, "seen_at": None}, {"$set": {"seen_at": at}}
+    async def save_marks(self, n: Notification) -> None:
+        """Store the inbox times the notification just got (read, seen, archived)."""
+        if n.marked:
+            await self.notifications.update_one(
+                {"_id": n.id, "tenant": n.tenant}, {"$set": dict(n.marked)}
             )
-        result = await self.notifications.update_many(base, {"$set": fields})
+            n.marked.clear()
+
+    async def see_all(self, tenant: str, person_id: str, at: datetime) -> int:
+        return await self._mark_all(tenant, person_id, "seen_at", at)
+
+    async def read_all(self, tenant: str, person_id: str, at: datetime) -> int:
+        await self._mark_all(tenant, person_id, "seen_at", at)  # reading implies seeing
+        return await self._mark_all(tenant, person_id, "read_at", at)
+
+    async def _mark_all(self, tenant: str, person_id: str, name: str, at: datetime) -> int:
+        result = await self.notifications.update_many(
+            {
+                "tenant": tenant,
+                "recipient_id": person_id,
+                "in_inbox": True,
+                "archived_at": None,
+                name: None,
+            },
+            {"$set": {name: at}},
+        )
         return result.modified_count
 
-    # ------------------------------------------------------------------ preferences
 
-    async def preferences_of(self, tenant: str, person_ids: Sequence[str]) -> dict[str, Document]:
-        found: dict[str, Document] = {}
+# ---------------------------------------------------------------------- preferences
+
+
+def preferences_from(doc: Document | None) -> Preferences:
+    if not doc:
+        return Preferences()
+    quiet = doc.get("quiet_hours")
+    return Preferences(
+        channels=doc.get("channels") or {},
+        quiet_hours=QuietHours(time.fromisoformat(quiet["start"]), time.fromisoformat(quiet["end"]))
+        if quiet
+        else None,
+        digest_time=time.fromisoformat(doc.get("digest_time") or "09:00"),
+        time_zone=doc.get("time_zone"),
+        slack_webhook_url=doc.get("slack_webhook_url"),
+    )
+
+
+def preferences_document(prefs: Preferences) -> Document:
+    quiet = prefs.quiet_hours
+    return {
+        "channels": {c: dict(v) for c, v in prefs.channels.items()},
+        "quiet_hours": {
+            "start": quiet.start.isoformat("minutes"),
+            "end": quiet.end.isoformat("minutes"),
+        }
+        if quiet
+        else None,
+        "digest_time": prefs.digest_time.isoformat("minutes"),
+        "time_zone": prefs.time_zone,
+        "slack_webhook_url": prefs.slack_webhook_url,
+    }
+
+
+def defaults_from(doc: Document | None) -> TenantDefaults:
+    if not doc:
+        return TenantDefaults()
+    return TenantDefaults(
+        channels=doc.get("channels") or {}, locked=frozenset(doc.get("locked") or [])
+    )
+
+
+class PreferenceRepository:
+    """People's choices and their tenant's defaults."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.preferences = db[PREFERENCES]
+        self.tenant_defaults = db[TENANT_DEFAULTS]
+
+    @staticmethod
+    def indexes() -> dict[str, list[IndexModel]]:
+        return {
+            PREFERENCES: [
+                IndexModel([("tenant", ASCENDING), ("person_id", ASCENDING)], unique=True)
+            ],
+            TENANT_DEFAULTS: [IndexModel([("tenant", ASCENDING)], unique=True)],
+        }
+
+    async def of(self, tenant: str, person_id: str) -> Preferences:
+        return preferences_from(await self.preferences.find_one({"_id": key(tenant, person_id)}))
+
+    async def of_many(self, tenant: str, person_ids: Sequence[str]) -> dict[str, Preferences]:
+        """The preferences of those who set any (the others have none stored)."""
+        found: dict[str, Preferences] = {}
         ids = list(person_ids)
         if len(ids) > BULK:
             # only people who changed something have a document: one pass beats many $in
             wanted = set(ids)
             async for doc in self.preferences.find({"tenant": tenant}):
                 if doc["person_id"] in wanted:
-                    found[doc["person_id"]] = doc
+                    found[doc["person_id"]] = preferences_from(doc)
             return found
         for start in range(0, len(ids), CHUNK):
             keys = [key(tenant, pid) for pid in ids[start : start + CHUNK]]
             async for doc in self.preferences.find({"_id": {"$in": keys}}):
-                found[doc["person_id"]] = doc
+                found[doc["person_id"]] = preferences_from(doc)
         return found
 
-    async def save_preferences(self, tenant: str, person_id: str, fields: Document) -> Document:
-        doc = await self.preferences.find_one_and_update(
+    async def save(self, tenant: str, person_id: str, prefs: Preferences) -> None:
+        await self.preferences.update_one(
             {"_id": key(tenant, person_id)},
-            {"$set": {**fields, "tenant": tenant, "person_id": person_id}, "$inc": {"version": 1}},
+            {
+                "$set": {**preferences_document(prefs), "tenant": tenant, "person_id": person_id},
+                "$inc": {"version": 1},
+            },
             upsert=True,
-            return_document=ReturnDocument.AFTER,
         )
-        assert doc is not None
-        return doc
 
-    async def defaults_of(self, tenant: str) -> Document | None:
-        return await self.tenant_defaults.find_one({"_id": tenant})
+    async def defaults_of(self, tenant: str) -> TenantDefaults:
+        return defaults_from(await self.tenant_defaults.find_one({"_id": tenant}))
 
-    async def save_defaults(self, tenant: str, fields: Document) -> Document:
-        doc = await self.tenant_defaults.find_one_and_update(
-            {"_id": tenant},
-            {"$set": {**fields, "tenant": tenant}, "$inc": {"version": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
+    async def save_defaults(self, tenant: str, defaults: TenantDefaults) -> None:
+        fields: dict[str, Any] = {
+            "channels": {c: dict(v) for c, v in defaults.channels.items()},
+            "locked": sorted(defaults.locked),
+            "tenant": tenant,
+        }
+        await self.tenant_defaults.update_one(
+            {"_id": tenant}, {"$set": fields, "$inc": {"version": 1}}, upsert=True
         )
-        assert doc is not None
-        return doc
 
-    async def people(self, tenant: str, person_ids: Sequence[str]) -> dict[str, Person]:
-        """Many recipients at once from the people projection (a big fan-out reads it whole)."""
-        return await PeopleDirectory(self.db).many(tenant, person_ids)
 
-    # ------------------------------------------------------------------ goal → metric bindings
+# ---------------------------------------------------------------------- goal → metric bindings
 
-    async def save_binding(
+
+class GoalBindings:
+    """Which active goals (and so which owners) are bound to which metric, from goal events."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.bindings = db[BINDINGS]
+
+    @staticmethod
+    def indexes() -> dict[str, list[IndexModel]]:
+        return {
+            BINDINGS: [
+                IndexModel([("tenant", ASCENDING), ("goal_id", ASCENDING)], unique=True),
+                IndexModel([("tenant", ASCENDING), ("bound_metrics", ASCENDING)]),
+            ]
+        }
+
+    async def save(
         self, tenant: str, goal_id: str, owner_id: str, status: str, metrics: list[str]
     ) -> None:
         await self.bindings.update_one(
@@ -255,51 +384,3 @@ class NotificationStore:
             {"tenant": tenant, "bound_metrics": metric, "status": "active"}, {"owner_id": 1}
         )
         return sorted({doc["owner_id"] async for doc in cursor})
-
-    # ------------------------------------------------------------------ webhook subscriptions
-
-    async def insert_subscription(self, doc: Document) -> None:
-        await self.subscriptions.insert_one(doc)
-
-    async def subscriptions_of(self, tenant: str, *, active_only: bool) -> list[Document]:
-        query: Document = {"tenant": tenant}
-        if active_only:
-            query["active"] = True
-        return [doc async for doc in self.subscriptions.find(query).sort("created_at", ASCENDING)]
-
-    async def subscription(self, tenant: str, subscription_id: str) -> Document | None:
-        return await self.subscriptions.find_one({"_id": subscription_id, "tenant": tenant})
-
-    async def disable_subscription(self, tenant: str, subscription_id: str, reason: str) -> bool:
-        result = await self.subscriptions.update_one(
-            {"_id": subscription_id, "tenant": tenant, "active": True},
-            {"$set": {"active": False, "disabled_reason": reason}},
-        )
-        return result.modified_count == 1
-
-    async def delete_subscription(self, tenant: str, subscription_id: str) -> bool:
-        result = await self.subscriptions.delete_one({"_id": subscription_id, "tenant": tenant})
-        return result.deleted_count == 1
-
-
-def preferences_from(doc: Document | None) -> Preferences:
-    if not doc:
-        return Preferences()
-    quiet = doc.get("quiet_hours")
-    return Preferences(
-        channels=doc.get("channels") or {},
-        quiet_hours=QuietHours(time.fromisoformat(quiet["start"]), time.fromisoformat(quiet["end"]))
-        if quiet
-        else None,
-        digest_time=time.fromisoformat(doc.get("digest_time") or "09:00"),
-        time_zone=doc.get("time_zone"),
-        slack_webhook_url=doc.get("slack_webhook_url"),
-    )
-
-
-def defaults_from(doc: Document | None) -> TenantDefaults:
-    if not doc:
-        return TenantDefaults()
-    return TenantDefaults(
-        channels=doc.get("channels") or {}, locked=frozenset(doc.get("locked") or [])
-    )

@@ -7,12 +7,28 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.notifications.domain import Category, PersonChannel, Setting
+from services.notifications.domain import (
+    Category,
+    PersonChannel,
+    Preferences,
+    QuietHours,
+    Setting,
+    TenantDefaults,
+)
+from shared.pagination import Page
 
 Matrix = dict[Category, dict[PersonChannel, Setting]]
 
 
+class Public(BaseModel):
+    """A response model read from a domain object's attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
 class QuietHoursIn(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     start: time
     end: time
 
@@ -26,22 +42,18 @@ class PreferencesUpdate(BaseModel):
     time_zone: str | None = Field(None, max_length=64)
     slack_webhook_url: str | None = Field(None, max_length=2048)
 
-    def to_fields(self) -> dict[str, Any]:
-        return {
-            "channels": {c: dict(v) for c, v in self.channels.items()},
-            "quiet_hours": {
-                "start": self.quiet_hours.start.isoformat("minutes"),
-                "end": self.quiet_hours.end.isoformat("minutes"),
-            }
-            if self.quiet_hours
-            else None,
-            "digest_time": self.digest_time.isoformat("minutes"),
-            "time_zone": self.time_zone,
-            "slack_webhook_url": self.slack_webhook_url,
-        }
+    def to_preferences(self) -> Preferences:
+        quiet = self.quiet_hours
+        return Preferences(
+            channels={c: {str(ch): v for ch, v in m.items()} for c, m in self.channels.items()},
+            quiet_hours=QuietHours(quiet.start, quiet.end) if quiet else None,
+            digest_time=self.digest_time,
+            time_zone=self.time_zone,
+            slack_webhook_url=self.slack_webhook_url,
+        )
 
 
-class PreferencesPublic(BaseModel):
+class PreferencesPublic(Public):
     channels: Matrix
     explicit: Matrix
     locked: list[Category]
@@ -57,13 +69,24 @@ class TenantDefaultsUpdate(BaseModel):
     channels: Matrix = Field(default_factory=dict)
     locked: list[Category] = Field(default_factory=list)
 
+    def to_defaults(self) -> TenantDefaults:
+        return TenantDefaults(
+            channels={c: {str(ch): v for ch, v in m.items()} for c, m in self.channels.items()},
+            locked=frozenset(self.locked),
+        )
 
-class TenantDefaultsPublic(BaseModel):
+
+class TenantDefaultsPublic(Public):
     channels: Matrix
     locked: list[Category]
 
+    @field_validator("locked", mode="before")
+    @classmethod
+    def _in_order(cls, value: Any) -> Any:
+        return sorted(value) if isinstance(value, frozenset | set) else value
 
-class InboxItem(BaseModel):
+
+class InboxItem(Public):
     id: str
     event_id: str
     event_type: str
@@ -79,29 +102,8 @@ class InboxItem(BaseModel):
     read_at: datetime | None
     archived_at: datetime | None
 
-    @classmethod
-    def of(cls, doc: dict[str, Any]) -> InboxItem:
-        return cls(
-            id=doc["_id"],
-            event_id=doc["event_id"],
-            event_type=doc["event_type"],
-            category=doc["category"],
-            title=doc["title"],
-            summary=doc["summary"],
-            data=doc.get("data") or {},
-            created_at=doc["created_at"],
-            seen=doc.get("seen_at") is not None,
-            read=doc.get("read_at") is not None,
-            archived=doc.get("archived_at") is not None,
-            seen_at=doc.get("seen_at"),
-            read_at=doc.get("read_at"),
-            archived_at=doc.get("archived_at"),
-        )
 
-
-class InboxPage(BaseModel):
-    items: list[InboxItem]
-    next_cursor: str | None = None
+class InboxPage(Page[InboxItem]):
     unread_count: int
     unseen_count: int
 
@@ -130,7 +132,7 @@ class WebhookSubscriptionCreate(BaseModel):
         return sorted(set(value))
 
 
-class WebhookSubscriptionPublic(BaseModel):
+class WebhookSubscriptionPublic(Public):
     id: str
     url: str
     event_types: list[str]
@@ -144,7 +146,7 @@ class WebhookSubscriptionCreated(WebhookSubscriptionPublic):
     secret: str = Field(description="whsec_ secret to verify signatures; shown only once")
 
 
-class Attempt(BaseModel):
+class Attempt(Public):
     n: int
     at: datetime
     ok: bool
@@ -152,7 +154,7 @@ class Attempt(BaseModel):
     error: str | None = None
 
 
-class DeliveryPublic(BaseModel):
+class DeliveryPublic(Public):
     id: str
     event_id: str
     recipient_id: str
@@ -165,20 +167,32 @@ class DeliveryPublic(BaseModel):
     last_error: str | None = None
     attempts: list[Attempt] = []
 
-    @classmethod
-    def of(cls, doc: dict[str, Any]) -> DeliveryPublic:
-        return cls(id=doc["_id"], **{k: v for k, v in doc.items() if k in cls.model_fields})
+
+class WhyEvent(Public):
+    id: str
+    type: str
+    subject: str
+    time: datetime
 
 
-class DeliveryList(BaseModel):
-    items: list[DeliveryPublic]
+class WhyRule(Public):
+    name: str
+    category: str
+    description: str
 
 
-class Why(BaseModel):
+class Decision(Public):
+    channel: PersonChannel
+    setting: Setting
+    source: str
+    reason: str
+
+
+class Why(Public):
     notification_id: str
     recipient_id: str
     recipient_reason: str
-    event: dict[str, Any]
-    rule: dict[str, Any]
-    decisions: list[dict[str, Any]]
+    event: WhyEvent
+    rule: WhyRule
+    decisions: list[Decision]
     deliveries: list[DeliveryPublic]

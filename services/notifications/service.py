@@ -6,70 +6,51 @@ inserts nothing new: no second inbox item, email, Slack message or webhook.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from services.notifications.clock import Clock
-from services.notifications.deliveries import DeliveryQueue
+from services.notifications.deliveries import DeliveryRepository
+from services.notifications.delivery import DIGEST, Delivery
 from services.notifications.domain import (
-    DIGEST,
-    PENDING,
     RULES,
     Audience,
+    ChannelDecision,
+    Parties,
+    Preferences,
     Rule,
-    decide,
-    describe,
+    category_of,
+    decisions,
+    done_reminders,
+    reminder_ref,
 )
 from services.notifications.inbox import InboxHub
+from services.notifications.messages import describe
 from services.notifications.metrics import NOTIFICATIONS
+from services.notifications.notification import Notification
 from services.notifications.repository import (
-    NotificationStore,
-    defaults_from,
-    preferences_from,
+    GoalBindings,
+    NotificationRepository,
+    PreferenceRepository,
 )
-from shared.directory import PeopleDirectory, Person
+from services.notifications.subscriptions import SubscriptionRepository
+from shared.directory import Person
 from shared.events.codec import to_structured
-from shared.events.envelope import Envelope, deterministic_id
-from shared.mongo import Document
+from shared.events.envelope import Envelope, EventPayload
+from shared.events.goals import GoalFacts
+from shared.time import Clock
 
-# High-volume raw data points are not offered to webhook subscribers.
-NOT_FOR_WEBHOOKS = frozenset({"northstar.kpi.datapoint.recorded.v1"})
-
-
-def notification_id(tenant: str, event_id: str, recipient_id: str) -> str:
-    return deterministic_id("notification", tenant, event_id, recipient_id)
+NO_PREFERENCES = Preferences()  # most people never change a thing
 
 
-def delivery_id(tenant: str, event_id: str, recipient_id: str, channel: str) -> str:
-    return deterministic_id("delivery", tenant, event_id, recipient_id, channel)
+class Directory(Protocol):
+    """What the fan-out reads of the people projection."""
 
+    async def get(self, tenant: str, person_id: str) -> Person | None: ...
 
-def reminder_ref(event_type: str, data: dict[str, Any]) -> str | None:
-    """What a notification reminds of, so it can be dropped once that is done."""
-    if event_type == "northstar.feedback.requested.v1":
-        return f"feedback:{data['request_id']}:{data['reviewer_id']}"
-    if event_type in ("northstar.goal.review_due.v1", "northstar.goal.at_risk.v1"):
-        return f"goal:{data['goal_id']}"
-    return None
+    async def many(self, tenant: str, person_ids: Sequence[str]) -> dict[str, Person]: ...
 
-
-def done_refs(event_type: str, data: dict[str, Any]) -> list[tuple[str, str]]:
-    """The reminders an event makes pointless, with why."""
-    request = data.get("request_id")
-    match event_type:
-        case "northstar.feedback.submitted.v1" | "northstar.feedback.declined.v1":
-            reviewer = data.get("reviewer_id")  # anonymous requests never name the reviewer
-            if reviewer:
-                return [(f"feedback:{request}:{reviewer}", "the reviewer already answered")]
-        case "northstar.feedback.request_expired.v1":
-            return [
-                (f"feedback:{request}:{reviewer}", "the feedback request expired")
-                for reviewer in data.get("open_reviewer_ids", [])
-            ]
-        case "northstar.goal.achieved.v1" | "northstar.goal.abandoned.v1":
-            return [(f"goal:{data['goal_id']}", f"the goal is {data['status']}")]
-    return []
+    async def mentors_of(self, tenant: str, mentee_id: str) -> list[str]: ...
 
 
 def cloudevent_json(event: Envelope) -> str:
@@ -77,210 +58,167 @@ def cloudevent_json(event: Envelope) -> str:
     return to_structured(event).decode()
 
 
-def matches(patterns: list[str], event_type: str) -> bool:
-    return any(
-        event_type.startswith(p[:-1]) if p.endswith("*") else event_type == p for p in patterns
-    )
-
-
 class Notifier:
     def __init__(
         self,
-        store: NotificationStore,
-        queue: DeliveryQueue,
-        directory: PeopleDirectory,
+        *,
+        notifications: NotificationRepository,
+        deliveries: DeliveryRepository,
+        preferences: PreferenceRepository,
+        bindings: GoalBindings,
+        subscriptions: SubscriptionRepository,
+        directory: Directory,
         clock: Clock,
         hub: InboxHub,
-        *,
         service: str,
         notify: Callable[[], None] = lambda: None,
     ) -> None:
-        self._store = store
-        self._queue = queue
+        self._notifications = notifications
+        self._deliveries = deliveries
+        self._preferences = preferences
+        self._bindings = bindings
+        self._subscriptions = subscriptions
         self._directory = directory
         self._clock = clock
         self._hub = hub
         self._service = service
         self._notify = notify  # wakes the delivery worker
 
-    async def on_event(self, event: Envelope, payload: Any) -> None:
-        """React to one domain event: projections, dropped reminders, fan-out, webhooks."""
-        data = event.data
-        if "goal_id" in data and "bound_metrics" in data:
-            await self._store.save_binding(
-                event.tenant,
-                data["goal_id"],
-                data["owner_id"],
-                data["status"],
-                list(data.get("bound_metrics") or []),
-            )
-        now = self._clock.now()
-        for ref, reason in done_refs(event.type, data):
-            dropped = await self._queue.suppress_ref(event.tenant, ref, reason, now)
-            if dropped:
-                NOTIFICATIONS.labels(self._service, "any", "suppressed").inc(dropped)
-        rule = RULES.get(event.type)
-        created = 0
-        if rule is not None and not (
-            rule.name.startswith("northstar.person.") and not data.get("created")
-        ):
-            created += await self.fan_out(event, rule, now)
-        if event.type not in NOT_FOR_WEBHOOKS:
-            created += await self._webhooks(event, now)
+    async def track_goal(self, goal: GoalFacts) -> None:
+        """Remember which metrics the goal is bound to: KPI alerts go to its owner."""
+        await self._bindings.save(
+            goal.tenant, goal.goal_id, goal.owner_id, goal.status, list(goal.bound_metrics)
+        )
+
+    async def drop_reminders(self, tenant: str, payload: EventPayload) -> int:
+        """Waiting reminders this event makes pointless are suppressed."""
+        dropped = 0
+        for ref, reason in done_reminders(payload):
+            dropped += await self._deliveries.suppress_reminders(tenant, ref, reason, self._clock())
+        if dropped:
+            NOTIFICATIONS.labels(self._service, "any", "suppressed").inc(dropped)
+        return dropped
+
+    async def notify(self, event: Envelope, payload: EventPayload, parties: Parties) -> int:
+        """Apply the event's rule: an inbox item per recipient and their outbound deliveries."""
+        created = await self.fan_out(event, payload, RULES[type(payload)], parties)
         if created:
             self._notify()
+        return created
 
-    async def recipients(self, event: Envelope, rule: Rule) -> dict[str, Audience]:
-        data, tenant = event.data, event.tenant
+    async def recipients(self, tenant: str, rule: Rule, parties: Parties) -> dict[str, Audience]:
+        """Each recipient once, with the first role that makes them one (the "why")."""
         found: list[tuple[str | None, Audience]] = []
         for audience in rule.audience:
             match audience:
                 case "owner":
-                    found.append((data.get("owner_id"), audience))
+                    found.append((parties.owner_id, audience))
                 case "manager":
-                    owner = await self._directory.get(tenant, data.get("owner_id", ""))
+                    owner = await self._directory.get(tenant, parties.owner_id or "")
                     found.append((owner.manager_id if owner else None, audience))
                 case "mentors":
-                    mentors = await self._directory.mentors_of(tenant, data.get("owner_id", ""))
+                    mentors = await self._directory.mentors_of(tenant, parties.owner_id or "")
                     found.extend((m, audience) for m in mentors)
                 case "reviewer":
-                    found.append((data.get("reviewer_id"), audience))
+                    found.append((parties.reviewer_id, audience))
                 case "requester":
-                    found.append((data.get("requester_id"), audience))
+                    found.append((parties.requester_id, audience))
                 case "metric_owners":
-                    owners = await self._store.owners_bound_to(tenant, data.get("metric", ""))
+                    owners = await self._bindings.owners_bound_to(tenant, parties.metric or "")
                     found.extend((o, audience) for o in owners)
                 case "person":
-                    found.append((data.get("id"), audience))
+                    found.append((parties.person_id, audience))
         reasons: dict[str, Audience] = {}
-        for person_id, audience in found:  # dedupe: the first role found explains the notification
+        for person_id, audience in found:
             if person_id and person_id not in reasons:
                 reasons[person_id] = audience
         return reasons
 
-    async def fan_out(self, event: Envelope, rule: Rule, now: datetime) -> int:
-        reasons = await self.recipients(event, rule)
+    async def fan_out(
+        self, event: Envelope, payload: EventPayload, rule: Rule, parties: Parties
+    ) -> int:
+        tenant = event.tenant
+        reasons = await self.recipients(tenant, rule, parties)
         if not reasons:
             return 0
         ids = list(reasons)
-        people: dict[str, Person] = await self._store.people(event.tenant, ids)
-        prefs_docs = await self._store.preferences_of(event.tenant, ids)
-        defaults = defaults_from(await self._store.defaults_of(event.tenant))
-        title, summary = describe(event.type, event.data)
-        ref = reminder_ref(event.type, event.data)
-        notifications: list[Document] = []
-        deliveries: list[Document] = []
+        # independent reads: on a big fan-out each is a scan, let the store overlap them
+        people, prefs, defaults = await asyncio.gather(
+            self._directory.many(tenant, ids),
+            self._preferences.of_many(tenant, ids),
+            self._preferences.defaults_of(tenant),
+        )
+        title, summary = describe(payload)
+        ref = reminder_ref(payload)
+        now = self._clock()
+        # most people never set a preference: their decisions are the same, work them out once
+        usual: dict[bool, list[ChannelDecision]] = {}
+        notifications: list[Notification] = []
+        deliveries: list[Delivery] = []
         for person_id, audience in reasons.items():
             person = people.get(person_id)
             if person is not None and not person.active:
                 continue
-            prefs = preferences_from(prefs_docs.get(person_id))
-            decisions = [
-                decide(rule.category, ch, prefs, defaults, has_email=bool(person and person.email))
-                for ch in ("inbox", "email", "slack")
-            ]
-            nid = notification_id(event.tenant, event.id, person_id)
-            notifications.append(
-                {
-                    "_id": nid,
-                    "tenant": event.tenant,
-                    "recipient_id": person_id,
-                    "recipient_reason": audience,
-                    "event_id": event.id,
-                    "event_type": event.type,
-                    "event_subject": event.subject,
-                    "event_time": event.time,
-                    "category": rule.category,
-                    "rule": rule.name,
-                    "rule_description": rule.description,
-                    "title": title,
-                    "summary": summary,
-                    "data": _links(event.data),
-                    "ref": ref,
-                    "decisions": [d.as_dict() for d in decisions],
-                    "in_inbox": decisions[0].setting != "off",
-                    "created_at": now,
-                    "seen_at": None,
-                    "read_at": None,
-                    "archived_at": None,
-                }
+            has_email = bool(person and person.email)
+            choices = prefs.get(person_id)
+            if choices is None:
+                if has_email not in usual:
+                    usual[has_email] = decisions(rule.category, NO_PREFERENCES, defaults, has_email)
+                channels = usual[has_email]
+            else:
+                channels = decisions(rule.category, choices, defaults, has_email)
+            notification = Notification.create(
+                event,
+                rule,
+                recipient_id=person_id,
+                reason=audience,
+                decisions=channels,
+                title=title,
+                summary=summary,
+                ref=ref,
+                now=now,
             )
-            for decision in decisions[1:]:
-                if decision.setting == "off":
-                    continue
-                deliveries.append(
-                    {
-                        "_id": delivery_id(event.tenant, event.id, person_id, decision.channel),
-                        "tenant": event.tenant,
-                        "event_id": event.id,
-                        "event_type": event.type,
-                        "notification_id": nid,
-                        "recipient_id": person_id,
-                        "channel": decision.channel,
-                        "kind": "notification",
-                        "category": rule.category,
-                        "status": PENDING if decision.setting == "on" else DIGEST,
-                        "reason": decision.reason,
-                        "due_at": now,
-                        "digest_id": None,
-                        "ref": ref,
-                        "title": title,
-                        "summary": summary,
-                        "attempts": [],
-                        "attempt_count": 0,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-        inserted = await self._store.insert_notifications(notifications)
-        queued = await self._queue.insert(deliveries)
+            notifications.append(notification)
+            deliveries.extend(notification.deliveries())
+        # two collections: one's inserts need not wait for the other's
+        inserted, queued = await asyncio.gather(
+            self._notifications.add_new(notifications), self._deliveries.add_new(deliveries)
+        )
         if inserted:
-            inbox = [doc for doc in notifications if doc["in_inbox"]]
+            inbox = [n for n in notifications if n.in_inbox]
             NOTIFICATIONS.labels(self._service, "inbox", "delivered").inc(len(inbox))
-            for doc in inbox:
-                self._hub.publish(doc["tenant"], doc["recipient_id"], doc)
-        digested = sum(1 for d in deliveries if d["status"] == DIGEST)
-        if queued and digested:
+            for n in inbox:
+                self._hub.publish(n.tenant, n.recipient_id, n)
+        if queued:
             for channel in ("email", "slack"):
-                n = sum(1 for d in deliveries if d["status"] == DIGEST and d["channel"] == channel)
-                if n:
-                    NOTIFICATIONS.labels(self._service, channel, "digested").inc(n)
+                waiting = sum(1 for d in deliveries if d.status == DIGEST and d.channel == channel)
+                if waiting:
+                    NOTIFICATIONS.labels(self._service, channel, "digested").inc(waiting)
         return inserted + queued
 
-    async def _webhooks(self, event: Envelope, now: datetime) -> int:
-        subscriptions = await self._store.subscriptions_of(event.tenant, active_only=True)
-        wanted = [s for s in subscriptions if matches(s["event_types"], event.type)]
+    async def offer_to_webhooks(self, event: Envelope) -> int:
+        """Queue the event for every active subscription that asks for its type."""
+        wanted = [
+            s for s in await self._subscriptions.active_of(event.tenant) if s.wants(event.type)
+        ]
         if not wanted:
             return 0
         body = cloudevent_json(event)
-        docs = [
-            {
-                "_id": delivery_id(event.tenant, event.id, sub["_id"], "webhook"),
-                "tenant": event.tenant,
-                "event_id": event.id,
-                "event_type": event.type,
-                "notification_id": None,
-                "recipient_id": sub["_id"],
-                "subscription_id": sub["_id"],
-                "channel": "webhook",
-                "kind": "webhook",
-                "category": RULES[event.type].category if event.type in RULES else "event",
-                "status": PENDING,
-                "reason": "the subscription asks for " + event.type,
-                "due_at": now,
-                "digest_id": None,
-                "ref": None,
-                "payload": body,
-                "attempts": [],
-                "attempt_count": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for sub in wanted
-        ]
-        return await self._queue.insert(docs)
-
-
-def _links(data: dict[str, Any]) -> dict[str, Any]:
-    keep = ("goal_id", "request_id", "metric", "owner_id", "milestone", "progress", "due_on")
-    return {k: data[k] for k in keep if k in data}
+        now = self._clock()
+        queued = await self._deliveries.add_new(
+            [
+                Delivery.webhook(
+                    tenant=event.tenant,
+                    event_id=event.id,
+                    event_type=event.type,
+                    category=category_of(event.type),
+                    subscription_id=s.id,
+                    body=body,
+                    now=now,
+                )
+                for s in wanted
+            ]
+        )
+        if queued:
+            self._notify()
+        return queued

@@ -5,68 +5,57 @@ records the outcome with its event, retries on the schedule; and assembles daily
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
-from services.notifications.channels import (
-    EmailSender,
-    HttpSender,
+from services.notifications.channels import EmailSender, HttpSender
+from services.notifications.config import NotificationsSettings
+from services.notifications.deliveries import DeliveryRepository
+from services.notifications.delivery import (
+    ASSEMBLING,
+    SUPPRESSED,
+    Delivery,
+    RetryPolicy,
     SendResult,
 )
-from services.notifications.clock import Clock
-from services.notifications.config import NotificationsSettings
-from services.notifications.deliveries import ASSEMBLING, DeliveryQueue
-from services.notifications.domain import (
-    DELIVERED,
-    DIGEST,
-    FAILED,
-    PENDING,
-    SUPPRESSED,
-    digest_due,
-    local_day,
-    quiet_until,
-    retry_delay,
-    time_zone,
-)
+from services.notifications.domain import digest_due, local_day, quiet_until, time_zone
 from services.notifications.metrics import DELIVERY_DURATION, NOTIFICATIONS
-from services.notifications.repository import NotificationStore, preferences_from
+from services.notifications.repository import PreferenceRepository
+from services.notifications.service import Directory
+from services.notifications.subscriptions import SubscriptionRepository
 from shared.background import BackgroundLoop
-from shared.directory import PeopleDirectory, Person
-from shared.events.envelope import Envelope, deterministic_id, new_event
-from shared.events.notifications import NotificationDelivered, NotificationFailed
-from shared.mongo import Document
-from shared.observability import get_logger
+from shared.directory import Person
+from shared.time import Clock
 from shared.webhooks import signed_headers
-
-log = get_logger(__name__)
-SOURCE = "northstar/notifications"
 
 
 class Dispatcher:
     def __init__(
         self,
         settings: NotificationsSettings,
-        store: NotificationStore,
-        queue: DeliveryQueue,
-        directory: PeopleDirectory,
+        *,
+        deliveries: DeliveryRepository,
+        preferences: PreferenceRepository,
+        subscriptions: SubscriptionRepository,
+        directory: Directory,
         clock: Clock,
         email: EmailSender,
         http: HttpSender,
-        *,
         notify: Callable[[], None] = lambda: None,
     ) -> None:
         self._s = settings
-        self._store = store
-        self._queue = queue
+        self._deliveries = deliveries
+        self._preferences = preferences
+        self._subscriptions = subscriptions
         self._directory = directory
         self._clock = clock
         self._email = email
         self._http = http
         self._service = settings.service_name
         self._notify_relay = notify  # delivered/failed events wait in the outbox
+        self._retry = RetryPolicy(settings.retry_schedule_s, settings.max_retry_after_s)
         self._loop = BackgroundLoop(
             "notification-worker", self._round, settings.worker_poll_interval_s
         )
@@ -93,70 +82,48 @@ class Dispatcher:
         """Process up to one batch of due deliveries; return how many were claimed."""
         count = 0
         while count < self._s.worker_batch and not self._loop.stopping:
-            doc = await self._queue.claim(self._clock.now(), self._s.claim_lease_s)
-            if doc is None:
+            delivery = await self._deliveries.claim(self._clock(), self._s.claim_lease_s)
+            if delivery is None:
                 break
             count += 1
-            await self.process(doc)
+            await self.process(delivery)
         return count
 
     # ------------------------------------------------------------------ one delivery
 
-    async def process(self, doc: Document) -> None:
-        channel = doc["channel"]
-        if channel == "webhook":
-            await self._send_webhook(doc)
+    async def process(self, delivery: Delivery) -> None:
+        if delivery.channel == "webhook":
+            await self._send_webhook(delivery)
             return
-        person = await self._directory.get(doc["tenant"], doc["recipient_id"])
-        prefs = preferences_from(
-            (await self._store.preferences_of(doc["tenant"], [doc["recipient_id"]])).get(
-                doc["recipient_id"]
-            )
-        )
+        tenant, recipient = delivery.tenant, delivery.recipient_id
+        person = await self._directory.get(tenant, recipient)
+        prefs = await self._preferences.of(tenant, recipient)
         tz = time_zone(
             prefs.time_zone or (person.time_zone if person else None), self._s.default_time_zone
         )
-        now = self._clock.now()
+        now = self._clock()
         until = quiet_until(now, tz, prefs.quiet_hours)
         if until is not None:
-            await self._queue.finish(
-                doc["_id"],
-                {
-                    "$set": {
-                        "status": PENDING,
-                        "due_at": until,
-                        "updated_at": now,
-                        "reason": f"quiet hours: waits until {until.isoformat()}",
-                    }
-                },
-            )
-            NOTIFICATIONS.labels(self._service, channel, "deferred").inc()
+            delivery.defer(until, now)
+            await self._deliveries.deferred(delivery)
+            self._count(delivery, "deferred")
             return
-        if doc["kind"] == "notification":
+        if delivery.kind == "notification":
             _, day_start = local_day(now, tz)
-            sent = await self._queue.sent_since(doc["tenant"], doc["recipient_id"], day_start)
+            sent = await self._deliveries.sent_since(tenant, recipient, day_start)
             if sent >= self._s.daily_cap:
-                await self._queue.finish(
-                    doc["_id"],
-                    {
-                        "$set": {
-                            "status": DIGEST,
-                            "digest_id": None,
-                            "updated_at": now,
-                            "reason": f"daily cap of {self._s.daily_cap} reached: digest",
-                        }
-                    },
-                )
-                NOTIFICATIONS.labels(self._service, channel, "digested").inc()
+                delivery.fold_into_digest(self._s.daily_cap, now)
+                await self._deliveries.folded_into_digest(delivery)
+                self._count(delivery, "digested")
                 return
-        if channel == "email":
-            await self._send_email(doc, person)
-        elif channel == "slack":
-            await self._send_slack(doc, prefs.slack_webhook_url)
+        if delivery.channel == "email":
+            await self._send_email(delivery, person)
+        elif delivery.channel == "slack":
+            await self._send_slack(delivery, prefs.slack_webhook_url)
 
-    async def _send_email(self, doc: Document, person: Person | None) -> None:
+    async def _send_email(self, delivery: Delivery, person: Person | None) -> None:
         if person is None or not person.email or not person.active:
-            await self._give_up(doc, SendResult(False, error="the recipient has no active email"))
+            await self._give_up(delivery, "the recipient has no active email")
             return
         base = self._s.app_url.rstrip("/")
         context: dict[str, Any] = {
@@ -164,212 +131,128 @@ class Dispatcher:
             "link": f"{base}/inbox",
             "preferences_link": f"{base}/preferences",
         }
-        item_ids: list[str] = []
-        if doc["kind"] == "digest":
-            items = await self._queue.digest_items(doc["tenant"], doc["_id"])
+        items: list[Delivery] = []
+        if delivery.kind == "digest":
+            items = await self._deliveries.digest_items(delivery)
             if not items:
-                await self._finish(doc, SUPPRESSED, "nothing left for the digest")
+                await self._suppress(delivery, "nothing left for the digest")
                 return
-            item_ids = [i["_id"] for i in items]
             # a notification set to digest on email and Slack appears once
-            unique = list({i["notification_id"] or i["_id"]: i for i in items}.values())
-            context |= {"day": doc["day"], "items": unique}
+            unique = list({i.notification_id or i.id: i for i in items}.values())
+            context |= {"day": delivery.day, "items": unique}
             subject = f"Your Northstar digest: {len(unique)} update" + (
                 "" if len(unique) == 1 else "s"
             )
             text, html = self._email.render("digest", context)
         else:
-            context |= {"title": doc["title"], "summary": doc["summary"], "reason": doc["reason"]}
-            subject = doc["title"]
+            context |= {
+                "title": delivery.title,
+                "summary": delivery.summary,
+                "reason": delivery.reason,
+            }
+            subject = delivery.title or ""
             text, html = self._email.render("notification", context)
         msg = self._email.message(
-            to=person.email, subject=subject, text=text, html=html, message_id=doc["_id"]
+            to=person.email, subject=subject, text=text, html=html, message_id=delivery.id
         )
         result = await self._timed("email", self._email.send(msg))
-        await self._record(doc, result)
-        if result.ok and item_ids:
-            await self._queue.mark_digested(doc["tenant"], item_ids, self._clock.now())
+        await self._record(delivery, result)
+        if result.ok and items:
+            await self._deliveries.digested(delivery.tenant, [i.id for i in items], self._clock())
 
-    async def _send_slack(self, doc: Document, url: str | None) -> None:
+    async def _send_slack(self, delivery: Delivery, url: str | None) -> None:
         if not url:
-            await self._finish(doc, SUPPRESSED, "the person removed their Slack webhook URL")
+            await self._suppress(delivery, "the person removed their Slack webhook URL")
             return
-        body = orjson.dumps({"text": f"*{doc['title']}*\n{doc['summary']}"})
+        body = orjson.dumps({"text": f"*{delivery.title}*\n{delivery.summary}"})
         result = await self._timed("slack", self._http.post(url, body, {}))
-        await self._record(doc, result)
+        await self._record(delivery, result)
 
-    async def _send_webhook(self, doc: Document) -> None:
-        sub = await self._store.subscription(doc["tenant"], doc["subscription_id"])
-        if sub is None or not sub.get("active"):
-            await self._finish(doc, SUPPRESSED, "the subscription is disabled or deleted")
+    async def _send_webhook(self, delivery: Delivery) -> None:
+        sub = await self._subscriptions.get(delivery.tenant, delivery.subscription_id or "")
+        if sub is None or not sub.active:
+            await self._suppress(delivery, "the subscription is disabled or deleted")
             return
-        body: str = doc["payload"]
+        body = delivery.payload or ""
         # the signature's time is the wall clock: receivers compare it with theirs
-        headers = signed_headers(sub["secret"], body, msg_id=doc["_id"])
-        result = await self._timed("webhook", self._http.post(sub["url"], body.encode(), headers))
-        await self._record(doc, result)
+        headers = signed_headers(sub.secret, body, msg_id=delivery.id)
+        result = await self._timed("webhook", self._http.post(sub.url, body.encode(), headers))
+        await self._record(delivery, result)
         if result.gone:
-            await self._store.disable_subscription(
-                doc["tenant"], sub["_id"], "the receiver answered 410 Gone"
+            await self._subscriptions.disable(
+                delivery.tenant, sub.id, "the receiver answered 410 Gone"
             )
 
-    async def _timed(self, channel: str, send: Any) -> SendResult:
+    async def _timed(self, channel: str, send: Awaitable[SendResult]) -> SendResult:
         started = time.perf_counter()
-        result: SendResult = await send
+        result = await send
         DELIVERY_DURATION.labels(self._service, channel).observe(time.perf_counter() - started)
         return result
 
     # ------------------------------------------------------------------ outcomes
 
-    async def _record(self, doc: Document, result: SendResult) -> None:
-        now = self._clock.now()
-        n = int(doc.get("attempt_count", 0)) + 1
-        attempt = {
-            "n": n,
-            "at": now,
-            "ok": result.ok,
-            "status_code": result.status_code,
-            "error": result.error,
-        }
+    async def _record(self, delivery: Delivery, result: SendResult) -> None:
+        now = self._clock()
         if result.ok:
-            event = self._event(doc, NotificationDelivered, "delivered", attempts=n)
-            await self._queue.finish(
-                doc["_id"],
-                {
-                    "$set": {"status": DELIVERED, "delivered_at": now, "updated_at": now},
-                    "$push": {"attempts": attempt},
-                    "$inc": {"attempt_count": 1},
-                },
-                [event],
-            )
-            NOTIFICATIONS.labels(self._service, doc["channel"], "delivered").inc()
+            delivery.deliver(result, now)
+            await self._deliveries.delivered(delivery)
+            self._count(delivery, "delivered")
             self._notify_relay()
-            return
-        retry_after = (
-            min(result.retry_after, self._s.max_retry_after_s)
-            if result.retry_after is not None
-            else None
-        )
-        delay = None
-        if not (result.permanent or result.gone):
-            delay = retry_delay(self._s.retry_schedule_s, n, retry_after)
-        if delay is not None:
-            await self._queue.finish(
-                doc["_id"],
-                {
-                    "$set": {
-                        "status": PENDING,
-                        "due_at": now + timedelta(seconds=delay),
-                        "updated_at": now,
-                        "last_error": result.error,
-                    },
-                    "$push": {"attempts": attempt},
-                    "$inc": {"attempt_count": 1},
-                },
-            )
-            return
-        await self._give_up(doc, result, attempt)
+        elif delivery.fail(result, now, self._retry):
+            await self._deliveries.retry_later(delivery)
+        else:
+            await self._failed(delivery, result.error, gone=result.gone)
 
-    async def _give_up(
-        self, doc: Document, result: SendResult, attempt: Document | None = None
-    ) -> None:
-        now = self._clock.now()
-        n = int(doc.get("attempt_count", 0)) + (1 if attempt else 0)
-        event = self._event(
-            doc,
-            NotificationFailed,
-            "failed",
-            attempts=n,
-            error=result.error or "failed",
-            subscription_id=doc.get("subscription_id"),
-        )
-        update: Document = {
-            "$set": {"status": FAILED, "updated_at": now, "last_error": result.error},
-            "$inc": {"attempt_count": 1 if attempt else 0},
-        }
-        if attempt:
-            update["$push"] = {"attempts": attempt}
-        await self._queue.finish(doc["_id"], update, [event])
-        NOTIFICATIONS.labels(self._service, doc["channel"], "failed").inc()
-        if doc["channel"] == "webhook" and not result.gone:
-            await self._store.disable_subscription(
-                doc["tenant"],
-                doc["subscription_id"],
-                f"deliveries keep failing: {result.error}",
+    async def _give_up(self, delivery: Delivery, error: str) -> None:
+        delivery.give_up(error, self._clock())
+        await self._failed(delivery, error, gone=False)
+
+    async def _failed(self, delivery: Delivery, error: str | None, *, gone: bool) -> None:
+        await self._deliveries.failed(delivery)
+        self._count(delivery, "failed")
+        if delivery.channel == "webhook" and not gone:
+            await self._subscriptions.disable(
+                delivery.tenant,
+                delivery.subscription_id or "",
+                f"deliveries keep failing: {error}",
             )
         self._notify_relay()
 
-    async def _finish(self, doc: Document, status: str, reason: str) -> None:
-        now = self._clock.now()
-        await self._queue.finish(
-            doc["_id"], {"$set": {"status": status, "reason": reason, "updated_at": now}}
-        )
-        NOTIFICATIONS.labels(self._service, doc["channel"], status).inc()
+    async def _suppress(self, delivery: Delivery, reason: str) -> None:
+        delivery.suppress(reason, self._clock())
+        await self._deliveries.suppressed(delivery)
+        self._count(delivery, SUPPRESSED)
 
-    def _event(self, doc: Document, cls: Any, outcome: str, **fields: Any) -> Envelope:
-        payload = cls(
-            notification_id=doc.get("notification_id") or doc["_id"],
-            tenant=doc["tenant"],
-            event_id=doc["event_id"],
-            source_event_type=doc["event_type"],
-            recipient_id=doc["recipient_id"] if doc["channel"] != "webhook" else None,
-            channel=doc["channel"],
-            category=doc["category"],
-            **fields,
-        )
-        return new_event(
-            payload,
-            tenant=doc["tenant"],
-            subject=doc.get("notification_id") or doc["_id"],
-            source=SOURCE,
-            id=deterministic_id("notification-outcome", doc["_id"], outcome),
-            time=self._clock.now(),
-        )
+    def _count(self, delivery: Delivery, outcome: str) -> None:
+        NOTIFICATIONS.labels(self._service, delivery.channel, outcome).inc()
 
     # ------------------------------------------------------------------ digests
 
     async def assemble_digests(self) -> int:
         """Open today's digest for everyone whose digest time has come and who has items."""
         opened = 0
-        for tenant, person_id in await self._queue.digest_waiting():
+        for tenant, person_id in await self._deliveries.digest_waiting():
             person = await self._directory.get(tenant, person_id)
-            prefs = preferences_from(
-                (await self._store.preferences_of(tenant, [person_id])).get(person_id)
-            )
+            prefs = await self._preferences.of(tenant, person_id)
             tz = time_zone(
                 prefs.time_zone or (person.time_zone if person else None), self._s.default_time_zone
             )
-            now = self._clock.now()
+            now = self._clock()
             day = digest_due(now, tz, prefs.digest_time)
             if day is None:
                 continue
-            event_id = f"digest:{day}"
-            digest = await self._queue.open_digest(
-                {
-                    "_id": deterministic_id("delivery", tenant, event_id, person_id, "email"),
-                    "tenant": tenant,
-                    "event_id": event_id,
-                    "event_type": "northstar.notification.digest",
-                    "notification_id": None,
-                    "recipient_id": person_id,
-                    "channel": "email",
-                    "kind": "digest",
-                    "category": "digest",
-                    "day": day,
-                    "status": ASSEMBLING,
-                    "reason": f"daily digest at {prefs.digest_time.isoformat('minutes')} local",
-                    "due_at": now,
-                    "digest_id": None,
-                    "ref": None,
-                    "attempts": [],
-                    "attempt_count": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+            digest = await self._deliveries.open_digest(
+                Delivery.digest(
+                    tenant=tenant,
+                    recipient_id=person_id,
+                    day=day,
+                    at=prefs.digest_time.isoformat("minutes"),
+                    now=now,
+                )
             )
-            if digest["status"] != ASSEMBLING:
+            if digest.status != ASSEMBLING:
                 continue  # today's digest went out already: the rest waits for tomorrow's
-            await self._queue.fill_digest(tenant, person_id, digest["_id"], now)
+            await self._deliveries.fill_digest(digest, now)
             opened += 1
         if opened:
             self.notify()

@@ -5,6 +5,10 @@ from __future__ import annotations
 from shared.events.envelope import EventPayload, event
 from shared.events.topics import NOTIFICATIONS
 
+# A daily digest answers no single event: its delivery (and the ``source_event_type`` of its
+# delivered/failed events) carries this name instead. Never published as an event of its own.
+DIGEST_SOURCE_TYPE = "northstar.notification.digest"
+
 
 @event("northstar.notification.delivered.v1", NOTIFICATIONS)
 class NotificationDelivered(EventPayload):

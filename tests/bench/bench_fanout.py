@@ -21,16 +21,24 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from services.notifications.clock import SystemClock
 from services.notifications.config import NotificationsSettings
-from services.notifications.deliveries import DELIVERIES, DeliveryQueue
+from services.notifications.deliveries import DELIVERIES, DeliveryRepository
+from services.notifications.handlers import build_router
 from services.notifications.inbox import InboxHub
-from services.notifications.repository import NOTIFICATIONS, NotificationStore
+from services.notifications.repository import (
+    BINDINGS,
+    NOTIFICATIONS,
+    GoalBindings,
+    NotificationRepository,
+    PreferenceRepository,
+)
 from services.notifications.service import Notifier
+from services.notifications.subscriptions import SubscriptionRepository
 from shared.directory import PeopleDirectory
 from shared.events import new_event
 from shared.events.kpi import KpiThresholdCrossed
 from shared.mongo import ensure_indexes
+from shared.time import utcnow
 
 TENANT = "bench"
 METRIC = "adoption_rate"
@@ -64,7 +72,7 @@ async def seed(db: Any, n: int) -> None:
     ]
     for start in range(0, n, 2000):
         await db[PeopleDirectory.PEOPLE].insert_many(people[start : start + 2000])
-        await db["goal_bindings"].insert_many(bindings[start : start + 2000])
+        await db[BINDINGS].insert_many(bindings[start : start + 2000])
 
 
 async def bare_insert(db: Any, name: str, docs: list[dict[str, Any]], indexes: Any) -> float:
@@ -81,14 +89,33 @@ async def run(recipients: int, with_redelivery: bool = False) -> dict[str, Any]:
     db_name = f"bench_{uuid.uuid4().hex[:8]}_notifications"
     db = client[db_name]
     try:
-        store, queue = NotificationStore(db), DeliveryQueue(db)
+        notifications, deliveries = NotificationRepository(db), DeliveryRepository(db)
+        preferences, bindings = PreferenceRepository(db), GoalBindings(db)
+        subscriptions, directory = SubscriptionRepository(db), PeopleDirectory(db)
         await ensure_indexes(
-            db, {**store.indexes(), **queue.indexes(), **PeopleDirectory.indexes()}
+            db,
+            {
+                **notifications.indexes(),
+                **deliveries.indexes(),
+                **preferences.indexes(),
+                **bindings.indexes(),
+                **subscriptions.indexes(),
+                **PeopleDirectory.indexes(),
+            },
         )
         await seed(db, recipients)
         notifier = Notifier(
-            store, queue, PeopleDirectory(db), SystemClock(), InboxHub(), service="bench"
+            notifications=notifications,
+            deliveries=deliveries,
+            preferences=preferences,
+            bindings=bindings,
+            subscriptions=subscriptions,
+            directory=directory,
+            clock=utcnow,
+            hub=InboxHub(),
+            service="bench",
         )
+        router = build_router(directory, notifier)
         payload = KpiThresholdCrossed(
             tenant=TENANT,
             metric=METRIC,
@@ -101,19 +128,21 @@ async def run(recipients: int, with_redelivery: bool = False) -> dict[str, Any]:
         event = new_event(payload, tenant=TENANT, subject=f"{TENANT}:{METRIC}", source="bench")
 
         started = time.perf_counter()
-        await notifier.on_event(event, payload)
+        await router.dispatch(event)
         fanout_s = time.perf_counter() - started
 
         inbox = [doc async for doc in db[NOTIFICATIONS].find({"tenant": TENANT})]
         queued = [doc async for doc in db[DELIVERIES].find({"tenant": TENANT})]
         assert sum(1 for d in inbox if d["in_inbox"]) == recipients, "every inbox got the item"
-        bare_s = await bare_insert(db, "bare_notifications", inbox, store.indexes()[NOTIFICATIONS])
-        bare_s += await bare_insert(db, "bare_deliveries", queued, queue.indexes()[DELIVERIES])
+        bare_s = await bare_insert(
+            db, "bare_notifications", inbox, notifications.indexes()[NOTIFICATIONS]
+        )
+        bare_s += await bare_insert(db, "bare_deliveries", queued, deliveries.indexes()[DELIVERIES])
 
         redelivery_s = None
         if with_redelivery:  # a redelivery writes nothing new
             started = time.perf_counter()
-            await notifier.on_event(event, payload)
+            await router.dispatch(event)
             redelivery_s = round(time.perf_counter() - started, 3)
             assert await db[NOTIFICATIONS].count_documents({"tenant": TENANT}) == len(inbox)
         return {

@@ -12,13 +12,13 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from services.notifications.clock import AdjustableClock
 from services.notifications.config import NotificationsSettings
 from services.notifications.main import create_app
 from shared.directory import PeopleDirectory
 from shared.events import new_event
 from shared.events.envelope import Envelope, EventPayload
 from shared.events.people import MentorshipStarted, PersonUpserted
+from tests.doubles import AdjustableClock
 from tests.integration.notifications.receivers import SmtpSink, WebhookReceiver
 from tests.support import bearer, eventually, isolated_settings, running, unique
 

@@ -281,7 +281,7 @@ async def test_webhook_urls_reaching_private_addresses_are_refused(
     listed = await service.client.get(
         "/v1/webhook-subscriptions", headers=service.auth(tenant, "admin", "admin")
     )
-    assert listed.json() == []
+    assert listed.json() == {"items": [], "next_cursor": None}
 
 
 async def test_a_slack_url_reaching_a_private_address_is_refused(service: Service) -> None:

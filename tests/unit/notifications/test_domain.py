@@ -13,14 +13,18 @@ from services.notifications.domain import (
     TenantDefaults,
     decide,
     digest_due,
+    done_reminders,
     local_day,
+    matches,
     quiet_until,
+    reminder_ref,
     retry_delay,
     time_zone,
     validate_time_zone,
 )
-from services.notifications.service import done_refs, matches, reminder_ref
 from shared.errors import InvalidInput
+from shared.events.feedback import FeedbackRequested, FeedbackSubmitted
+from shared.events.goals import GoalAchieved, GoalReviewDue
 
 PARIS = time_zone("Europe/Paris")
 
@@ -102,23 +106,40 @@ def test_retries_follow_the_schedule_honour_retry_after_and_end() -> None:
 def test_every_rule_names_a_known_event() -> None:
     from shared.events.envelope import CATALOGUE
 
-    assert set(RULES) <= set(CATALOGUE)
-    assert RULES["northstar.goal.achieved.v1"].audience == ("owner", "manager", "mentors")
+    assert {rule.name for rule in RULES.values()} <= set(CATALOGUE)
+    assert RULES[GoalAchieved].audience == ("owner", "manager", "mentors")
+
+
+GOAL = {"goal_id": "g1", "tenant": "t", "owner_id": "o", "title": "Ship", "horizon": "short_term"}
 
 
 def test_a_submission_makes_the_reviewers_reminder_pointless_unless_anonymous() -> None:
-    requested = {"request_id": "r1", "reviewer_id": "rev"}
-    ref = reminder_ref("northstar.feedback.requested.v1", requested)
-    submitted = done_refs(
-        "northstar.feedback.submitted.v1", {"request_id": "r1", "reviewer_id": "rev"}
+    asked = FeedbackRequested(
+        request_id="r1",
+        tenant="t",
+        subject_id="s",
+        requester_id="q",
+        reviewer_id="rev",
+        relationship="peer",
     )
-    assert submitted == [(ref, "the reviewer already answered")]
-    assert (
-        done_refs("northstar.feedback.submitted.v1", {"request_id": "r1", "reviewer_id": None})
-        == []
+    ref = reminder_ref(asked)
+
+    def submitted(reviewer: str | None) -> FeedbackSubmitted:
+        return FeedbackSubmitted(
+            request_id="r1",
+            tenant="t",
+            subject_id="s",
+            requester_id="q",
+            anonymous=reviewer is None,
+            reviewer_id=reviewer,
+        )
+
+    assert done_reminders(submitted("rev")) == [(ref, "the reviewer already answered")]
+    assert done_reminders(submitted(None)) == []
+    goal_ref = reminder_ref(
+        GoalReviewDue(**GOAL, status="active", reason="cadence", due_on="2026-03-10")
     )
-    goal_ref = reminder_ref("northstar.goal.review_due.v1", {"goal_id": "g1"})
-    achieved = done_refs("northstar.goal.achieved.v1", {"goal_id": "g1", "status": "achieved"})
+    achieved = done_reminders(GoalAchieved(**GOAL, status="achieved"))
     assert achieved == [(goal_ref, "the goal is achieved")]
 
 

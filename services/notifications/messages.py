@@ -1,0 +1,66 @@
+"""What people read: the title and one-line summary of a notification, per kind of event."""
+
+from __future__ import annotations
+
+from shared.events.envelope import EventPayload
+from shared.events.feedback import FeedbackReleased, FeedbackRequested, FeedbackSubmitted
+from shared.events.goals import GoalAchieved, GoalAtRisk, GoalMilestoneReached, GoalReviewDue
+from shared.events.kpi import KpiStale, KpiThresholdCrossed
+from shared.events.people import PersonUpserted
+
+
+def _percent(fraction: float) -> str:
+    return f"{round(fraction * 100)} %"
+
+
+def describe(payload: EventPayload) -> tuple[str, str]:
+    """A title and one-line summary for the people reading the notification."""
+    match payload:
+        case GoalMilestoneReached():
+            return (
+                f"Milestone reached: {payload.title}",
+                f"The goal \u201c{payload.title}\u201d reached its {payload.milestone} "
+                f"milestone ({_percent(payload.progress)}).",
+            )
+        case GoalAchieved():
+            return (
+                f"Goal achieved: {payload.title}",
+                f"The goal \u201c{payload.title}\u201d is achieved. Congratulations!",
+            )
+        case GoalReviewDue():
+            return (
+                f"Review due: {payload.title}",
+                f"The goal \u201c{payload.title}\u201d is due for review on {payload.due_on}.",
+            )
+        case GoalAtRisk():
+            return (
+                f"Goal at risk: {payload.title}",
+                f"The goal \u201c{payload.title}\u201d is at {_percent(payload.progress)}, "
+                f"{_percent(payload.expected_progress)} was expected by now.",
+            )
+        case FeedbackRequested():
+            due = f" by {payload.due_date}" if payload.due_date else ""
+            return ("Your feedback is requested", f"You are asked for feedback{due}.")
+        case FeedbackSubmitted():
+            return ("Feedback received", "Feedback you asked for has been submitted.")
+        case FeedbackReleased():
+            return (
+                "Anonymous feedback is ready",
+                f"{payload.response_count} responses to your request can now be read.",
+            )
+        case KpiThresholdCrossed():
+            return (
+                f"KPI {payload.metric} crossed {payload.threshold}",
+                f"{payload.metric} went {payload.direction} to {payload.value}.",
+            )
+        case KpiStale():
+            # the instant as it travels in the event (RFC 3339), as people saw it before
+            last_seen = payload.model_dump(mode="json")["last_seen"]
+            return (
+                f"KPI {payload.metric} is stale",
+                f"No data for {payload.metric} since {last_seen or 'ever'}.",
+            )
+        case PersonUpserted():
+            name = payload.display_name or payload.user_name
+            return ("Welcome to Northstar", f"Welcome, {name}! Set your first career goal.")
+    return (payload.event_type, "")

@@ -1,0 +1,95 @@
+"""Outbound webhook subscriptions: the type, and every query of their collection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.notifications.domain import matches
+from shared.mongo import Document
+
+SUBSCRIPTIONS = "webhook_subscriptions"
+
+
+@dataclass
+class WebhookSubscription:
+    id: str
+    tenant: str
+    url: str
+    event_types: list[str]
+    description: str | None
+    secret: str
+    created_at: datetime
+    active: bool = True
+    disabled_reason: str | None = None
+
+    def wants(self, event_type: str) -> bool:
+        return self.active and matches(self.event_types, event_type)
+
+
+def subscription_document(s: WebhookSubscription) -> Document:
+    return {
+        "_id": s.id,
+        "tenant": s.tenant,
+        "url": s.url,
+        "event_types": s.event_types,
+        "description": s.description,
+        "secret": s.secret,
+        "active": s.active,
+        "disabled_reason": s.disabled_reason,
+        "created_at": s.created_at,
+    }
+
+
+def subscription_from(doc: Document) -> WebhookSubscription:
+    return WebhookSubscription(
+        id=doc["_id"],
+        tenant=doc["tenant"],
+        url=doc["url"],
+        event_types=doc["event_types"],
+        description=doc.get("description"),
+        secret=doc["secret"],
+        created_at=doc["created_at"],
+        active=doc.get("active", False),
+        disabled_reason=doc.get("disabled_reason"),
+    )
+
+
+class SubscriptionRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.subscriptions = db[SUBSCRIPTIONS]
+
+    @staticmethod
+    def indexes() -> dict[str, list[IndexModel]]:
+        return {SUBSCRIPTIONS: [IndexModel([("tenant", ASCENDING), ("active", ASCENDING)])]}
+
+    async def add(self, subscription: WebhookSubscription) -> None:
+        await self.subscriptions.insert_one(subscription_document(subscription))
+
+    async def of_tenant(self, tenant: str) -> list[WebhookSubscription]:
+        cursor = self.subscriptions.find({"tenant": tenant}).sort("created_at", ASCENDING)
+        return [subscription_from(doc) async for doc in cursor]
+
+    async def active_of(self, tenant: str) -> list[WebhookSubscription]:
+        cursor = self.subscriptions.find({"tenant": tenant, "active": True}).sort(
+            "created_at", ASCENDING
+        )
+        return [subscription_from(doc) async for doc in cursor]
+
+    async def get(self, tenant: str, subscription_id: str) -> WebhookSubscription | None:
+        doc = await self.subscriptions.find_one({"_id": subscription_id, "tenant": tenant})
+        return subscription_from(doc) if doc else None
+
+    async def disable(self, tenant: str, subscription_id: str, reason: str) -> bool:
+        result = await self.subscriptions.update_one(
+            {"_id": subscription_id, "tenant": tenant, "active": True},
+            {"$set": {"active": False, "disabled_reason": reason}},
+        )
+        return result.modified_count == 1
+
+    async def delete(self, tenant: str, subscription_id: str) -> bool:
+        result = await self.subscriptions.delete_one({"_id": subscription_id, "tenant": tenant})
+        return result.deleted_count == 1

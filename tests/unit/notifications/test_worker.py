@@ -1,0 +1,188 @@
+"""The delivery worker's rules on a frozen clock: quiet hours, the daily cap, retries, giving up,
+digests, webhooks; each outcome with the event it records. Fakes only, no servers.
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+from services.notifications.delivery import (
+    DELIVERED,
+    DIGEST,
+    DIGESTED,
+    FAILED,
+    PENDING,
+    SUPPRESSED,
+    SendResult,
+)
+from services.notifications.domain import Preferences, QuietHours
+from services.notifications.subscriptions import WebhookSubscription
+from shared.events.kpi import KpiStale
+from shared.events.notifications import NotificationDelivered, NotificationFailed
+from tests.unit.notifications.conftest import START, TENANT, World
+from tests.unit.notifications.test_rules import milestone
+
+PARIS = "Europe/Paris"
+
+
+def outcomes(world: World) -> list[tuple[str, str]]:
+    return [(e.type.split(".")[2], e.data["channel"]) for e in world.deliveries.published]
+
+
+async def test_a_delivered_email_records_its_attempt_and_notification_delivered(
+    world: World,
+) -> None:
+    world.person("ada")
+    event = await world.receive(milestone())
+    assert await world.dispatcher.run_once() == 1
+    [mail] = world.email.sent
+    assert (mail["To"], mail["Subject"]) == ("ada@acme.test", "Milestone reached: Ship the launch")
+    [email] = world.deliveries.of("ada")
+    assert (email.status, email.delivered_at, email.attempt_count) == (DELIVERED, START, 1)
+    [delivered] = world.deliveries.published
+    assert delivered.type == NotificationDelivered.event_type
+    assert delivered.data["event_id"] == event.id
+    assert delivered.data["recipient_id"] == "ada"
+    assert delivered.data["attempts"] == 1
+    assert await world.dispatcher.run_once() == 0  # nothing is sent twice
+
+
+async def test_quiet_hours_defer_the_email_to_their_local_end(world: World) -> None:
+    world.person("ada", time_zone=PARIS)
+    quiet = Preferences(quiet_hours=QuietHours(time(8, 30), time(12, 0)))
+    await world.preferences.save(TENANT, "ada", quiet)
+    await world.receive(milestone())  # 09:00 in Paris
+    await world.dispatcher.run_once()
+    [email] = world.deliveries.of("ada")
+    assert (email.status, email.due_at) == (PENDING, START + timedelta(hours=3))
+    assert email.reason == "quiet hours: waits until 2026-03-10T11:00:00+00:00"
+    assert world.email.sent == []
+    world.clock.advance(timedelta(hours=3))
+    await world.dispatcher.run_once()
+    assert len(world.email.sent) == 1
+
+
+async def test_past_the_daily_cap_the_rest_waits_for_the_digest(world: World) -> None:
+    world.person("ada")
+    for n in range(4):  # the cap is 3 immediate sends per local day
+        await world.receive(milestone(goal_id=f"g{n}"))
+    await world.dispatcher.run_once()
+    statuses = sorted(d.status for d in world.deliveries.of("ada"))
+    assert statuses == [DELIVERED, DELIVERED, DELIVERED, DIGEST]
+    capped = next(d for d in world.deliveries.of("ada") if d.status == DIGEST)
+    assert capped.reason == "daily cap of 3 reached: digest"
+    assert len(world.email.sent) == 3
+
+
+async def test_failures_retry_on_the_schedule_then_give_up_with_notification_failed(
+    world: World,
+) -> None:
+    world.person("ada")
+    await world.receive(milestone())
+    world.email.answers = [SendResult(False, error="try later")] * 3  # schedule: 0, 5, 300 s
+    await world.dispatcher.run_once()
+    [email] = world.deliveries.of("ada")
+    assert (email.status, email.due_at, email.last_error) == (
+        PENDING,
+        START + timedelta(seconds=5),
+        "try later",
+    )
+    await world.dispatcher.run_once()
+    assert len(world.email.sent) == 1  # not due yet
+    world.clock.advance(timedelta(seconds=5))
+    await world.dispatcher.run_once()
+    world.clock.advance(timedelta(seconds=300))
+    await world.dispatcher.run_once()
+    [email] = world.deliveries.of("ada")
+    assert (email.status, email.attempt_count) == (FAILED, 3)
+    assert [a.n for a in email.attempts] == [1, 2, 3]
+    [failed] = world.deliveries.published
+    assert failed.type == NotificationFailed.event_type
+    assert (failed.data["attempts"], failed.data["error"]) == (3, "try later")
+
+
+async def test_retry_after_is_honoured_up_to_its_ceiling(world: World) -> None:
+    world.person("ada")
+    await world.receive(milestone())
+    world.email.answers = [SendResult(False, error="busy", retry_after=3600)]
+    await world.dispatcher.run_once()
+    [email] = world.deliveries.of("ada")
+    assert email.due_at == START + timedelta(seconds=600)  # max_retry_after_s
+
+
+async def test_a_permanent_refusal_gives_up_at_once(world: World) -> None:
+    world.person("ada")
+    await world.receive(milestone())
+    world.email.answers = [SendResult(False, status_code=550, error="no such user", permanent=True)]
+    await world.dispatcher.run_once()
+    [email] = world.deliveries.of("ada")
+    assert (email.status, email.attempt_count) == (FAILED, 1)
+    assert outcomes(world) == [("failed", "email")]
+
+
+async def test_a_recipient_who_lost_their_address_fails_without_an_attempt(
+    world: World,
+) -> None:
+    world.person("ada")
+    await world.receive(milestone())
+    world.person("ada", email=None)  # changed before the worker came by
+    await world.dispatcher.run_once()
+    [email] = world.deliveries.of("ada")
+    assert (email.status, email.attempt_count, email.last_error) == (
+        FAILED,
+        0,
+        "the recipient has no active email",
+    )
+    assert world.deliveries.published[0].data["attempts"] == 0
+
+
+async def test_the_digest_goes_out_once_at_the_local_digest_time(world: World) -> None:
+    world.person("ada", time_zone=PARIS)
+    await world.preferences.save(TENANT, "ada", Preferences(digest_time=time(10, 0)))
+    await world.bindings.save(TENANT, "g1", "ada", "active", ["adoption"])
+    await world.receive(
+        KpiStale(tenant=TENANT, metric="adoption", expected_every_s=60), subject="adoption"
+    )
+    assert await world.dispatcher.assemble_digests() == 0  # 09:00 in Paris: not yet
+    assert await world.dispatcher.run_once() == 0  # the item waits, nothing is sent alone
+    world.clock.advance(timedelta(hours=1))
+    assert await world.dispatcher.assemble_digests() == 1
+    await world.dispatcher.run_once()
+    [mail] = world.email.sent
+    assert mail["Subject"] == "Your Northstar digest: 1 update"
+    kinds = {d.kind: d.status for d in world.deliveries.of("ada")}
+    assert kinds == {"notification": DIGESTED, "digest": DELIVERED}
+    assert await world.dispatcher.assemble_digests() == 0  # today's went out
+
+
+async def test_a_webhook_answered_410_is_not_retried_and_its_subscription_stops(
+    world: World,
+) -> None:
+    await world.subscriptions.add(
+        WebhookSubscription(
+            id="s1",
+            tenant=TENANT,
+            url="https://hooks.example.com/s1",
+            event_types=["northstar.goal.*"],
+            description=None,
+            secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            created_at=START,
+        )
+    )
+    await world.receive(milestone())
+    world.http.answers = [SendResult(False, 410, "the receiver answered 410 Gone", gone=True)]
+    await world.dispatcher.run_once()
+    [(url, _, headers)] = world.http.posts
+    assert url == "https://hooks.example.com/s1"
+    assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= set(headers)
+    [hook] = world.deliveries.of("s1")
+    assert hook.status == FAILED
+    sub = await world.subscriptions.get(TENANT, "s1")
+    assert sub is not None
+    assert (sub.active, sub.disabled_reason) == (False, "the receiver answered 410 Gone")
+    # a later event for a disabled subscription is not queued; a queued one is dropped
+    sub.active = True
+    await world.receive(milestone(goal_id="g2"))
+    sub.active = False
+    await world.dispatcher.run_once()
+    assert sorted(d.status for d in world.deliveries.of("s1")) == [FAILED, SUPPRESSED]
