@@ -1,8 +1,9 @@
-"""The goal aggregate: status, key results, progress, milestones, risk and reviews (no I/O).
+"""The goal aggregate: status, key results, progress and milestones (no I/O).
 
 Every method that changes a goal records what happened: ``events`` (payloads of the goal
 catalogue, each with an optional key that makes its id deterministic) and ``new_timeline``
-entries. The service saves state, events and timeline in one document update.
+entries. The service saves state, events and timeline in one document update. The at-risk
+flag and the review rules are in ``services.goals.reviews``, a mixin of the aggregate.
 """
 
 from __future__ import annotations
@@ -17,21 +18,18 @@ from services.goals.progress import (
     Checkpoint,
     DataPoint,
     KeyResult,
-    expected_progress,
     goal_progress,
-    is_at_risk,
     milestones_crossed,
 )
 from services.goals.records import APPLIED_WINDOW, Applied, PendingEvent, TimelineEntry
+from services.goals.reviews import ReviewReason, ReviewRules
 from shared.errors import Conflict, InvalidInput
 from shared.events.envelope import EventPayload
 from shared.events.goals import (
     GoalAbandoned,
     GoalAchieved,
-    GoalAtRisk,
     GoalMilestoneReached,
     GoalProgressUpdated,
-    GoalReviewDue,
     GoalUpdated,
     ProgressCause,
 )
@@ -41,7 +39,6 @@ Horizon = Literal["short_term", "long_term"]
 Category = Literal["skill", "career", "outcome"]
 Status = Literal["draft", "active", "achieved", "abandoned"]
 Visibility = Literal["private", "team", "company"]
-ReviewReason = Literal["cadence", "manager_changed"]
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "draft": frozenset({"active", "abandoned"}),
@@ -67,7 +64,7 @@ EDITABLE = frozenset(
 
 
 @dataclass
-class Goal:
+class Goal(ReviewRules):
     id: str
     tenant: str
     owner_id: str
@@ -334,84 +331,6 @@ class Goal:
         if new >= 1.0 and self.status == "active":
             self.change_status("achieved", by=cause.by or "system", today=today, now=now)
         self.assess_risk(today, margin)
-
-    def assess_risk(self, today: date, margin: float) -> bool:
-        """Flag the goal at risk when progress trails the elapsed period; True on a new flag."""
-        expected = expected_progress(today, self.start_date, self.due_date, self.checkpoints)
-        risky = self.status == "active" and is_at_risk(self.progress, expected, margin)
-        if risky == self.at_risk:
-            return False
-        self.at_risk = risky
-        if not risky:
-            return False
-        self.at_risk_count += 1
-        self.record(
-            GoalAtRisk(**self.facts(), expected_progress=expected or 0.0),
-            self.id,
-            "at_risk",
-            str(self.at_risk_count),
-        )
-        return True
-
-    # ------------------------------------------------------------------ reviews
-
-    def cadence_review(self, today: date, now: datetime) -> bool:
-        """Emit review_due when the cadence date has come; the next one moves forward."""
-        if self.status != "active" or self.next_review_on is None or not self.review_every_days:
-            return False
-        if self.next_review_on > today:
-            return False
-        due_on = self.next_review_on
-        while self.next_review_on <= today:
-            self.next_review_on += timedelta(days=self.review_every_days)
-        self._review_due("cadence", due_on, now, self.id, "review", "cadence", due_on.isoformat())
-        return True
-
-    def manager_changed(
-        self, *, cause_id: str, new_manager_id: str | None, today: date, now: datetime
-    ) -> bool:
-        """An active long-term goal of someone whose manager changed is due for review."""
-        if self.status != "active" or self.horizon != "long_term" or self.has_applied(cause_id):
-            return False
-        self.remember(cause_id, now)
-        self._review_due(
-            "manager_changed",
-            today,
-            now,
-            self.id,
-            "review",
-            cause_id,
-            new_manager_id=new_manager_id,
-        )
-        return True
-
-    def _review_due(
-        self,
-        reason: ReviewReason,
-        due_on: date,
-        now: datetime,
-        *key: str,
-        new_manager_id: str | None = None,
-    ) -> None:
-        self.review_pending = reason
-        self.review_due_on = due_on
-        self._timeline(now, "review", {"state": "due", "reason": reason, "due_on": str(due_on)})
-        self.record(
-            GoalReviewDue(
-                **self.facts(), reason=reason, due_on=due_on, new_manager_id=new_manager_id
-            ),
-            *key,
-        )
-
-    def mark_reviewed(self, *, by: str, note: str | None, today: date, now: datetime) -> None:
-        if self.status != "active":
-            raise Conflict(f"only an active goal is reviewed; this one is {self.status}")
-        self.review_pending = None
-        self.review_due_on = None
-        if self.review_every_days:
-            self.next_review_on = today + timedelta(days=self.review_every_days)
-        self.updated_at = now
-        self._timeline(now, "review", {"state": "done", "by": by, "note": note})
 
     # ------------------------------------------------------------------ feedback
 
