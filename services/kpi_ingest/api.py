@@ -12,19 +12,18 @@ from services.kpi_ingest.ingest import Ingest
 from services.kpi_ingest.schemas import (
     LatestPublic,
     MetricCreate,
-    MetricList,
     MetricPublic,
     SeriesBucket,
     SeriesPublic,
     SourceCreate,
     SourceCreated,
-    SourceList,
     SourcePublic,
 )
 from services.kpi_ingest.series import Series
 from services.kpi_ingest.service import Admin
 from shared.auth import AdminPrincipal, CurrentPrincipal
 from shared.errors import InvalidInput
+from shared.pagination import Page
 
 router = APIRouter(prefix="/v1")
 RESERVED_QUERY = frozenset({"from", "to", "bucket"})
@@ -62,11 +61,11 @@ async def create_source(
     return SourceCreated(**SourcePublic.of(source).model_dump(), secret=source.secrets[0].value)
 
 
-@router.get("/sources", tags=["sources"])
-async def list_sources(principal: AdminPrincipal, request: Request) -> SourceList:
+@router.get("/sources", tags=["sources"], response_model=Page[SourcePublic])
+async def list_sources(principal: AdminPrincipal, request: Request) -> Page[SourcePublic]:
     """The tenant's webhook sources (without secrets)."""
     sources = await _admin(request).sources(principal.tenant)
-    return SourceList(items=[SourcePublic.of(s) for s in sources])
+    return Page[SourcePublic](items=[SourcePublic.of(s) for s in sources])
 
 
 @router.get("/sources/{source_id}", tags=["sources"])
@@ -108,11 +107,11 @@ async def define_metric(
     return MetricPublic.of(metric)
 
 
-@router.get("/metrics", tags=["metrics"])
-async def list_metrics(principal: CurrentPrincipal, request: Request) -> MetricList:
+@router.get("/metrics", tags=["metrics"], response_model=Page[MetricPublic])
+async def list_metrics(principal: CurrentPrincipal, request: Request) -> Page[MetricPublic]:
     """The built-in KPIs and the tenant's own metrics."""
     metrics = await _admin(request).metrics(principal.tenant)
-    return MetricList(items=[MetricPublic.of(m) for m in metrics])
+    return Page[MetricPublic](items=[MetricPublic.of(m) for m in metrics])
 
 
 @router.get("/metrics/{key}", tags=["metrics"])

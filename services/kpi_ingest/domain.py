@@ -13,7 +13,8 @@ from typing import Any, Literal
 from shared.errors import InvalidInput
 
 MetricKind = Literal["gauge", "counter"]
-FORMATS = ("generic", "segment", "amplitude", "mixpanel", "posthog", "otlp")
+# The registry is ``formats.FORMATS`` (its adapters import this module); pydantic needs the
+# literal here, and a unit test holds the two equal.
 SourceFormat = Literal["generic", "segment", "amplitude", "mixpanel", "posthog", "otlp"]
 
 MAX_DIMENSIONS = 16

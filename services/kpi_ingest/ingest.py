@@ -29,7 +29,7 @@ from services.kpi_ingest.admission import Admission, SharedRateLimit
 from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.deliveries import DeliveryLog
 from services.kpi_ingest.domain import Source, accept_points
-from services.kpi_ingest.formats import ADAPTERS, ParseContext
+from services.kpi_ingest.formats import FORMATS, ParseContext
 from services.kpi_ingest.publishing import PointPublisher
 from services.kpi_ingest.signing import SignatureCheck, StaleSignature
 from services.kpi_ingest.telemetry import DATAPOINTS, WEBHOOK_REQUESTS
@@ -142,7 +142,7 @@ class Ingest:
         except orjson.JSONDecodeError as exc:
             raise InvalidInput(f"the body is not JSON: {exc}") from None
 
-        parsed = ADAPTERS[source.format](payload, source.mapping, ParseContext(delivery, now))
+        parsed = FORMATS[source.format].parse(payload, source.mapping, ParseContext(delivery, now))
         if not await self.deliveries.claim(key):
             return self._duplicate(source, parsed)
         accepted = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -15,6 +15,7 @@ from services.kpi_ingest.domain import DataPoint, MetricDefinition, Source, Sour
 from shared.events import Envelope
 from shared.messaging.outbox import with_outbox
 from shared.mongo import Document, update_versioned
+from shared.time import as_utc
 
 SOURCES = "sources"
 METRICS = "metrics"
@@ -36,12 +37,6 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _source(doc: Document) -> Source:
     return Source(
         id=doc["_id"],
@@ -52,12 +47,12 @@ def _source(doc: Document) -> Source:
         secrets=tuple(
             SourceSecret(
                 value=s["value"],
-                created_at=_utc(s["created_at"]),  # type: ignore[arg-type]
-                expires_at=_utc(s.get("expires_at")),
+                created_at=as_utc(s["created_at"]),
+                expires_at=as_utc(s.get("expires_at")),
             )
             for s in doc.get("secrets", [])
         ),
-        created_at=_utc(doc["created_at"]),  # type: ignore[arg-type]
+        created_at=as_utc(doc["created_at"]),
     )
 
 
@@ -86,7 +81,7 @@ def _metric(doc: Document) -> MetricDefinition:
         kind=doc["kind"],
         thresholds=tuple(doc.get("thresholds") or ()),
         expected_every_s=doc.get("expected_every_s"),
-        created_at=_utc(doc["created_at"]),  # type: ignore[arg-type]
+        created_at=as_utc(doc["created_at"]),
     )
 
 
@@ -220,8 +215,7 @@ class KpiRepository:
             async for doc in cursor:
                 into[doc["_id"]] = doc["acc"]
         return sorted(
-            (_utc(at), float(total), int(counts.get(at, 0)))  # type: ignore[misc]
-            for at, total in totals.items()
+            (as_utc(at), float(total), int(counts.get(at, 0))) for at, total in totals.items()
         )
 
     async def latest(
@@ -231,7 +225,7 @@ class KpiRepository:
         query.update({f"dims.{k}": v for k, v in dimensions.items()})
         cursor = self.datapoints.find(query).sort([("ts", DESCENDING), ("_id", DESCENDING)])
         async for doc in cursor.limit(1):
-            doc["ts"] = _utc(doc["ts"])
+            doc["ts"] = as_utc(doc["ts"])
             return doc
         return None
 
@@ -273,8 +267,8 @@ class KpiRepository:
     async def activity_of(self, tenant: str, metric: str) -> Document | None:
         doc = await self.activity.find_one({"_id": f"{tenant}:{metric}"})
         if doc is not None:
-            doc["last_seen"] = _utc(doc.get("last_seen"))
-            doc["stale_for"] = _utc(doc.get("stale_for"))
+            doc["last_seen"] = as_utc(doc.get("last_seen"))
+            doc["stale_for"] = as_utc(doc.get("stale_for"))
         return doc
 
     async def mark_stale(self, tenant: str, metric: str, marker: datetime, event: Envelope) -> bool:

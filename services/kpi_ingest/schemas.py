@@ -46,11 +46,6 @@ class SourceCreated(SourcePublic):
     secret: str
 
 
-class SourceList(BaseModel):
-    items: list[SourcePublic]
-    next_cursor: str | None = None
-
-
 class MetricCreate(BaseModel):
     key: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
@@ -82,11 +77,6 @@ class MetricPublic(BaseModel):
             expected_every=metric.expected_every_s,
             builtin=metric.builtin,
         )
-
-
-class MetricList(BaseModel):
-    items: list[MetricPublic]
-    next_cursor: str | None = None
 
 
 class SeriesBucket(BaseModel):

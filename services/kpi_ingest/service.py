@@ -11,14 +11,13 @@ from typing import Any
 from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.domain import (
     BUILTIN_METRICS,
-    FORMATS,
     MetricDefinition,
     MetricKind,
     Source,
     SourceFormat,
     SourceSecret,
 )
-from services.kpi_ingest.formats import MAPPING_CHECKS
+from services.kpi_ingest.formats import FORMATS
 from services.kpi_ingest.repository import KpiRepository
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.webhooks import new_secret
@@ -42,7 +41,7 @@ class Admin:
     ) -> Source:
         if format not in FORMATS:
             raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
-        MAPPING_CHECKS[format](mapping)
+        FORMATS[format].check_mapping(mapping)
         now = datetime.now(UTC)
         source = Source(
             id="src_" + random.token_hex(12),
