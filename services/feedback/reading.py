@@ -19,7 +19,11 @@ from services.feedback.access import (
     summarize,
 )
 from services.feedback.praise import Praise, Visibility
-from services.feedback.repository import PraiseStore, RequestStore, SharingStore
+from services.feedback.repository import (
+    FeedbackRequestRepository,
+    PraiseRepository,
+    SharingPreferenceRepository,
+)
 from services.feedback.service import Directory, FeedbackRequests
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound
@@ -48,9 +52,9 @@ class FeedbackItem:
 class FeedbackReading:
     def __init__(
         self,
-        requests: RequestStore,
-        praise: PraiseStore,
-        sharing: SharingStore,
+        requests: FeedbackRequestRepository,
+        praise: PraiseRepository,
+        sharing: SharingPreferenceRepository,
         directory: Directory,
         asking: FeedbackRequests,
         *,

@@ -16,7 +16,7 @@ from services.feedback.domain import (
     Reviewer,
     answer_key,
 )
-from services.feedback.repository import RequestStore, SharingStore
+from services.feedback.repository import FeedbackRequestRepository, SharingPreferenceRepository
 from shared.auth import Principal
 from shared.directory import Person
 from shared.errors import Forbidden, InvalidInput, NotFound, VersionConflict
@@ -70,8 +70,8 @@ class RequestView:
 class FeedbackRequests:
     def __init__(
         self,
-        requests: RequestStore,
-        sharing: SharingStore,
+        requests: FeedbackRequestRepository,
+        sharing: SharingPreferenceRepository,
         directory: Directory,
         policy: RequestPolicy,
         *,

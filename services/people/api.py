@@ -14,7 +14,6 @@ from services.people.schemas import (
     ManagerUpdate,
     MentorshipCreate,
     MentorshipPublic,
-    PeopleList,
     PersonPublic,
     ScimTokenCreate,
     ScimTokenCreated,
@@ -25,7 +24,7 @@ from services.people.service import DirectorySearch, PeopleService
 from services.people.tokens import ScimTokens
 from shared.auth import AdminPrincipal, CurrentPrincipal, HRPrincipal
 from shared.errors import InvalidInput, PayloadTooLarge
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1", tags=["people"])
 
@@ -40,7 +39,7 @@ def _mentorships(request: Request) -> Mentorships:
     return mentorships
 
 
-@router.get("/people", response_model=PeopleList)
+@router.get("/people", response_model=Page[PersonPublic])
 async def list_people(
     request: Request,
     principal: CurrentPrincipal,
@@ -50,7 +49,7 @@ async def list_people(
     active: bool | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> PeopleList:
+) -> Page[PersonPublic]:
     """The directory of the caller's tenant, filtered and paged by cursor."""
     position = decode_cursor(cursor)
     search = DirectorySearch(
@@ -65,7 +64,7 @@ async def list_people(
     more = len(records) > limit
     records = records[:limit]
     next_cursor = encode_cursor({"after": records[-1].id}) if more and records else None
-    return PeopleList(items=[PersonPublic.of(r) for r in records], next_cursor=next_cursor)
+    return Page[PersonPublic](items=[PersonPublic.of(r) for r in records], next_cursor=next_cursor)
 
 
 @router.get("/people/{person_id}", response_model=PersonPublic)
@@ -74,23 +73,25 @@ async def get_person(request: Request, principal: CurrentPrincipal, person_id: s
     return PersonPublic.of(await _people(request).person(principal.tenant, person_id))
 
 
-@router.get("/people/{person_id}/reports", response_model=PeopleList)
+@router.get("/people/{person_id}/reports", response_model=Page[PersonPublic])
 async def reports(
     request: Request,
     principal: CurrentPrincipal,
     person_id: str,
     depth: Annotated[str, Query(pattern="^(direct|all)$")] = "direct",
-) -> PeopleList:
+) -> Page[PersonPublic]:
     """Direct reports, or everyone below with ``depth=all``."""
     found = await _people(request).reports(principal.tenant, person_id, all_levels=depth == "all")
-    return PeopleList(items=[PersonPublic.of(r) for r in found])
+    return Page[PersonPublic](items=[PersonPublic.of(r) for r in found])
 
 
-@router.get("/people/{person_id}/chain", response_model=PeopleList)
-async def chain(request: Request, principal: CurrentPrincipal, person_id: str) -> PeopleList:
+@router.get("/people/{person_id}/chain", response_model=Page[PersonPublic])
+async def chain(
+    request: Request, principal: CurrentPrincipal, person_id: str
+) -> Page[PersonPublic]:
     """The management chain, the direct manager first."""
     found = await _people(request).chain(principal.tenant, person_id)
-    return PeopleList(items=[PersonPublic.of(r) for r in found])
+    return Page[PersonPublic](items=[PersonPublic.of(r) for r in found])
 
 
 @router.put("/people/{person_id}/manager", response_model=PersonPublic)
@@ -102,18 +103,22 @@ async def set_manager(
     return PersonPublic.of(person)
 
 
-@router.get("/people/{person_id}/mentors", response_model=PeopleList)
-async def mentors(request: Request, principal: CurrentPrincipal, person_id: str) -> PeopleList:
+@router.get("/people/{person_id}/mentors", response_model=Page[PersonPublic])
+async def mentors(
+    request: Request, principal: CurrentPrincipal, person_id: str
+) -> Page[PersonPublic]:
     """The active mentors of a person."""
     found = await _mentorships(request).of(principal.tenant, person_id, role="mentee")
-    return PeopleList(items=[PersonPublic.of(r) for r in found])
+    return Page[PersonPublic](items=[PersonPublic.of(r) for r in found])
 
 
-@router.get("/people/{person_id}/mentees", response_model=PeopleList)
-async def mentees(request: Request, principal: CurrentPrincipal, person_id: str) -> PeopleList:
+@router.get("/people/{person_id}/mentees", response_model=Page[PersonPublic])
+async def mentees(
+    request: Request, principal: CurrentPrincipal, person_id: str
+) -> Page[PersonPublic]:
     """The active mentees of a person."""
     found = await _mentorships(request).of(principal.tenant, person_id, role="mentor")
-    return PeopleList(items=[PersonPublic.of(r) for r in found])
+    return Page[PersonPublic](items=[PersonPublic.of(r) for r in found])
 
 
 @router.post("/mentorships", response_model=MentorshipPublic, status_code=201)
@@ -155,11 +160,12 @@ async def create_scim_token(
     )
 
 
-@router.get("/scim-tokens", response_model=list[ScimTokenPublic])
-async def list_scim_tokens(request: Request, principal: AdminPrincipal) -> list[ScimTokenPublic]:
-    """The SCIM tokens of the caller's tenant (never the tokens themselves)."""
+@router.get("/scim-tokens", response_model=Page[ScimTokenPublic])
+async def list_scim_tokens(request: Request, principal: AdminPrincipal) -> Page[ScimTokenPublic]:
+    """The SCIM tokens of the caller's tenant (never the tokens themselves), in one page."""
     tokens: ScimTokens = request.app.state.scim_tokens
-    return [ScimTokenPublic.model_validate(t) for t in await tokens.list(principal.tenant)]
+    found = await tokens.list(principal.tenant)
+    return Page[ScimTokenPublic](items=[ScimTokenPublic.model_validate(t) for t in found])
 
 
 @router.delete("/scim-tokens/{token_id}", status_code=204)

@@ -45,11 +45,6 @@ class PersonPublic(BaseModel):
         )
 
 
-class PeopleList(BaseModel):
-    items: list[PersonPublic]
-    next_cursor: str | None = None
-
-
 class ManagerUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     manager_id: str | None = Field(None, max_length=200)

@@ -299,8 +299,9 @@ async def test_scim_needs_a_live_token_and_answers_in_scim_errors(people: People
     auth = {"Authorization": f"Bearer {created['token']}"}
     assert (await client.get(f"{SCIM}/Users", headers=auth)).status_code == 200
     listed = (await client.get("/v1/scim-tokens", headers=admin)).json()
-    assert [t["token_id"] for t in listed] == [created["token_id"]]
-    assert "token" not in listed[0]
+    assert listed["next_cursor"] is None
+    assert [t["token_id"] for t in listed["items"]] == [created["token_id"]]
+    assert "token" not in listed["items"][0]
     revoked = await client.delete(f"/v1/scim-tokens/{created['token_id']}", headers=admin)
     assert revoked.status_code == 204
     assert (await client.get(f"{SCIM}/Users", headers=auth)).status_code == 401
