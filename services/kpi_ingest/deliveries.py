@@ -29,6 +29,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared.observability import get_logger
+from shared.time import as_utc
 
 log = get_logger(__name__)
 
@@ -156,7 +157,7 @@ class DeliveryLog:
         async for doc in self._replicas.find({}):
             replica = doc["_id"]
             seen = doc.get("seen")
-            if replica == self.replica or (seen is not None and _utc(seen) < horizon):
+            if replica == self.replica or (seen is not None and as_utc(seen) < horizon):
                 continue
             sequence = self._read_up_to.get(replica, 0)
             while True:
@@ -186,7 +187,3 @@ class DeliveryLog:
                 await self.sync()
             except PyMongoError as exc:
                 log.warning("reading the webhook delivery journal failed", error=str(exc))
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
