@@ -7,21 +7,14 @@ from fastapi import FastAPI
 from services.notifications.api import router
 from services.notifications.channels import EmailSender, HttpSender
 from services.notifications.config import NotificationsSettings
-from services.notifications.deliveries import DeliveryRepository
 from services.notifications.handlers import build_router
 from services.notifications.inbox import Inbox, InboxHub
 from services.notifications.preferences import PreferenceCenter
-from services.notifications.repository import (
-    GoalBindings,
-    NotificationRepository,
-    PreferenceRepository,
-)
 from services.notifications.service import Notifier
 from services.notifications.ssrf import UrlGuard
-from services.notifications.subscriptions import SubscriptionRepository
+from services.notifications.stores import NotificationStores
 from services.notifications.worker import Dispatcher
 from shared.app import Lifecycle, create_service_app
-from shared.directory import PeopleDirectory
 from shared.events import topics
 from shared.time import Clock, utcnow
 
@@ -37,48 +30,17 @@ def create_app(
     guard = guard or UrlGuard(settings.outbound_allow_list)
 
     async def wiring(service: Lifecycle) -> None:
-        db = service.db
-        notifications, deliveries = NotificationRepository(db), DeliveryRepository(db)
-        preferences, subscriptions = PreferenceRepository(db), SubscriptionRepository(db)
-        directory, hub = PeopleDirectory(db), InboxHub()
+        stores, hub = NotificationStores.of(service.db), InboxHub()
         email, http = EmailSender(settings), HttpSender(settings, guard)
         service.on_stop(http.close)
-        notify = service.relay(deliveries).notify
-        dispatcher = Dispatcher(
-            settings,
-            deliveries=deliveries,
-            preferences=preferences,
-            subscriptions=subscriptions,
-            directory=directory,
-            clock=clock,
-            email=email,
-            http=http,
-            notify=notify,
-        )
+        notify = service.relay(stores.deliveries).notify
+        dispatcher = Dispatcher.of(settings, stores, clock, email=email, http=http, notify=notify)
         service.run(dispatcher)
-        notifier = Notifier(
-            notifications=notifications,
-            deliveries=deliveries,
-            preferences=preferences,
-            bindings=GoalBindings(db),
-            subscriptions=subscriptions,
-            directory=directory,
-            clock=clock,
-            hub=hub,
-            service=settings.service_name,
-            notify=dispatcher.notify,
-        )
-        service.consume(build_router(directory, notifier), group="notifications")
+        notifier = Notifier.of(settings, stores, clock, hub=hub, notify=dispatcher.notify)
+        service.consume(build_router(stores.directory, notifier), group="notifications")
         service.provide(
-            inbox=Inbox(notifications, hub, clock),
-            preferences=PreferenceCenter(
-                preferences=preferences,
-                notifications=notifications,
-                deliveries=deliveries,
-                subscriptions=subscriptions,
-                guard=guard,
-                clock=clock,
-            ),
+            inbox=Inbox(stores.notifications, hub, clock),
+            preferences=PreferenceCenter.of(stores, guard, clock),
             dispatcher=dispatcher,
         )
 
@@ -86,14 +48,7 @@ def create_app(
         name="notifications",
         settings=settings,
         routers=[router],
-        indexes={
-            **NotificationRepository.indexes(),
-            **DeliveryRepository.indexes(),
-            **PreferenceRepository.indexes(),
-            **SubscriptionRepository.indexes(),
-            **GoalBindings.indexes(),
-            **PeopleDirectory.indexes(),
-        },
+        indexes=NotificationStores.indexes(),
         topics=[topics.NOTIFICATIONS],
         wiring=wiring,
         description="Fan-out to inbox, email, Slack and signed webhooks, with preferences.",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from services.notifications.deliveries import DeliveryRepository
 from services.notifications.delivery import Delivery
@@ -30,6 +31,9 @@ from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.events.envelope import CATALOGUE
 from shared.time import Clock
 from shared.webhooks import new_secret
+
+if TYPE_CHECKING:
+    from services.notifications.stores import NotificationStores
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,17 @@ class PreferenceCenter:
         self._subscriptions = subscriptions
         self._guard = guard
         self._clock = clock
+
+    @classmethod
+    def of(cls, stores: NotificationStores, guard: UrlGuard, clock: Clock) -> PreferenceCenter:
+        return cls(
+            preferences=stores.preferences,
+            notifications=stores.notifications,
+            deliveries=stores.deliveries,
+            subscriptions=stores.subscriptions,
+            guard=guard,
+            clock=clock,
+        )
 
     async def view(self, tenant: str, person_id: str) -> PreferencesView:
         prefs = await self._preferences.of(tenant, person_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from services.notifications.deliveries import DeliveryRepository
 from services.notifications.delivery import DIGEST, Delivery
@@ -39,6 +39,10 @@ from shared.events.codec import to_structured
 from shared.events.envelope import Envelope, EventPayload
 from shared.events.goals import GoalFacts
 from shared.time import Clock
+
+if TYPE_CHECKING:
+    from services.notifications.config import NotificationsSettings
+    from services.notifications.stores import NotificationStores
 
 NO_PREFERENCES = Preferences()  # most people never change a thing
 
@@ -83,6 +87,29 @@ class Notifier:
         self._hub = hub
         self._service = service
         self._notify = notify  # wakes the delivery worker
+
+    @classmethod
+    def of(
+        cls,
+        settings: NotificationsSettings,
+        stores: NotificationStores,
+        clock: Clock,
+        *,
+        hub: InboxHub,
+        notify: Callable[[], None],
+    ) -> Notifier:
+        return cls(
+            notifications=stores.notifications,
+            deliveries=stores.deliveries,
+            preferences=stores.preferences,
+            bindings=stores.bindings,
+            subscriptions=stores.subscriptions,
+            directory=stores.directory,
+            clock=clock,
+            hub=hub,
+            service=settings.service_name,
+            notify=notify,
+        )
 
     async def track_goal(self, goal: GoalFacts) -> None:
         """Remember which metrics the goal is bound to: KPI alerts go to its owner."""

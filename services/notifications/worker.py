@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -29,6 +29,9 @@ from shared.background import BackgroundLoop
 from shared.directory import Person
 from shared.time import Clock
 from shared.webhooks import signed_headers
+
+if TYPE_CHECKING:
+    from services.notifications.stores import NotificationStores
 
 
 class Dispatcher:
@@ -60,6 +63,29 @@ class Dispatcher:
             "notification-worker", self._round, settings.worker_poll_interval_s
         )
         self._last_digest_check = 0.0
+
+    @classmethod
+    def of(
+        cls,
+        settings: NotificationsSettings,
+        stores: NotificationStores,
+        clock: Clock,
+        *,
+        email: EmailSender,
+        http: HttpSender,
+        notify: Callable[[], None],
+    ) -> Dispatcher:
+        return cls(
+            settings,
+            deliveries=stores.deliveries,
+            preferences=stores.preferences,
+            subscriptions=stores.subscriptions,
+            directory=stores.directory,
+            clock=clock,
+            email=email,
+            http=http,
+            notify=notify,
+        )
 
     # ------------------------------------------------------------------ loop
 
