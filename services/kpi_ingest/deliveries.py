@@ -62,6 +62,13 @@ class DeliveryLog:
 
     # ---------------------------------------------------------------- life
 
+    @classmethod
+    async def opened(cls, journal: Any, replicas: Any, since: datetime) -> DeliveryLog:
+        """A started log: it knows the journal since ``since`` and follows the other replicas."""
+        deliveries = cls(journal, replicas)
+        await deliveries.start(since)
+        return deliveries
+
     async def start(self, since: datetime) -> None:
         """Learn the journal of the replay window, announce this replica, follow the others."""
         async for entry in self._journal.find({"at": {"$gte": since}}):

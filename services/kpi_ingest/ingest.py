@@ -27,6 +27,7 @@ from pymongo.errors import PyMongoError
 
 from services.kpi_ingest.admission import Admission, SharedRateLimit
 from services.kpi_ingest.catalog import Catalog
+from services.kpi_ingest.config import KpiIngestSettings
 from services.kpi_ingest.deliveries import DeliveryLog
 from services.kpi_ingest.domain import Source, accept_points
 from services.kpi_ingest.formats import FORMATS, ParseContext
@@ -85,6 +86,30 @@ class Ingest:
         self._limits = limits
         self._signatures = SignatureCheck()
         self.admission = Admission(limits.max_in_flight_requests, limits.max_in_flight_bytes)
+
+    @classmethod
+    def of(
+        cls,
+        settings: KpiIngestSettings,
+        deliveries: DeliveryLog,
+        catalog: Catalog,
+        publisher: PointPublisher,
+        rate_leases: Any,
+    ) -> Ingest:
+        """The use case as configured; ``rate_leases`` is the collection the replicas share."""
+        return cls(
+            service=settings.service_name,
+            deliveries=deliveries,
+            catalog=catalog,
+            publisher=publisher,
+            rate_limit=SharedRateLimit(
+                rate_leases,
+                settings.rate_limit_per_s,
+                settings.rate_limit_burst,
+                max_wait_s=settings.rate_limit_max_wait_s,
+            ),
+            limits=IngestLimits.of(settings),
+        )
 
     async def receive(
         self, source_id: str, body: bytes, headers: Mapping[str, str], arrived: datetime

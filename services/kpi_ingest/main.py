@@ -6,13 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
-from services.kpi_ingest.admission import SharedRateLimit
 from services.kpi_ingest.api import router
 from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.config import KpiIngestSettings
 from services.kpi_ingest.deliveries import DeliveryLog
 from services.kpi_ingest.handlers import build_router
-from services.kpi_ingest.ingest import Ingest, IngestLimits
+from services.kpi_ingest.ingest import Ingest
 from services.kpi_ingest.publishing import KafkaPoints
 from services.kpi_ingest.repository import INDEXES, KpiRepository, prune_horizon
 from services.kpi_ingest.series import Series, StaleChecker
@@ -28,22 +27,11 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
         repo = KpiRepository(service.db)
         catalog = Catalog(repo, settings.cache_ttl_s)
         series = Series(repo, catalog)
-        deliveries = DeliveryLog(repo.delivery_journal, repo.replicas)
-        await deliveries.start(prune_horizon(datetime.now(UTC)))
+        horizon = prune_horizon(datetime.now(UTC))
+        deliveries = await DeliveryLog.opened(repo.delivery_journal, repo.replicas, horizon)
         service.on_stop(deliveries.stop)
-        ingest = Ingest(
-            service=settings.service_name,
-            deliveries=deliveries,
-            catalog=catalog,
-            publisher=KafkaPoints.of(service.producer, settings),
-            rate_limit=SharedRateLimit(
-                repo.rate_leases,
-                settings.rate_limit_per_s,
-                settings.rate_limit_burst,
-                max_wait_s=settings.rate_limit_max_wait_s,
-            ),
-            limits=IngestLimits.of(settings),
-        )
+        publisher = KafkaPoints.of(service.producer, settings)
+        ingest = Ingest.of(settings, deliveries, catalog, publisher, repo.rate_leases)
         grace = timedelta(seconds=settings.secret_rotation_grace_s)
         service.provide(kpi_admin=Admin(repo, catalog, grace), kpi_series=series, kpi_ingest=ingest)
         if settings.consumers_enabled:  # an ingest-only replica leaves series and signals to others
