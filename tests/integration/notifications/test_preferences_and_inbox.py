@@ -15,7 +15,7 @@ from shared.events.feedback import FeedbackRequested, FeedbackSubmitted
 from shared.events.goals import GoalMilestoneReached, GoalReviewDue
 from tests.integration.notifications.conftest import START, Service
 from tests.integration.notifications.receivers import SmtpSink, text_part
-from tests.support import eventually, unique
+from tests.support import after_sentinel, eventually, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -30,6 +30,21 @@ def milestone(tenant: str, owner: str, goal: str, title: str = "Strengthen data 
         status="active",
         progress=0.25,
         milestone="0.25",
+    )
+
+
+async def sentinel_email(service: Service, smtp: SmtpSink, tenant: str) -> None:
+    """Wait for an immediate email to someone else, due at the clock's now.
+
+    The worker claims due deliveries one at a time in due order and finishes each before the
+    next: once this email is out, every delivery claimed before it has been processed, and any
+    delivery due no later than it (and not held) has been sent.
+    """
+    who = unique("sen")
+    address = await service.person(tenant, who, tz="UTC")
+    await after_sentinel(
+        lambda: service.publish(milestone(tenant, who, "sg"), tenant=tenant, subject=who),
+        lambda: smtp.to(address),
     )
 
 
@@ -56,7 +71,7 @@ async def test_quiet_hours_in_the_persons_time_zone_hold_the_email_until_they_en
     await eventually(lambda: service.inbox(tenant, "qia"))  # the inbox is not held back
     rows = await eventually(lambda: _deferred(service, tenant, event.id))
     assert rows[0]["due_at"].startswith("2026-03-10T09:00:00")  # 10:00 in Paris
-    await asyncio.sleep(0.5)
+    await sentinel_email(service, smtp, tenant)  # claimed after the held one: it was processed
     assert smtp.to(address) == []
 
     service.clock.advance(timedelta(hours=1, minutes=5))
@@ -95,7 +110,9 @@ async def test_categories_set_to_digest_arrive_together_at_the_local_digest_time
     )
     for event in (first, second):
         await eventually(lambda e=event: _status_is(service, tenant, e.id, "digest"))
-    await asyncio.sleep(0.5)
+    await service.app.state.dispatcher.assemble_digests()  # a digest pass with both items waiting
+    service.clock.advance(timedelta(minutes=1))  # the sentinel is due after any digest it opened
+    await sentinel_email(service, smtp, tenant)
     assert smtp.to(address) == []
 
     service.clock.set(START + timedelta(hours=4, minutes=30))  # 12:30
@@ -107,7 +124,9 @@ async def test_categories_set_to_digest_arrive_together_at_the_local_digest_time
     assert digest["Subject"] == "Your Northstar digest: 2 updates"
     for event in (first, second):
         await eventually(lambda e=event: _status_is(service, tenant, e.id, "digested"))
-    await asyncio.sleep(0.5)
+    await service.app.state.dispatcher.assemble_digests()  # another pass: no second digest today
+    service.clock.advance(timedelta(minutes=1))
+    await sentinel_email(service, smtp, tenant)
     assert len(smtp.to(address)) == 1
 
 
@@ -181,8 +200,8 @@ async def test_a_feedback_reminder_is_dropped_once_the_reviewer_has_answered(
         subject="fr1",
     )
     await eventually(lambda: _status_is(service, tenant, requested.id, "suppressed"))
-    service.clock.advance(timedelta(hours=2))
-    await asyncio.sleep(0.8)
+    service.clock.advance(timedelta(hours=2))  # quiet hours over: the reminder was due at 09:00
+    await sentinel_email(service, smtp, tenant)  # due at 10:00, after the reminder
 
     assert smtp.to(address) == []
     [row] = [r for r in await service.deliveries(tenant, requested.id) if r["channel"] == "email"]
@@ -377,6 +396,7 @@ async def test_a_delivery_held_by_a_crashed_worker_is_sent_once_its_lease_expire
 
     [mail] = await eventually(lambda: smtp.to(dead))
     assert mail["Subject"] == "Held for ded"
-    await asyncio.sleep(0.8)
+    service.clock.advance(timedelta(seconds=1))  # the sentinel is due after both, leases unexpired
+    await sentinel_email(service, smtp, tenant)
     assert smtp.to(live) == []  # its worker may still be sending: not taken over
     assert len(smtp.to(dead)) == 1
