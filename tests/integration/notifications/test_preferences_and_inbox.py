@@ -34,12 +34,9 @@ def milestone(tenant: str, owner: str, goal: str, title: str = "Strengthen data 
 
 
 async def sentinel_email(service: Service, smtp: SmtpSink, tenant: str) -> None:
-    """Wait for an immediate email to someone else, due at the clock's now.
-
-    The worker claims due deliveries one at a time in due order and finishes each before the
-    next: once this email is out, every delivery claimed before it has been processed, and any
-    delivery due no later than it (and not held) has been sent.
-    """
+    """An immediate email to someone else, due now: the one worker claims deliveries in due order
+    and finishes each before the next, so once it is out, every delivery claimed before it was
+    processed and every one due before it (and not held) was sent."""
     who = unique("sen")
     address = await service.person(tenant, who, tz="UTC")
     await after_sentinel(
