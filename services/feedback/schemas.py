@@ -11,11 +11,13 @@ from services.feedback.domain import MAX_TEXT, FeedbackRequest
 from services.feedback.praise import Visibility
 from services.feedback.service import RequestView
 from shared.events.feedback import Relationship
-from shared.schemas import Strict
+from shared.schemas import KEYS_BY_PATTERN, MapKey, Strict
 
 Rating = Annotated[int, Field(ge=1, le=5, strict=True)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
+# a rated skill is a map key of the stored feedback: no leading `$`, no `.` or NUL
+SkillKey = Annotated[MapKey, Field(max_length=40)]
 
 
 class ReviewerIn(Strict):
@@ -35,7 +37,7 @@ class FeedbackRequestCreate(Strict):
 
 
 class FeedbackResponseCreate(Strict):
-    ratings: dict[Annotated[str, Field(max_length=40)], Rating] = Field(default_factory=dict)
+    ratings: Annotated[dict[SkillKey, Rating], KEYS_BY_PATTERN] = Field(default_factory=dict)
     comments: Text | None = None
     answers: list[Text] = Field(default_factory=list, max_length=10)
 
@@ -43,7 +45,7 @@ class FeedbackResponseCreate(Strict):
 class FeedbackCreate(Strict):
     to: Id
     skills: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=20)
-    ratings: dict[Annotated[str, Field(max_length=40)], Rating] = Field(default_factory=dict)
+    ratings: Annotated[dict[SkillKey, Rating], KEYS_BY_PATTERN] = Field(default_factory=dict)
     comment: Text
     visibility: Visibility = "private"
 

@@ -8,12 +8,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from services.kpi_ingest.domain import MetricDefinition, Source, SourceFormat
+from shared.schemas import StorableMap
 
 
 class SourceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     format: SourceFormat
-    mapping: dict[str, Any] = Field(default_factory=dict)
+    mapping: StorableMap = Field(default_factory=dict)
 
 
 class SourcePublic(BaseModel):
