@@ -3,7 +3,8 @@
 A request field whose value is written to the document store unchanged (a free-form map, a map
 keyed by user text) must be refused at the schema, as a 422, when the store would refuse it
 later as a 500: a key starting with ``$`` or holding ``.`` or NUL, an integer outside the signed
-64-bit range BSON holds, and values too deep or too large to be sane.
+64-bit range BSON (and orjson) holds, and values too deep or too large to be sane. A map kept as
+JSON text (``JsonObject``) has free keys: they never become field names.
 """
 
 from __future__ import annotations
@@ -37,17 +38,22 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _check_key(key: object, path: str) -> None:
+def _check_key(key: object, path: str, *, as_field: bool) -> None:
     if not isinstance(key, str):
         raise ValueError(f"{path}: map keys must be strings")
     if not key or len(key) > MAX_KEY:
         raise ValueError(f"{path}: a map key must have 1 to {MAX_KEY} characters")
-    if key.startswith("$") or "." in key or "\x00" in key:
+    if as_field and (key.startswith("$") or "." in key or "\x00" in key):
         raise ValueError(f"{path}: a map key must not start with '$' or contain '.' or NUL")
 
 
-def check_storable(value: Any, path: str = "$", depth: int = 0) -> Any:
-    """Return ``value`` unchanged if the document store can hold it as-is, else raise ValueError."""
+def check_storable(
+    value: Any, path: str = "$", depth: int = 0, *, keys_as_fields: bool = True
+) -> Any:
+    """Return ``value`` unchanged if the document store can hold it, else raise ValueError.
+
+    ``keys_as_fields=False`` is for a value stored as JSON text, whose keys are not field names.
+    """
     if depth > MAX_DEPTH:
         raise ValueError(f"{path}: nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, bool) or value is None or isinstance(value, float):
@@ -56,22 +62,26 @@ def check_storable(value: Any, path: str = "$", depth: int = 0) -> Any:
         if not INT64_MIN <= value <= INT64_MAX:
             raise ValueError(f"{path}: integers must fit in 64 signed bits")
     elif isinstance(value, str):
-        if len(value) > MAX_STRING or "\x00" in value:
-            raise ValueError(f"{path}: strings hold at most {MAX_STRING} characters and no NUL")
+        if len(value) > MAX_STRING:
+            raise ValueError(f"{path}: strings hold at most {MAX_STRING} characters")
     elif isinstance(value, dict):
         if len(value) > MAX_ITEMS:
             raise ValueError(f"{path}: a map holds at most {MAX_ITEMS} entries")
         for key, item in value.items():
-            _check_key(key, path)
-            check_storable(item, f"{path}.{key}", depth + 1)
+            _check_key(key, path, as_field=keys_as_fields)
+            check_storable(item, f"{path}.{key}", depth + 1, keys_as_fields=keys_as_fields)
     elif isinstance(value, list | tuple):
         if len(value) > MAX_ITEMS:
             raise ValueError(f"{path}: a list holds at most {MAX_ITEMS} items")
         for index, item in enumerate(value):
-            check_storable(item, f"{path}[{index}]", depth + 1)
+            check_storable(item, f"{path}[{index}]", depth + 1, keys_as_fields=keys_as_fields)
     else:
         raise ValueError(f"{path}: {type(value).__name__} is not a JSON value")
     return value
+
+
+def _check_json_text(value: Any) -> Any:
+    return check_storable(value, keys_as_fields=False)
 
 
 # a key of a map stored as-is; JSON Schema shows it as `propertyNames`
@@ -95,17 +105,25 @@ class KeysByPattern:
 
 KEYS_BY_PATTERN = KeysByPattern()
 
-# a free-form JSON object stored as-is; the depth and integer bounds are checked, and described
+_BOUNDS = (
+    f"integers within 64 signed bits, at most {MAX_DEPTH} levels deep, strings up to "
+    f"{MAX_STRING} characters, maps and lists up to {MAX_ITEMS} entries"
+)
+
+# a free-form JSON object stored as a document: its keys become field names
 StorableMap = Annotated[
     dict[MapKey, Any],
     Field(
         max_length=MAX_ITEMS,
-        description=(
-            f"a JSON object stored as-is: keys without a leading '$', '.' or NUL, integers within "
-            f"64 signed bits, at most {MAX_DEPTH} levels deep, strings up to {MAX_STRING} "
-            f"characters, maps and lists up to {MAX_ITEMS} entries"
-        ),
+        description=f"a JSON object; keys without a leading '$', '.' or NUL; {_BOUNDS}",
     ),
     AfterValidator(check_storable),
     KEYS_BY_PATTERN,
+]
+
+# a free-form JSON object stored as JSON text: any keys, but numbers and sizes the encoder holds
+JsonObject = Annotated[
+    dict[Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY)], Any],
+    Field(max_length=MAX_ITEMS, description=f"a JSON object; {_BOUNDS}"),
+    AfterValidator(_check_json_text),
 ]

@@ -7,11 +7,15 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from shared.schemas import MAX_DEPTH, MAX_STRING, StorableMap
+from shared.schemas import MAX_DEPTH, MAX_STRING, JsonObject, StorableMap
 
 
 class Body(BaseModel):
     mapping: StorableMap
+
+
+class TextBody(BaseModel):
+    mapping: JsonObject
 
 
 def nested(depth: int) -> dict[str, Any]:
@@ -70,3 +74,11 @@ def test_the_key_rule_is_in_the_json_schema() -> None:
     assert schema["propertyNames"]["pattern"] == r"^[^$.\x00][^.\x00]*$"
     assert "patternProperties" not in schema
     assert "64 signed bits" in schema["description"]
+
+
+def test_a_map_kept_as_json_text_takes_any_key_but_not_big_integers_or_depth() -> None:
+    mapping = {"metrics": {"http.server.duration": "latency", "$ref": "x"}}
+    assert TextBody(mapping=mapping).mapping == mapping
+    for refused in ({"v": 2**64}, nested(MAX_DEPTH + 2), {"v": "x" * (MAX_STRING + 1)}):
+        with pytest.raises(ValidationError):
+            TextBody(mapping=refused)
