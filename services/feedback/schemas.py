@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.feedback.domain import MAX_TEXT, FeedbackRequest
+from services.feedback.domain import MAX_TEXT, SKILL_ID, FeedbackRequest
 from services.feedback.praise import Visibility
 from services.feedback.service import RequestView
 from shared.events.feedback import Relationship
-from shared.schemas import Strict
+from shared.schemas import KEYS_BY_PATTERN, Strict
 
 Rating = Annotated[int, Field(ge=1, le=5, strict=True)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
+# a skill id (also a field name of the stored ratings): the domain's rule, shown in OpenAPI
+SkillKey = Annotated[str, StringConstraints(pattern=SKILL_ID.pattern)]
 
 
 class ReviewerIn(Strict):
@@ -26,7 +28,7 @@ class ReviewerIn(Strict):
 class FeedbackRequestCreate(Strict):
     subject_id: Id
     reviewers: list[ReviewerIn] = Field(min_length=1, max_length=200)
-    skills: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=20)
+    skills: list[SkillKey] = Field(default_factory=list, max_length=20)
     questions: list[Text] = Field(default_factory=list, max_length=10)
     goal_id: Id | None = None
     due_date: date
@@ -35,15 +37,15 @@ class FeedbackRequestCreate(Strict):
 
 
 class FeedbackResponseCreate(Strict):
-    ratings: dict[Annotated[str, Field(max_length=40)], Rating] = Field(default_factory=dict)
+    ratings: Annotated[dict[SkillKey, Rating], KEYS_BY_PATTERN] = Field(default_factory=dict)
     comments: Text | None = None
     answers: list[Text] = Field(default_factory=list, max_length=10)
 
 
 class FeedbackCreate(Strict):
     to: Id
-    skills: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=20)
-    ratings: dict[Annotated[str, Field(max_length=40)], Rating] = Field(default_factory=dict)
+    skills: list[SkillKey] = Field(default_factory=list, max_length=20)
+    ratings: Annotated[dict[SkillKey, Rating], KEYS_BY_PATTERN] = Field(default_factory=dict)
     comment: Text
     visibility: Visibility = "private"
 

@@ -14,10 +14,14 @@ from pydantic import (
     model_validator,
 )
 
-from shared.schemas import Strict
+from shared.schemas import KEYS_BY_PATTERN, MapKey, Strict
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+# a key result id is a map key of the stored goal: no leading `$`, no `.` or NUL
+KeyResultId = Annotated[MapKey, StringConstraints(max_length=128)]
+# a KPI filter names a dimension and is stored as a map key too
+FilterKey = Annotated[MapKey, StringConstraints(strip_whitespace=True)]
 Text = Annotated[str, StringConstraints(max_length=5000)]
 Horizon = Literal["short_term", "long_term"]
 Category = Literal["skill", "career", "outcome"]
@@ -28,7 +32,9 @@ class KpiBindingIn(Strict):
     model_config = ConfigDict(from_attributes=True)
 
     metric: Name
-    filters: dict[Name, Name] = Field(default_factory=dict, max_length=20)
+    filters: Annotated[dict[FilterKey, Name], KEYS_BY_PATTERN] = Field(
+        default_factory=dict, max_length=20
+    )
     aggregation: Literal["latest", "sum"] = "latest"
 
 
@@ -37,7 +43,7 @@ class KpiSourceIn(Strict):
 
 
 class KeyResultIn(Strict):
-    id: Id | None = None
+    id: KeyResultId | None = None
     title: Name
     start: float = 0.0
     target: float
@@ -137,7 +143,9 @@ class LearningActivity(Strict):
 
 
 class CheckInCreate(Strict):
-    key_results: dict[Id, float] = Field(default_factory=dict, max_length=20)
+    key_results: Annotated[dict[KeyResultId, float], KEYS_BY_PATTERN] = Field(
+        default_factory=dict, max_length=20
+    )
     confidence: float | None = Field(None, ge=0, le=1)
     note: Annotated[str, StringConstraints(max_length=5000)] | None = None
     learning_activity: LearningActivity | None = None

@@ -8,12 +8,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from services.kpi_ingest.domain import MetricDefinition, Source, SourceFormat
+from shared.schemas import JsonObject
 
 
 class SourceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     format: SourceFormat
-    mapping: dict[str, Any] = Field(default_factory=dict)
+    # stored as JSON text (sender metric names such as OTLP's hold dots): keys are free
+    mapping: JsonObject = Field(default_factory=dict)
 
 
 class SourcePublic(BaseModel):
