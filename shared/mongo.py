@@ -127,7 +127,12 @@ class SerializedDatabase:
         )
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._db, name)
+        # ``db.goals`` is a collection too: serialize it like ``db["goals"]``, or a write through
+        # attribute access would slip past the lock
+        attr = getattr(self._db, name)
+        if isinstance(attr, AsyncCollection):
+            return cast(AsyncCollection[Document], SerializedCollection(attr))
+        return attr
 
 
 async def is_ferretdb(client: AsyncMongoClient[Document]) -> bool:

@@ -238,30 +238,15 @@ def prepare(run: Run, source_id: str, secret: str, goals: int, steps: int) -> No
 
 
 async def goals_topic_consumer(ready: asyncio.Event) -> Any:
-    from aiokafka import AIOKafkaConsumer
-
     from shared.config import CommonSettings
     from shared.events import topics
+    from tests.bench.load.observe import goals_topic
 
     topic = CommonSettings().topic(topics.GOALS)
-    # without a group the consumer takes every partition; "latest" puts it at their ends
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=KAFKA,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="latest",
-        fetch_max_wait_ms=50,
-    )
-    await consumer.start()
-    deadline = time.monotonic() + 15
-    while not consumer.assignment():
-        if time.monotonic() > deadline:
-            await consumer.stop()
-            raise BenchFailed(f"no partition of {topic} assigned")
-        await asyncio.sleep(0.05)
-    for tp in consumer.assignment():
-        await consumer.position(tp)  # resolve the end offsets before the first send
+    try:
+        consumer = await goals_topic(KAFKA, topic)
+    except RuntimeError as exc:
+        raise BenchFailed(str(exc)) from exc
     ready.set()
     return consumer
 

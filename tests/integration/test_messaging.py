@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.config import CommonSettings
 from shared.events import new_event, topics
 from shared.events.kpi import KpiDatapointRecorded
 from shared.events.people import PersonUpserted
-from shared.messaging import ConsumerRunner, EventProducer, OutboxRelay, Router, ensure_topics
+from shared.messaging import ConsumerRunner, EventProducer, OutboxRelay, Router
 from shared.messaging.outbox import with_outbox
 from tests.support import eventually, isolated_settings, read_topic
 
@@ -28,23 +26,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def settings() -> CommonSettings:
     return isolated_settings(CommonSettings, service_name="messaging-test")
-
-
-@pytest.fixture
-async def producer(settings: CommonSettings) -> AsyncIterator[EventProducer]:
-    await ensure_topics(settings, topics.ALL, with_dlq=topics.ALL)
-    producer = EventProducer(settings)
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
-@pytest.fixture
-async def db(settings: CommonSettings) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
-    yield client[settings.mongodb_database]
-    await client.drop_database(settings.mongodb_database)
-    await client.close()
 
 
 async def read_all(

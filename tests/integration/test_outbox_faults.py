@@ -7,12 +7,11 @@ down), so ``OutboxRelay.relay_once`` and its ``$pullAll`` run exactly as in prod
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -20,7 +19,7 @@ from shared.config import CommonSettings
 from shared.errors import Unavailable
 from shared.events import Envelope, new_event, topics
 from shared.events.kpi import KpiDatapointRecorded
-from shared.messaging import ConsumerRunner, EventProducer, OutboxRelay, Router, ensure_topics
+from shared.messaging import ConsumerRunner, EventProducer, OutboxRelay, Router
 from shared.messaging.outbox import with_outbox
 from tests.support import after_sentinel, eventually, isolated_settings, read_topic
 
@@ -32,23 +31,6 @@ PENDING = {"pending_events.0": {"$exists": True}}
 @pytest.fixture
 def settings() -> CommonSettings:
     return isolated_settings(CommonSettings, service_name="outbox-faults")
-
-
-@pytest.fixture
-async def producer(settings: CommonSettings) -> AsyncIterator[EventProducer]:
-    await ensure_topics(settings, topics.ALL, with_dlq=topics.ALL)
-    producer = EventProducer(settings)
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
-@pytest.fixture
-async def db(settings: CommonSettings) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
-    yield client[settings.mongodb_database]
-    await client.drop_database(settings.mongodb_database)
-    await client.close()
 
 
 def point(n: int) -> Envelope:
