@@ -111,7 +111,7 @@ class Env:
 
 
 def deadlines(days: dict[str, int] | None = None) -> dict[str, str]:
-    """Deadlines from the clock's start: self 10, peers 12, manager 20, calibration 25, release 30."""
+    """Deadlines, days after START: self 10, peers 12, manager 20, calibration 25, release 30."""
     offsets = {
         "self_review": 10,
         "peer_feedback": 12,

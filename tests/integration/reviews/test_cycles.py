@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.reviews.conftest import SKILLS, Env, cycle_body
 from shared.events.reviews import ReviewPeerFeedbackRequested
+from tests.integration.reviews.conftest import SKILLS, Env, cycle_body
 from tests.support import after_sentinel, bearer, eventually, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -29,8 +29,9 @@ HR = ("hr_admin",)
 
 
 async def launched(env: Env, tenant: str, population: dict[str, Any]) -> dict[str, Any]:
-    created = await env.call("POST", "/v1/review-cycles", (tenant, "hr"), *HR,
-                             json=cycle_body(population))
+    created = await env.call(
+        "POST", "/v1/review-cycles", (tenant, "hr"), *HR, json=cycle_body(population)
+    )
     assert created.status_code == 201, created.text
     cycle = created.json()
     launch = await env.call("POST", f"/v1/review-cycles/{cycle['id']}/launch", (tenant, "hr"), *HR)
@@ -59,14 +60,20 @@ async def test_a_cycle_launched_for_a_department_creates_its_reviews_and_peer_re
     assert again.status_code == 409
 
     review = await review_of(env, tenant, cycle["id"], "ada")
-    nominate = await env.call("PUT", f"/v1/reviews/{review['id']}/peers", (tenant, "ada"),
-                              json={"peer_ids": ["bob", "cy", "dee"]})
+    nominate = await env.call(
+        "PUT",
+        f"/v1/reviews/{review['id']}/peers",
+        (tenant, "ada"),
+        json={"peer_ids": ["bob", "cy", "dee"]},
+    )
     assert nominate.status_code == 200, nominate.text
-    refused = await env.call("POST", f"/v1/reviews/{review['id']}/peers/approve", (tenant, "ada"),
-                             json={})
+    refused = await env.call(
+        "POST", f"/v1/reviews/{review['id']}/peers/approve", (tenant, "ada"), json={}
+    )
     assert refused.status_code == 403  # only the manager approves
-    approve = await env.call("POST", f"/v1/reviews/{review['id']}/peers/approve",
-                             (tenant, "boss"), json={})
+    approve = await env.call(
+        "POST", f"/v1/reviews/{review['id']}/peers/approve", (tenant, "boss"), json={}
+    )
     assert approve.status_code == 200, approve.text
     assert approve.json()["approved_peers"] == ["bob", "cy", "dee"]
 
@@ -107,54 +114,75 @@ async def test_calibration_release_and_acknowledgement(env: Env) -> None:
     review = await review_of(env, tenant, cycle["id"], "ada")
     url = f"/v1/reviews/{review['id']}"
     ratings = dict.fromkeys(SKILLS, 3)
-    own = await env.call("PUT", f"{url}/self-review", (tenant, "ada"),
-                         json={"ratings": ratings, "comments": "A good half"})
+    own = await env.call(
+        "PUT",
+        f"{url}/self-review",
+        (tenant, "ada"),
+        json={"ratings": ratings, "comments": "A good half"},
+    )
     assert own.status_code == 200, own.text
     manager = await env.call(
-        "PUT", f"{url}/manager-review", (tenant, "boss"),
+        "PUT",
+        f"{url}/manager-review",
+        (tenant, "boss"),
         json={"ratings": {**ratings, "leadership": 4}, "overall_rating": 3, "summary": "Solid"},
     )
     assert manager.status_code == 200, manager.text
 
     # before release the person sees neither the manager review nor the rating
     mine = (await env.call("GET", url, (tenant, "ada"))).json()
-    assert mine["manager_review"] is None and mine["final_rating"] is None
+    assert mine["manager_review"] is None
+    assert mine["final_rating"] is None
     early = await env.call("POST", f"{url}/acknowledge", (tenant, "ada"))
     assert early.status_code == 409
 
-    calibrated = await env.call("POST", f"{url}/calibration", (tenant, "hr"), *HR,
-                                json={"rating": 4, "reason": "Led the launch across teams"})
+    calibrated = await env.call(
+        "POST",
+        f"{url}/calibration",
+        (tenant, "hr"),
+        *HR,
+        json={"rating": 4, "reason": "Led the launch across teams"},
+    )
     assert calibrated.status_code == 200, calibrated.text
     [adjustment] = calibrated.json()["calibration"]
-    assert adjustment["old_rating"] == 3 and adjustment["new_rating"] == 4
+    assert adjustment["old_rating"] == 3
+    assert adjustment["new_rating"] == 4
     assert adjustment["reason"] == "Led the launch across teams"
-    assert adjustment["by"] == "hr" and adjustment["at"]
-    view = await env.call("GET", f"/v1/review-cycles/{cycle['id']}/calibration", (tenant, "hr"),
-                          *HR)
+    assert adjustment["by"] == "hr"
+    assert adjustment["at"]
+    view = await env.call(
+        "GET", f"/v1/review-cycles/{cycle['id']}/calibration", (tenant, "hr"), *HR
+    )
     assert view.json()["by_department"] == {"Product": {"4": 1}}
     assert view.json()["by_team"] == {"boss": {"4": 1}}
 
-    released = await env.call("POST", f"/v1/review-cycles/{cycle['id']}/release", (tenant, "hr"),
-                              *HR)
+    released = await env.call(
+        "POST", f"/v1/review-cycles/{cycle['id']}/release", (tenant, "hr"), *HR
+    )
     assert released.json() == {"released": 1, "without_manager_review": 4}
     mine = (await env.call("GET", url, (tenant, "ada"))).json()
     assert mine["manager_review"]["summary"] == "Solid"
     assert mine["final_rating"] == 4
     assert mine["calibration"] is None  # the record stays with managers and HR
     ack = await env.call("POST", f"{url}/acknowledge", (tenant, "ada"))
-    assert ack.status_code == 200 and ack.json()["acknowledged_at"]
-    late = await env.call("POST", f"{url}/calibration", (tenant, "hr"), *HR,
-                          json={"rating": 2, "reason": "too late"})
+    assert ack.status_code == 200
+    assert ack.json()["acknowledged_at"]
+    late = await env.call(
+        "POST", f"{url}/calibration", (tenant, "hr"), *HR, json={"rating": 2, "reason": "too late"}
+    )
     assert late.status_code == 409
 
-    export = await env.call("GET", f"/v1/review-cycles/{cycle['id']}/export.csv", (tenant, "hr"),
-                            *HR)
+    export = await env.call(
+        "GET", f"/v1/review-cycles/{cycle['id']}/export.csv", (tenant, "hr"), *HR
+    )
     assert export.headers["content-type"].startswith("text/csv")
     rows = {r["person_id"]: r for r in csv.DictReader(io.StringIO(export.text))}
     assert set(rows) == {"ada", "bob", "boss", "cy", "dee"}
-    assert rows["ada"]["final_rating"] == "4" and rows["ada"]["manager_rating"] == "3"
+    assert rows["ada"]["final_rating"] == "4"
+    assert rows["ada"]["manager_rating"] == "3"
     assert rows["ada"]["calibration_reason"] == "Led the launch across teams"
-    assert rows["ada"]["acknowledged"] == "True" and rows["bob"]["released"] == "False"
+    assert rows["ada"]["acknowledged"] == "True"
+    assert rows["bob"]["released"] == "False"
     events = await env.review_events(tenant, expected=1 + 5 + 2 + 1 + 1 + 1)
     kinds = [e.type.split(".")[2] for e in events if e.subject == review["id"]]
     assert kinds.count("submitted") == 2

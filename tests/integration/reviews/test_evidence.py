@@ -16,7 +16,7 @@ from shared.events.goals import (
     ProgressCause,
 )
 from shared.events.people import PersonUpserted
-from tests.integration.reviews.conftest import START, SKILLS, Env, cycle_body
+from tests.integration.reviews.conftest import SKILLS, START, Env, cycle_body
 from tests.support import eventually, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -53,7 +53,10 @@ async def test_the_packet_holds_the_goals_and_feedback_of_the_period(env: Env) -
     ):
         await env.publish(
             GoalProgressUpdated(
-                **g1, progress=new, old_progress=old, new_progress=new,
+                **g1,
+                progress=new,
+                old_progress=old,
+                new_progress=new,
                 cause=ProgressCause(kind=cause, metric="adoption" if cause == "kpi" else None),
             ),
             subject="g1",
@@ -88,20 +91,33 @@ async def test_the_packet_holds_the_goals_and_feedback_of_the_period(env: Env) -
     )
     await env.publish(
         FeedbackReleased(
-            **answer, request_id="r2", response_count=2,
+            **answer,
+            request_id="r2",
+            response_count=2,
             ratings=[{"communication": 2, "ux_design": 5}, {"communication": 3}],
         ),
         subject="r2",
         time=during,
     )
     await env.publish(
-        FeedbackGiven(feedback_id="p1", tenant=tenant, from_id="bob", to_id="ada",
-                      skills=["leadership"], visibility="public"),
+        FeedbackGiven(
+            feedback_id="p1",
+            tenant=tenant,
+            from_id="bob",
+            to_id="ada",
+            skills=["leadership"],
+            visibility="public",
+        ),
         subject="p1",
         time=during,
     )
-    created = await env.call("POST", "/v1/review-cycles", (tenant, "hr"), "hr_admin",
-                             json=cycle_body({"kind": "everyone"}))
+    created = await env.call(
+        "POST",
+        "/v1/review-cycles",
+        (tenant, "hr"),
+        "hr_admin",
+        json=cycle_body({"kind": "everyone"}),
+    )
     cycle = created.json()
     await env.call("POST", f"/v1/review-cycles/{cycle['id']}/launch", (tenant, "hr"), "hr_admin")
     listing = await env.call("GET", "/v1/reviews", (tenant, "ada"))
@@ -114,8 +130,10 @@ async def test_the_packet_holds_the_goals_and_feedback_of_the_period(env: Env) -
 
     packet = await eventually(complete, timeout=30)
     [goal] = packet["goals"]
-    assert goal["goal_id"] == "g1" and goal["status"] == "achieved"
-    assert goal["progress"] == 1.0 and goal["progress_in_period"] == 1.0
+    assert goal["goal_id"] == "g1"
+    assert goal["status"] == "achieved"
+    assert goal["progress"] == 1.0
+    assert goal["progress_in_period"] == 1.0
     assert [m["milestone"] for m in goal["milestones"]] == ["0.5"]
     assert goal["biggest_moves"][0]["cause"] == "kpi"
     assert goal["biggest_moves"][0]["metric"] == "adoption"
@@ -130,7 +148,9 @@ async def test_the_packet_holds_the_goals_and_feedback_of_the_period(env: Env) -
     assert by_skill["ux_design"]["trend"] == "new"
     assert [p["from_id"] for p in packet["praise"]] == ["bob"]
     # bob, a peer, reads none of it
-    assert (await env.call("GET", f"/v1/reviews/{review['id']}/packet", (tenant, "bob"))).status_code == 404
+    assert (
+        await env.call("GET", f"/v1/reviews/{review['id']}/packet", (tenant, "bob"))
+    ).status_code == 404
 
 
 async def test_gap_analysis_of_a_person_with_known_ratings(env: Env) -> None:
@@ -138,8 +158,14 @@ async def test_gap_analysis_of_a_person_with_known_ratings(env: Env) -> None:
     await env.org(tenant, ORG)
     # the HRIS title maps to the PM level; the target defaults to the next one, Senior PM
     await env.publish(
-        PersonUpserted(id="ada", tenant=tenant, user_name="ada@x.test", manager_id="boss",
-                       department="Product", title="Product Manager"),
+        PersonUpserted(
+            id="ada",
+            tenant=tenant,
+            user_name="ada@x.test",
+            manager_id="boss",
+            department="Product",
+            title="Product Manager",
+        ),
         subject="ada",
     )
 
@@ -180,14 +206,19 @@ async def test_gap_analysis_of_a_person_with_known_ratings(env: Env) -> None:
     assert gaps["suggested_templates"][0] == "enhance-communication-skills"
 
     # the person aims higher; HR's level is not overwritten by a later title mapping
-    target = await env.call("PUT", "/v1/people/me/career/target", (tenant, "ada"),
-                            json={"level": "group_pm"})
+    target = await env.call(
+        "PUT", "/v1/people/me/career/target", (tenant, "ada"), json={"level": "group_pm"}
+    )
     assert target.status_code == 200
-    peer = await env.call("PUT", "/v1/people/ada/career/current", (tenant, "bob"),
-                          json={"level": "senior_pm"})
+    peer = await env.call(
+        "PUT", "/v1/people/ada/career/current", (tenant, "bob"), json={"level": "senior_pm"}
+    )
     assert peer.status_code == 404  # bob is nobody to ada's career record
-    boss = await env.call("PUT", "/v1/people/ada/career/current", (tenant, "boss"),
-                          json={"level": "senior_pm"})
-    assert boss.status_code == 200 and boss.json()["target_level"] == "group_pm"
+    boss = await env.call(
+        "PUT", "/v1/people/ada/career/current", (tenant, "boss"), json={"level": "senior_pm"}
+    )
+    assert boss.status_code == 200
+    assert boss.json()["target_level"] == "group_pm"
     gaps = (await env.call("GET", "/v1/people/me/gaps", (tenant, "ada"))).json()
-    assert gaps["target_level"] == "group_pm" and gaps["current_level"] == "senior_pm"
+    assert gaps["target_level"] == "group_pm"
+    assert gaps["current_level"] == "senior_pm"

@@ -33,20 +33,31 @@ async def test_each_step_is_reminded_once_and_not_after_it_is_done(env: Env) -> 
     tenant = unique("remind-")
     await env.org(tenant, ORG)
     scheduler = ReminderScheduler(env.app.state.reviews, holder=unique("holder-"))
-    created = await env.call("POST", "/v1/review-cycles", (tenant, "hr"), "hr_admin",
-                             json=cycle_body({"kind": "department", "value": "Product"}))
+    created = await env.call(
+        "POST",
+        "/v1/review-cycles",
+        (tenant, "hr"),
+        "hr_admin",
+        json=cycle_body({"kind": "department", "value": "Product"}),
+    )
     cycle = created.json()
     await env.call("POST", f"/v1/review-cycles/{cycle['id']}/launch", (tenant, "hr"), "hr_admin")
     reviews = {
         r["person_id"]: r["id"]
-        for r in (await env.call("GET", f"/v1/reviews?cycle_id={cycle['id']}", (tenant, "hr"),
-                                 "hr_admin")).json()["items"]
+        for r in (
+            await env.call("GET", f"/v1/reviews?cycle_id={cycle['id']}", (tenant, "hr"), "hr_admin")
+        ).json()["items"]
     }
     # bob writes his self review and nominates peers early: nothing of his is reminded
-    await env.call("PUT", f"/v1/reviews/{reviews['bob']}/self-review", (tenant, "bob"),
-                   json={"ratings": dict.fromkeys(SKILLS, 3)})
-    await env.call("PUT", f"/v1/reviews/{reviews['bob']}/peers", (tenant, "bob"),
-                   json={"peer_ids": ["ada"]})
+    await env.call(
+        "PUT",
+        f"/v1/reviews/{reviews['bob']}/self-review",
+        (tenant, "bob"),
+        json={"ratings": dict.fromkeys(SKILLS, 3)},
+    )
+    await env.call(
+        "PUT", f"/v1/reviews/{reviews['bob']}/peers", (tenant, "bob"), json={"peer_ids": ["ada"]}
+    )
 
     assert await scheduler.tick()  # day 0: every deadline is more than 3 days away
     env.clock.advance(timedelta(days=8))  # self review due on day 10, peers on 12
@@ -55,14 +66,18 @@ async def test_each_step_is_reminded_once_and_not_after_it_is_done(env: Env) -> 
     env.clock.advance(timedelta(days=1))
     assert await scheduler.tick()
     # the manager approves bob's peers and writes ada's review before its window opens
-    await env.call("POST", f"/v1/reviews/{reviews['bob']}/peers/approve", (tenant, "boss"),
-                   json={})
-    await env.call("PUT", f"/v1/reviews/{reviews['ada']}/manager-review", (tenant, "boss"),
-                   json={"ratings": {}, "overall_rating": 3, "summary": "Fine"})
+    await env.call("POST", f"/v1/reviews/{reviews['bob']}/peers/approve", (tenant, "boss"), json={})
+    await env.call(
+        "PUT",
+        f"/v1/reviews/{reviews['ada']}/manager-review",
+        (tenant, "boss"),
+        json={"ratings": {}, "overall_rating": 3, "summary": "Fine"},
+    )
     env.clock.advance(timedelta(days=9))  # day 18: manager reviews due on day 20
     assert await scheduler.tick()
-    await env.call("POST", f"/v1/review-cycles/{cycle['id']}/close-calibration", (tenant, "hr"),
-                   "hr_admin")
+    await env.call(
+        "POST", f"/v1/review-cycles/{cycle['id']}/close-calibration", (tenant, "hr"), "hr_admin"
+    )
     env.clock.advance(timedelta(days=5))  # day 23: calibration due on 25, but done
     assert await scheduler.tick()
     env.clock.advance(timedelta(days=4))  # day 27: release due on 30
