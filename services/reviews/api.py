@@ -66,7 +66,7 @@ async def create_cycle(body: CycleCreate, principal: HRPrincipal, service: Servi
 @router.get("/review-cycles", response_model=Page[CyclePublic])
 async def list_cycles(principal: HRPrincipal, service: Service) -> Page[CyclePublic]:
     """The tenant's cycles, newest first."""
-    return Page(items=[_cycle(c) for c in await service.repo.cycles_of(principal.tenant)])
+    return Page(items=[_cycle(c) for c in await service.cycles(principal.tenant)])
 
 
 @router.get("/review-cycles/{cycle_id}", response_model=CyclePublic)
@@ -115,7 +115,7 @@ async def export_cycle(cycle_id: str, principal: HRPrincipal, service: Service) 
     """The cycle's results as CSV, one row per review."""
     cycle, reviews = await service.cycle_reviews(principal, cycle_id)
     people = await service.directory.many(cycle.tenant, [r.person_id for r in reviews])
-    skills = await service.career.skills_of(cycle.tenant, "")
+    skills = await service.career.tenant_skills(cycle.tenant)
     return Response(
         export_csv(reviews, people, skills),
         media_type="text/csv; charset=utf-8",

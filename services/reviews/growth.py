@@ -174,6 +174,11 @@ class CareerService:
         )
         return analyse(ladder, level.current_level, level.target_level, evidence)
 
+    async def tenant_skills(self, tenant: str) -> tuple[str, ...]:
+        """The skills of the tenant's ladders, the product-management ones first."""
+        skills = [s for ladder in await self.ladders(tenant) for s in ladder.skills]
+        return tuple(dict.fromkeys(skills))
+
     async def skills_of(self, tenant: str, person_id: str) -> tuple[str, ...]:
         """The skills a person's forms rate: those of their ladder."""
         level = await self.repo.level_of(tenant, person_id)

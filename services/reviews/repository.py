@@ -245,8 +245,36 @@ class ReviewRepository(CareerRecords):
         cursor = self.reviews.find(query, _LEAN).sort("_id", ASCENDING).limit(5000)
         return [review_from_doc(doc) async for doc in cursor]
 
-    async def open_review_ids(self, cycle: Cycle, limit: int = 5000) -> list[str]:
-        query = {"tenant": cycle.tenant, "cycle_id": cycle.id, "open": True}
+    async def awaiting_reminder(
+        self, cycle: Cycle, steps: Sequence[str], limit: int = 5000
+    ) -> list[str]:
+        """Ids of the cycle's open reviews that may owe a reminder for one of ``steps``: the
+        step not done and its reminder not recorded (the aggregate decides; this only keeps
+        a round from loading every review of a big cycle again and again)."""
+        nobody_nominated = {"nominated_peers.0": {"$exists": False}}
+        someone_nominated = {"nominated_peers.0": {"$exists": True}}
+        waiting: dict[str, list[Document]] = {
+            "self_review": [{"self_review": None, "reminded": {"$ne": "self_review:person"}}],
+            "peer_feedback": [
+                {
+                    "approved_peers": None,
+                    **nobody_nominated,
+                    "reminded": {"$ne": "peer_feedback:person"},
+                },
+                {
+                    "approved_peers": None,
+                    **someone_nominated,
+                    "reminded": {"$ne": "peer_feedback:manager"},
+                },
+            ],
+            "manager_review": [
+                {"manager_review": None, "reminded": {"$ne": "manager_review:manager"}}
+            ],
+        }
+        clauses = [clause for step in steps for clause in waiting.get(step, [])]
+        if not clauses:
+            return []
+        query = {"tenant": cycle.tenant, "cycle_id": cycle.id, "open": True, "$or": clauses}
         cursor = self.reviews.find(query, {"id": 1}).limit(limit)
         return [doc["id"] async for doc in cursor]
 

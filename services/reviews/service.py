@@ -69,6 +69,9 @@ class ReviewService:
         await self.store.insert_cycle(cycle)
         return cycle
 
+    async def cycles(self, tenant: str) -> list[Cycle]:
+        return await self.repo.cycles_of(tenant)
+
     async def cycle(self, tenant: str, cycle_id: str) -> Cycle:
         cycle = await self.repo.cycle(tenant, cycle_id)
         if cycle is None:
@@ -311,12 +314,12 @@ class ReviewService:
             if cycle.remind(today, lead):
                 sent += len(cycle.events)
                 await self.store.save_cycle(cycle)
-            review_steps = ("self_review", "peer_feedback", "manager_review")
-            if not any(
-                cycle.deadlines[s] - lead <= today <= cycle.deadlines[s] for s in review_steps
-            ):
-                continue
-            for review_id in await self.repo.open_review_ids(cycle):
+            steps = [
+                step
+                for step in ("self_review", "peer_feedback", "manager_review")
+                if cycle.deadlines[step] - lead <= today <= cycle.deadlines[step]
+            ]
+            for review_id in await self.repo.awaiting_reminder(cycle, steps):
                 review = await self.repo.review(cycle.tenant, review_id)
                 if review is not None:
                     sent += await self._change(review, lambda r: r.remind(today, lead))

@@ -110,7 +110,12 @@ class FakeReviews:
             if d["tenant"] == tenant and all(v is None or d[k] == v for k, v in match.items())
         ]
 
-    async def open_review_ids(self, cycle: Cycle, limit: int = 5000) -> list[str]:
+    async def awaiting_reminder(
+        self, cycle: Cycle, steps: Sequence[str], limit: int = 5000
+    ) -> list[str]:
+        # every open review when a step's window is open: the aggregate decides
+        if not steps:
+            return []
         return [d["id"] for d in self.reviews.values() if d["cycle_id"] == cycle.id and d["open"]]
 
     async def level_of(self, tenant: str, person_id: str) -> CareerLevel | None:
