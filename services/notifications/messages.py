@@ -81,7 +81,7 @@ def describe(payload: EventPayload) -> tuple[str, str]:
             return ("Welcome to Northstar", f"Welcome, {name}! Set your first career goal.")
         case ReviewAssigned():
             return (
-                f"Your {payload.cycle_name} review is open",
+                f"Your review is open: {payload.cycle_name}",
                 f"Write your self review by {payload.self_review_due} and nominate peers.",
             )
         case ReviewPeersNominated():

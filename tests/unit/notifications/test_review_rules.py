@@ -26,7 +26,7 @@ async def test_each_review_event_goes_to_the_person_whose_turn_it_is(world: Worl
         )
     )
     [assigned] = world.notifications.of("ada")
-    assert assigned.title == "Your H2 review is open"
+    assert assigned.title == "Your review is open: H2"
     assert assigned.data["review_id"] == "r1"  # the web links to /reviews/r1
     assert world.notifications.of("max") == []
     await world.receive(ReviewSubmitted(**REVIEW, manager_id="max", form="self"))
