@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from services.reviews.records import (
     STEPS,
@@ -49,8 +50,9 @@ class Cycle:
     events: list[PendingEvent] = field(default_factory=list, repr=False)
 
     @classmethod
-    def create(cls, **values: object) -> Cycle:
-        cycle = cls(**values)  # type: ignore[arg-type]
+    def create(cls, **values: Any) -> Cycle:
+        """A new cycle (draft) whose name, period and deadlines hold together."""
+        cycle = cls(**values)
         if not cycle.name.strip() or len(cycle.name) > 200:
             raise InvalidInput("a cycle needs a name of at most 200 characters")
         if cycle.period_end < cycle.period_start:

@@ -1,9 +1,8 @@
-"""Review cycles and reviews: the rules, with no I/O.
+"""A review: the rules, with no I/O (its cycle is in ``cycle.py``).
 
-A cycle is created by HR (draft), launched (a review per person of its population), its
-calibration closed, then released. A review holds the person's self review, the peers they
-nominate and their manager approves, the manager review, HR's calibration adjustments (kept,
-with who, when and why), and the release and acknowledgement. Methods enforce the order of the
+A review holds the person's self review, the peers they nominate and their manager approves,
+the manager review, HR's calibration adjustments (kept, with who, when and why), and the
+release and acknowledgement. Methods enforce the order of the
 steps and record the events of each change; ids of events a retry could repeat are
 deterministic (``PendingEvent.key``).
 """

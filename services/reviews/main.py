@@ -49,7 +49,7 @@ def create_app(settings: ReviewsSettings | None = None, *, clock: Clock = utcnow
                     lease_ttl_s=settings.scheduler_lease_ttl_s,
                 )
             )
-        service.provide(reviews=reviews, career=career, directory=directory)
+        service.provide(reviews=reviews, career=career)
 
     return create_service_app(
         name="reviews",
