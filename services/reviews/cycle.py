@@ -18,6 +18,9 @@ from shared.errors import Conflict, InvalidInput
 from shared.events.envelope import EventPayload
 from shared.events.reviews import ReviewCycleLaunched, ReviewReminderDue, Step
 
+MAX_PERIOD = timedelta(days=3 * 366)
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
+
 
 @dataclass(frozen=True)
 class Population:
@@ -57,10 +60,20 @@ class Cycle:
             raise InvalidInput("a cycle needs a name of at most 200 characters")
         if cycle.period_end < cycle.period_start:
             raise InvalidInput("the period ends before it starts")
+        if not (cycle.period_start >= EARLIEST and cycle.period_end <= LATEST):
+            raise InvalidInput(f"the period lies between {EARLIEST} and {LATEST}")
+        if cycle.period_end - cycle.period_start > MAX_PERIOD:
+            raise InvalidInput("a review period lasts at most three years")
         missing = [s for s in STEPS if s not in cycle.deadlines]
         if missing or set(cycle.deadlines) - set(STEPS):
             raise InvalidInput(f"deadlines are needed for exactly these steps: {list(STEPS)}")
         d = cycle.deadlines
+        # the reminder job does date arithmetic on them: keep them near the period
+        latest = cycle.period_end + MAX_PERIOD
+        if any(not cycle.period_start <= day <= latest for day in d.values()):
+            raise InvalidInput(
+                "deadlines fall between the period's start and 3 years after its end"
+            )
         ordered = [
             ("self_review", "manager_review"),
             ("peer_feedback", "manager_review"),

@@ -71,6 +71,10 @@ def payloads(r: Review, kind: type) -> list:
         {"deadlines": deadlines(calibration=35)},
         {"deadlines": deadlines(peer_feedback=21)},
         {"deadlines": {"self_review": TODAY}},
+        {"period_start": date(1, 1, 1)},
+        {"period_end": date(9999, 12, 31)},
+        {"period_start": TODAY - timedelta(days=4000)},
+        {"deadlines": deadlines(release=5000)},
     ],
 )
 def test_a_cycle_with_bad_dates_or_steps_is_refused(bad: dict[str, object]) -> None:
