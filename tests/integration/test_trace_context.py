@@ -1,8 +1,10 @@
 """Trace context end to end on the real broker: a webhook's ``traceparent`` reaches the goal events
-it causes, as ``ce_traceparent`` with the same trace id."""
+it causes, as ``ce_traceparent`` with the same trace id, then the notification's outbound webhook
+(``traceparent`` header) and its ``notification.delivered`` event."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import orjson
@@ -12,10 +14,15 @@ from services.goals.config import GoalsSettings
 from services.goals.main import create_app as goals_app
 from services.kpi_ingest.config import KpiIngestSettings
 from services.kpi_ingest.main import create_app as ingest_app
+from services.notifications.config import NotificationsSettings
+from services.notifications.main import create_app as notifications_app
+from shared.events import from_record, topics
+from shared.events.notifications import NotificationDelivered
 from shared.tracing import trace_id_of
 from tests.integration.goals.helpers import goal_events, of_type
 from tests.integration.kpi_ingest.helpers import create_source, read_events, signed
-from tests.support import bearer, isolated_settings, running, unique
+from tests.integration.notifications.receivers import WebhookReceiver
+from tests.support import bearer, eventually, isolated_settings, read_topic, running, unique
 
 pytestmark = pytest.mark.integration
 
@@ -29,14 +36,37 @@ def span_of(traceparent: str | None) -> str:
     return traceparent.split("-")[2]
 
 
-async def test_a_webhooks_trace_continues_on_the_datapoint_and_the_goal_events_it_causes() -> None:
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    hooks = WebhookReceiver()
+    hooks.start()
+    yield hooks
+    hooks.stop()
+
+
+async def test_a_webhooks_trace_continues_through_every_service_it_reaches(
+    receiver: WebhookReceiver,
+) -> None:
     run_id = unique()
     goals_settings = isolated_settings(GoalsSettings, run_id, scheduler_enabled=False)
     ingest_settings = isolated_settings(KpiIngestSettings, run_id)
+    notifications_settings = isolated_settings(
+        NotificationsSettings,
+        run_id,
+        outbound_allow_list=[f"127.0.0.1:{receiver.port}"],
+        worker_poll_interval_s=0.1,
+    )
     async with (
         running(goals_app(goals_settings)) as goals,
         running(ingest_app(ingest_settings)) as ingest,
+        running(notifications_app(notifications_settings)) as notifications,
     ):
+        subscribed = await notifications.post(
+            "/v1/webhook-subscriptions",
+            json={"url": receiver.url("/hook"), "event_types": ["northstar.goal.milestone_*"]},
+            headers=bearer("acme", "admin", "admin", settings=notifications_settings),
+        )
+        assert subscribed.status_code == 201, subscribed.text
         pm = bearer("acme", "pm", settings=goals_settings)
         created = await goals.post(
             "/v1/goals",
@@ -98,3 +128,18 @@ async def test_a_webhooks_trace_continues_on_the_datapoint_and_the_goal_events_i
             assert trace_id_of(event.traceparent) == TRACE_ID, event
             # the consumer's span is a child of the data point's, not the same span
             assert span_of(event.traceparent) != span_of(recorded.traceparent)
+
+        # notifications: the milestone's outbound webhook and its delivered event, same trace
+        [hook] = await eventually(lambda: receiver.at("/hook"), timeout=30)
+        assert trace_id_of(hook.headers.get("traceparent")) == TRACE_ID, hook.headers
+        records = await read_topic(
+            notifications_settings,
+            topics.NOTIFICATIONS,
+            enough=lambda found: bool(found),
+            timeout=20,
+            linger_s=0.2,
+        )
+        delivered = [from_record(r.value, list(r.headers)) for r in records]
+        delivered = [e for e in delivered if e.type == NotificationDelivered.event_type]
+        assert delivered
+        assert {trace_id_of(e.traceparent) for e in delivered} == {TRACE_ID}
