@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Span, SpanKind
@@ -66,6 +67,13 @@ def continued_span(
     with _tracer().start_as_current_span(
         name, context=parent, kind=kind, attributes=attributes
     ) as span:
+        yield span
+
+
+@contextmanager
+def new_trace(name: str) -> Iterator[Span]:
+    """A current span that starts a trace of its own (a scheduled round: no request caused it)."""
+    with _tracer().start_as_current_span(name, context=Context()) as span:
         yield span
 
 

@@ -74,3 +74,28 @@ async def test_an_http_request_continues_its_traceparent() -> None:
         await client.get("/")
     assert trace_id_of(seen[0]) == TRACE_ID
     assert trace_id_of(seen[1]) not in (None, TRACE_ID)
+
+
+async def test_each_background_round_is_a_trace_of_its_own() -> None:
+    import asyncio
+
+    from shared.background import BackgroundLoop
+
+    seen: list[str | None] = []
+    done = asyncio.Event()
+
+    async def round_() -> bool:
+        seen.append(current_traceparent())
+        if len(seen) == 2:
+            done.set()
+        return len(seen) < 2  # busy once: the second round follows at once
+
+    with continued_span("the caller's request", TRACEPARENT):
+        loop = BackgroundLoop("test-loop", round_, interval_s=60)
+        await loop.start()
+    await asyncio.wait_for(done.wait(), 10)
+    await loop.stop()
+    traces = [trace_id_of(t) for t in seen]
+    assert None not in traces
+    assert TRACE_ID not in traces  # not the trace of whoever started the loop
+    assert traces[0] != traces[1]
