@@ -34,8 +34,12 @@ def configure_tracing(service: str) -> None:
     trace.set_tracer_provider(TracerProvider(resource=Resource.create({SERVICE_NAME: service})))
 
 
+# a proxy until configure_tracing installs the provider; fetched once (get_tracer is costly)
+_TRACER = trace.get_tracer(_TRACER_NAME)
+
+
 def _tracer() -> trace.Tracer:
-    return trace.get_tracer(_TRACER_NAME)
+    return _TRACER
 
 
 def current_traceparent() -> str | None:
