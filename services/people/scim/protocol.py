@@ -247,7 +247,9 @@ def parse_group(body: dict[str, Any], ctx: Context) -> Group:
 def parse_search(body: dict[str, Any]) -> SearchRequest[Any]:
     try:
         with POLICY:
-            return SearchRequest.model_validate(body, scim_ctx=Context.SEARCH_REQUEST)
+            return SearchRequest.model_validate(
+                _canonical_keys(body), scim_ctx=Context.SEARCH_REQUEST
+            )
     except (ValidationError, SCIMException) as exc:
         raise scim_error(exc) from exc
 

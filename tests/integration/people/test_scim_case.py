@@ -93,6 +93,21 @@ async def test_filters_and_attributes_match_names_in_any_case(people: People) ->
         assert found.status_code == 200, (query, found.text)
         assert [r["id"] for r in found.json()["Resources"]] == [user["id"]], query
 
+    searched = await people.client.post(
+        f"{SCIM}/Users/.search",
+        json={
+            "Schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "Filter": 'userName EQ "babs"',
+            "StartIndex": 1,
+            "Count": 10,
+            "Attributes": ["UserName"],
+        },
+        headers=auth,
+    )
+    assert searched.status_code == 200, searched.text
+    assert [r["id"] for r in searched.json()["Resources"]] == [user["id"]]
+    assert "emails" not in searched.json()["Resources"][0]
+
     picked = await people.client.get(
         f"{SCIM}/Users/{user['id']}",
         params={"attributes": "UserName,Name.GivenName"},
