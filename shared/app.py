@@ -29,6 +29,7 @@ from shared.messaging.topics import ensure_topics
 from shared.mongo import create_client, ensure_indexes, open_database, ping
 from shared.observability import RequestContextMiddleware, configure_logging, get_logger
 from shared.problems import ErrorRenderer, install_problem_handlers, problem_response
+from shared.tracing import configure_tracing
 
 __all__ = ["Lifecycle", "Runtime", "Wiring", "create_service_app"]
 
@@ -160,6 +161,7 @@ def create_service_app(
         title=f"Northstar {name}", description=description, version="0.1.0", lifespan=lifespan
     )
     app.state.settings = settings
+    configure_tracing(name)
     app.state.verifier = TokenVerifier(settings)
     install_problem_handlers(app, dict(error_renderers or {}))
     # added last, so outermost: the request id and metrics cover a refused body too

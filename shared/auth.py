@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.config import CommonSettings
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, Unauthorized, Unavailable
 
 ROLES = frozenset({"employee", "hr_admin", "admin", "integration"})
 
@@ -43,8 +43,17 @@ class TokenVerifier:
 
     def __init__(self, settings: CommonSettings) -> None:
         self._settings = settings
+        # The key set is cached for ``jwt_jwks_lifespan_s``; a token naming an unknown ``kid``
+        # re-fetches it (at most once per ``jwt_jwks_refresh_cooldown_s``, so made-up kids
+        # cannot hammer the identity provider). No per-key cache (PyJWKClient's ``cache_keys``
+        # never expires): a key removed from the set is refused once the cached set expires.
         self._jwks = (
-            jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300)
+            jwt.PyJWKClient(
+                settings.jwt_jwks_url,
+                lifespan=settings.jwt_jwks_lifespan_s,
+                cooldown_duration=settings.jwt_jwks_refresh_cooldown_s,
+                timeout=5,
+            )
             if settings.jwt_jwks_url
             else None
         )
@@ -70,6 +79,9 @@ class TokenVerifier:
                     "verify_aud": self._settings.jwt_audience is not None,
                 },
             )
+        except jwt.PyJWKClientConnectionError as exc:
+            # the identity provider's key set is out of reach: not the caller's fault
+            raise Unavailable(f"the token signing keys cannot be fetched: {exc}") from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid bearer token: {exc}") from exc
         roles = claims.get("roles") or ["employee"]

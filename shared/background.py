@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 from shared.observability import get_logger
+from shared.tracing import new_trace
 
 log = get_logger(__name__)
 
@@ -57,7 +58,10 @@ class BackgroundLoop:
         while not self.stopping:
             busy = False
             try:
-                busy = bool(await self._round())
+                # each round is a trace of its own: the events and log lines of a scheduled
+                # job are tied together (a round handling an event continues that event's)
+                with new_trace(self.name):
+                    busy = bool(await self._round())
             except Exception as exc:
                 log.warning(
                     "background round failed; will retry",

@@ -66,6 +66,14 @@ class CommonSettings(BaseSettings):
     jwt_jwks_url: str | None = Field(None, validation_alias=_alias("JWT_JWKS_URL", "jwt_jwks_url"))
     jwt_issuer: str | None = Field(None, validation_alias=_alias("JWT_ISSUER", "jwt_issuer"))
     jwt_audience: str | None = Field(None, validation_alias=_alias("JWT_AUDIENCE", "jwt_audience"))
+    jwt_jwks_lifespan_s: float = Field(
+        300.0, gt=0, validation_alias=_alias("JWT_JWKS_LIFESPAN_S", "jwt_jwks_lifespan_s")
+    )
+    jwt_jwks_refresh_cooldown_s: float = Field(
+        30.0,
+        ge=0,
+        validation_alias=_alias("JWT_JWKS_REFRESH_COOLDOWN_S", "jwt_jwks_refresh_cooldown_s"),
+    )
 
     max_body_bytes: int = 1_048_576
     outbox_poll_interval_s: float = 0.5

@@ -13,8 +13,11 @@ import uuid
 from typing import Any
 
 import structlog
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.tracing import add_trace_ids, continued_span
 
 HTTP_REQUESTS = Counter(
     "northstar_http_requests_total",
@@ -85,6 +88,7 @@ def configure_logging(level: str = "INFO") -> None:
     """Render every log line (ours and the libraries') as one JSON object."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -148,10 +152,13 @@ def get_logger(name: str) -> structlog.stdlib.BoundLogger:
 
 
 class RequestContextMiddleware:
-    """Request id (bound to every log line of the request) and RED metrics.
+    """Request id (bound to every log line of the request), the request's span and RED metrics.
 
-    Pure ASGI (not BaseHTTPMiddleware) so it adds almost nothing to the hot path of webhook
-    ingest.
+    The span continues the W3C ``traceparent`` the request brings, or starts a trace; events the
+    request produces carry it (shared.tracing).
+
+        Pure ASGI (not BaseHTTPMiddleware) so it adds almost nothing to the hot path of webhook
+        ingest.
     """
 
     def __init__(self, app: ASGIApp, service: str) -> None:
@@ -163,10 +170,12 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = ""
+        traceparent: str | None = None
         for name, value in scope.get("headers") or ():
             if name == b"x-request-id":
                 request_id = value.decode("latin-1")
-                break
+            elif name == b"traceparent":
+                traceparent = value.decode("latin-1")
         request_id = request_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
@@ -186,16 +195,25 @@ class RequestContextMiddleware:
             await send(message)
 
         HTTP_IN_FLIGHT.labels(self.service).inc()
+        method = scope["method"]
         try:
-            await self.app(scope, receive, send_with_id)
+            with continued_span(method, traceparent, kind=SpanKind.SERVER) as span:
+                try:
+                    await self.app(scope, receive, send_with_id)
+                finally:
+                    span.update_name(f"{method} {_template(scope)}")
+                    span.set_attribute("http.response.status_code", status)
         finally:
             HTTP_IN_FLIGHT.labels(self.service).dec()
-            self._observe(scope, scope["method"], status, started)
+            self._observe(scope, method, status, started)
             structlog.contextvars.clear_contextvars()
 
     def _observe(self, scope: Scope, method: str, status: int, started: float) -> None:
-        route = scope.get("route")
-        # the route template, not the raw path, keeps label cardinality bounded
-        template = getattr(route, "path", None) or "unmatched"
+        template = _template(scope)
         HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
         HTTP_LATENCY.labels(self.service, method, template).observe(time.perf_counter() - started)
+
+
+def _template(scope: Scope) -> str:
+    # the route template, not the raw path, keeps label cardinality bounded
+    return getattr(scope.get("route"), "path", None) or "unmatched"

@@ -1,4 +1,4 @@
-"""The KPI binding index: which active goals a data point may move, by ``_id`` lookups.
+"""The KPI binding index: which draft or active goals a data point may move, by ``_id`` lookups.
 
 Documents of ``goal_kpi_bindings`` (keys from ``services.goals.bindings``):
 - ``{_id: binding_key, tenant, metric, goal_ids: [...]}``: the goals indexed under one

@@ -1,10 +1,10 @@
 """Where a KPI data point finds the goals it may move: binding keys (pure, no I/O).
 
 A key result bound to ``metric`` with filters F matches a point of that metric whose dimensions
-hold every pair of F. The store indexes each *active* goal under one key per bound key result,
-``[tenant, metric, sorted F]`` as compact JSON (unambiguous whatever names and values contain),
-so a lookup by ``_id`` equality finds it: the one filter FerretDB 1.x evaluates in its backend
-instead of scanning every document.
+hold every pair of F. The store indexes each draft or active goal under one key per bound key
+result, ``[tenant, metric, sorted F]`` as compact JSON (unambiguous whatever names and values
+contain), so a lookup by ``_id`` equality finds it: the one filter FerretDB 1.x evaluates in its
+backend instead of scanning every document.
 
 A point cannot guess which filters exist, and trying every subset of its dimensions would cost
 2^n lookups (kpi-ingest allows 16 dimensions: 65,536). So the store also keeps, per tenant and
@@ -52,12 +52,12 @@ def keys_for_point(
 
 
 def goal_bindings(goal: Goal) -> dict[str, tuple[str, str]]:
-    """Binding key -> (metric, shape) for each KPI-bound key result; none unless active.
+    """Binding key -> (metric, shape) for each KPI-bound key result of a draft or active goal.
 
-    Only an active goal moves with data points (``Goal.apply_datapoint``), so drafts and
-    finished goals are indexed nowhere.
+    A finished goal no longer moves with data points (``Goal.apply_datapoint``), so it is
+    indexed nowhere.
     """
-    if goal.status != "active":
+    if goal.status in ("achieved", "abandoned"):
         return {}
     return {
         binding_key(goal.tenant, kr.kpi.metric, kr.kpi.filters): (

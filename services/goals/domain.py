@@ -257,8 +257,13 @@ class Goal(ReviewRules):
         self._recompute(cause, today, now, margin)
 
     def apply_datapoint(self, point: DataPoint, *, now: datetime, margin: float) -> bool:
-        """Move every matching KPI-bound key result once; False when nothing changed."""
-        if self.status != "active" or self.has_applied(point.id):
+        """Move every matching KPI-bound key result once; False when nothing changed.
+
+        A draft moves too, so that it shows where its KPIs stand when it is activated (its
+        milestones wait, and activation takes its progress as the baseline); a draft without
+        a ``start_date`` has no period yet, so its ``sum`` key results count nothing.
+        """
+        if self.status in ("achieved", "abandoned") or self.has_applied(point.id):
             return False
         if not any(
             kr.kpi and kr.kpi.matches(point.metric, point.dimensions)
@@ -266,11 +271,9 @@ class Goal(ReviewRules):
         ):
             return False
         self.remember(point.id, now)
-        moved = [
-            kr.id
-            for kr in self.key_results.values()
-            if kr.apply(point, (self.start_date, self.due_date))
-        ]
+        unstarted = self.status == "draft" and self.start_date is None
+        period = (date.max if unstarted else self.start_date, self.due_date)
+        moved = [kr.id for kr in self.key_results.values() if kr.apply(point, period)]
         if not moved:
             return True  # remembered (e.g. an older point under ``latest``), nothing moved
         self.updated_at = now

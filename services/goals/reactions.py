@@ -31,7 +31,7 @@ class GoalReactions:
         self._all_indexed = False
 
     async def apply_datapoint(self, tenant: str, point: DataPoint) -> int:
-        """Move every active bound key result of the tenant that the point matches.
+        """Move every bound key result of the tenant's draft and active goals the point matches.
 
         Only the goals indexed under a binding the point matches are read (``_id`` lookups;
         the cost does not grow with the tenant's other goals). Each goal remembers the point's

@@ -41,7 +41,8 @@ def _series(request: Request) -> Series:
 
 @router.post("/webhooks/{source_id}", tags=["webhooks"], status_code=202)
 async def receive_webhook(source_id: str, request: Request) -> Response:
-    """Receive signed data points from an analytics tool (Standard Webhooks)."""
+    """Receive data points from an analytics tool: signed (Standard Webhooks, Segment's
+    X-Signature) or, for a source created with bearer or basic auth, with its token."""
     arrived = datetime.now(UTC)  # the signature's age is judged here, not after any wait
     ingest: Ingest = request.app.state.kpi_ingest
     length = request.headers.get("content-length", "")
@@ -54,11 +55,11 @@ async def receive_webhook(source_id: str, request: Request) -> Response:
 async def create_source(
     body: SourceCreate, principal: AdminPrincipal, request: Request
 ) -> SourceCreated:
-    """Register a webhook source; the answer holds its signing secret, shown only this once."""
-    source = await _admin(request).create_source(
-        principal.tenant, body.name, body.format, body.mapping
+    """Register a webhook source; the answer holds its secret or token, shown only this once."""
+    source, secret = await _admin(request).create_source(
+        principal.tenant, body.name, body.format, body.mapping, body.auth
     )
-    return SourceCreated(**SourcePublic.of(source).model_dump(), secret=source.secrets[0].value)
+    return SourceCreated(**SourcePublic.of(source).model_dump(), secret=secret)
 
 
 @router.get("/sources", tags=["sources"], response_model=Page[SourcePublic])

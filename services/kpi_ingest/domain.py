@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from services.kpi_ingest.credentials import SourceAuth
 from shared.errors import InvalidInput
 
 MetricKind = Literal["gauge", "counter"]
@@ -60,6 +61,9 @@ BUILTIN_METRICS: dict[str, MetricDefinition] = {
 
 @dataclass(frozen=True)
 class SourceSecret:
+    """A signing secret (``signature`` sources) or a token's SHA-256 digest (``bearer``,
+    ``basic``: the token itself is shown once and never stored)."""
+
     value: str
     created_at: datetime
     expires_at: datetime | None = None
@@ -79,6 +83,8 @@ class Source:
     mapping: Mapping[str, Any]
     secrets: tuple[SourceSecret, ...]
     created_at: datetime
+    # how deliveries authenticate: a signature, or a token for senders that cannot sign
+    auth: SourceAuth = "signature"
 
     def secrets_valid_at(self, now: datetime) -> list[str]:
         return [s.value for s in self.secrets if s.valid_at(now)]

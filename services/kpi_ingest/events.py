@@ -13,7 +13,7 @@ SOURCE = "northstar/kpi-ingest"
 RECORDED = KpiDatapointRecorded.event_type
 
 
-def datapoint_recorded(point: DataPoint, now: datetime) -> Envelope:
+def datapoint_recorded(point: DataPoint, now: datetime, traceparent: str | None = None) -> Envelope:
     """``kpi.datapoint.recorded`` whose event id is the point's id, so a resend is the same event.
 
     The subject is the metric; the partition key is the point's series (shared.events.kpi).
@@ -29,6 +29,7 @@ def datapoint_recorded(point: DataPoint, now: datetime) -> Envelope:
         data=datapoint_data(point),
         time=now,
         partitionkey=series_key(point.tenant, point.metric, point.dimensions),
+        traceparent=traceparent,
     )
 
 

@@ -28,13 +28,22 @@ from pymongo.errors import PyMongoError
 from services.kpi_ingest.admission import Admission, SharedRateLimit
 from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.config import KpiIngestSettings
+from services.kpi_ingest.credentials import check_token
 from services.kpi_ingest.deliveries import DeliveryLog
 from services.kpi_ingest.domain import Source, accept_points
-from services.kpi_ingest.formats import FORMATS, ParseContext
+from services.kpi_ingest.formats import FORMATS, ParseContext, segment
 from services.kpi_ingest.publishing import PointPublisher
+from services.kpi_ingest.repository import REPLAY_WINDOW
 from services.kpi_ingest.signing import SignatureCheck, StaleSignature
 from services.kpi_ingest.telemetry import DATAPOINTS, WEBHOOK_REQUESTS
-from shared.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, Unavailable
+from shared.errors import (
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    Unavailable,
+)
 
 T = TypeVar("T")
 
@@ -54,6 +63,8 @@ class IngestLimits:
     lookup_timeout_s: float = 2.0
     max_in_flight_requests: int = 256
     max_in_flight_bytes: int = 32 * 1_048_576
+    # how old a Segment X-Signature delivery may be: what the delivery log remembers
+    replay_window: timedelta = REPLAY_WINDOW
 
     @classmethod
     def of(cls, settings: Any) -> IngestLimits:
@@ -145,7 +156,12 @@ class Ingest:
         now = datetime.now(UTC)
         secrets = source.secrets_valid_at(now)
         stale: StaleSignature | None = None
-        if (
+        segment_signed = False
+        if source.auth != "signature":
+            # a sender that cannot sign: its token; a webhook-id, if sent, names the delivery
+            check_token(source.auth, headers, secrets)
+            delivery = headers.get("webhook-id") or "body:" + hashlib.sha256(body).hexdigest()
+        elif (
             source.format == "segment"
             and "x-signature" in headers
             and ("webhook-signature" not in headers)
@@ -153,6 +169,7 @@ class Ingest:
             self._signatures.segment(body, headers["x-signature"], secrets)
             # Segment resends the same body; its hash is the delivery's identity
             delivery = "x-signature:" + hashlib.sha256(body).hexdigest()
+            segment_signed = True
         else:
             try:
                 delivery = self._signatures.standard(body, headers, secrets, arrived)
@@ -166,6 +183,8 @@ class Ingest:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise InvalidInput(f"the body is not JSON: {exc}") from None
+        if segment_signed and not self.deliveries.accepted(key):
+            self._refuse_unless_recent(payload, arrived)
 
         parsed = FORMATS[source.format].parse(payload, source.mapping, ParseContext(delivery, now))
         if not await self.deliveries.claim(key):
@@ -180,6 +199,22 @@ class Ingest:
             return reply
         finally:
             self.deliveries.release(key, accepted)
+
+    def _refuse_unless_recent(self, payload: Any, arrived: datetime) -> None:
+        """An X-Signature has no timestamp, so a captured delivery verifies forever: one the
+        delivery log may have forgotten (older than its window) is refused, judged by the
+        calls' own times, which the signature covers."""
+        sent = segment.sent_at(payload)
+        if sent is None:
+            raise Unauthorized(
+                "an X-Signature delivery needs receivedAt, sentAt or timestamp on its calls"
+            )
+        if arrived - sent > self._limits.replay_window:
+            raise Unauthorized(
+                "the delivery is older than the replay window "
+                f"({int(self._limits.replay_window.total_seconds())} s); "
+                "it cannot be told from a replay"
+            )
 
     def _duplicate(self, source: Source, parsed: Any) -> Reply:
         DATAPOINTS.labels(self._service, source.id, source.format, "duplicate").inc(

@@ -17,6 +17,7 @@ from shared.events.codec import datapoint_records
 from shared.events.topics import KPI_DATAPOINTS
 from shared.messaging.producer import EventProducer
 from shared.observability import EVENTS_PUBLISHED
+from shared.tracing import current_traceparent
 
 
 class PointPublisher(Protocol):
@@ -37,6 +38,9 @@ class KafkaPoints:
         return cls(producer, settings.topic(KPI_DATAPOINTS), settings.service_name)
 
     async def publish_points(self, points: Sequence[DataPoint], now: datetime) -> None:
-        records = datapoint_records(points, source=SOURCE, now=now)
+        # the request's span: the points continue the sender's trace (shared.tracing)
+        records = datapoint_records(
+            points, source=SOURCE, now=now, traceparent=current_traceparent()
+        )
         await self._producer.send_records(self._topic, records)
         EVENTS_PUBLISHED.labels(self._service, self._topic, RECORDED).inc(len(records))

@@ -53,6 +53,7 @@ def _source(doc: Document) -> Source:
             for s in doc.get("secrets", [])
         ),
         created_at=as_utc(doc["created_at"]),
+        auth=doc.get("auth", "signature"),
     )
 
 
@@ -70,6 +71,7 @@ def _source_doc(source: Source) -> Document:
             for s in source.secrets
         ],
         "created_at": source.created_at,
+        "auth": source.auth,
     }
 
 
@@ -294,6 +296,11 @@ class KpiRepository:
         return True
 
 
+# How long accepted deliveries are remembered; a delivery older than this cannot be replayed
+# (Standard Webhooks: the 5-minute tolerance; Segment's X-Signature: the calls' own times).
+REPLAY_WINDOW = timedelta(hours=1)
+
+
 def prune_horizon(now: datetime) -> datetime:
-    """Deliveries older than this cannot be replayed (the signature tolerance is 5 minutes)."""
-    return now - timedelta(hours=1)
+    """Deliveries older than this are forgotten."""
+    return now - REPLAY_WINDOW

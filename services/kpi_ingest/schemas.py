@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from services.kpi_ingest.credentials import SourceAuth
 from services.kpi_ingest.domain import MetricDefinition, Source, SourceFormat
 from shared.schemas import JsonObject
 
@@ -16,12 +17,19 @@ class SourceCreate(BaseModel):
     format: SourceFormat
     # stored as JSON text (sender metric names such as OTLP's hold dots): keys are free
     mapping: JsonObject = Field(default_factory=dict)
+    auth: SourceAuth = Field(
+        "signature",
+        description="signature: Standard Webhooks (or Segment's X-Signature) with a whsec_ "
+        "secret; bearer or basic: an Authorization header with a token, for senders that "
+        "cannot sign (an OpenTelemetry collector, Amplitude, Mixpanel)",
+    )
 
 
 class SourcePublic(BaseModel):
     id: str
     name: str
     format: SourceFormat
+    auth: SourceAuth
     mapping: dict[str, Any]
     webhook_path: str
     created_at: datetime
@@ -35,6 +43,7 @@ class SourcePublic(BaseModel):
             id=source.id,
             name=source.name,
             format=source.format,
+            auth=source.auth,
             mapping=dict(source.mapping),
             webhook_path=f"/v1/webhooks/{source.id}",
             created_at=source.created_at,
@@ -43,9 +52,12 @@ class SourcePublic(BaseModel):
 
 
 class SourceCreated(SourcePublic):
-    """The one response that shows the signing secret; it is never shown again."""
+    """The one response that shows the signing secret or token; it is never shown again."""
 
-    secret: str
+    secret: str = Field(
+        description="signature sources: the whsec_ signing secret; bearer and basic sources: "
+        "the token (basic: the password, with any user name)"
+    )
 
 
 class MetricCreate(BaseModel):

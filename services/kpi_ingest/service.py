@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.kpi_ingest.catalog import Catalog
+from services.kpi_ingest.credentials import SourceAuth, digest, new_token
 from services.kpi_ingest.domain import (
     BUILTIN_METRICS,
     MetricDefinition,
@@ -28,6 +29,16 @@ METRIC_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 SECRET_BYTES = 24  # whsec_ + base64 of 24 random bytes
 
 
+def _credential(auth: SourceAuth) -> tuple[str, str]:
+    """What the admin is shown once, and what is stored: a signing secret is kept as is (an
+    HMAC needs it), a token only as its digest."""
+    if auth == "signature":
+        secret = new_secret(SECRET_BYTES)
+        return secret, secret
+    token = new_token()
+    return token, digest(token)
+
+
 class Admin:
     def __init__(self, repo: KpiRepository, catalog: Catalog, rotation_grace: timedelta) -> None:
         self._repo = repo
@@ -37,24 +48,32 @@ class Admin:
     # ---------------------------------------------------------------- sources
 
     async def create_source(
-        self, tenant: str, name: str, format: SourceFormat, mapping: Mapping[str, Any]
-    ) -> Source:
+        self,
+        tenant: str,
+        name: str,
+        format: SourceFormat,
+        mapping: Mapping[str, Any],
+        auth: SourceAuth = "signature",
+    ) -> tuple[Source, str]:
+        """The new source and its secret or token, which only this answer shows."""
         if format not in FORMATS:
             raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
         FORMATS[format].check_mapping(mapping)
         now = datetime.now(UTC)
+        shown, kept = _credential(auth)
         source = Source(
             id="src_" + random.token_hex(12),
             tenant=tenant,
             name=name,
             format=format,
             mapping=dict(mapping),
-            secrets=(SourceSecret(new_secret(SECRET_BYTES), now),),
+            secrets=(SourceSecret(kept, now),),
             created_at=now,
+            auth=auth,
         )
         await self._repo.add_source(source)
         self._catalog.forget_source(source.id)
-        return source
+        return source, shown
 
     async def source(self, tenant: str, source_id: str) -> Source:
         source = await self._repo.source(source_id, tenant)
@@ -66,13 +85,13 @@ class Admin:
         return await self._repo.sources_of(tenant)
 
     async def rotate_secret(self, tenant: str, source_id: str) -> tuple[Source, str]:
-        """A new secret; the previous one keeps verifying for the grace period."""
+        """A new secret (or token); the previous one keeps verifying for the grace period."""
         source = await self.source(tenant, source_id)
-        secret = new_secret(SECRET_BYTES)
-        rotated = source.rotate(secret, datetime.now(UTC), self._grace)
+        shown, kept = _credential(source.auth)
+        rotated = source.rotate(kept, datetime.now(UTC), self._grace)
         await self._repo.save_secrets(rotated)
         self._catalog.forget_source(source_id)
-        return rotated, secret
+        return rotated, shown
 
     async def delete_source(self, tenant: str, source_id: str) -> None:
         if not await self._repo.delete_source(tenant, source_id):

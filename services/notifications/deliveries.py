@@ -36,7 +36,15 @@ from shared.mongo import Document
 DELIVERIES = "deliveries"
 WITHOUT_OUTBOX = {"pending_events": 0}
 # fields a kind of delivery does not have are left out of its document
-OPTIONAL = ("subscription_id", "title", "summary", "payload", "day", "item_count")
+OPTIONAL = (
+    "subscription_id",
+    "title",
+    "summary",
+    "payload",
+    "day",
+    "item_count",
+    "traceparent",
+)
 
 
 def delivery_document(d: Delivery) -> Document:
@@ -95,6 +103,7 @@ def delivery_from(doc: Document) -> Delivery:
         attempt_count=int(doc.get("attempt_count", 0)),
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
+        traceparent=doc.get("traceparent"),
     )
 
 

@@ -24,6 +24,7 @@ from shared.events.notifications import (
     NotificationDelivered,
     NotificationFailed,
 )
+from shared.tracing import current_traceparent
 
 SOURCE = "northstar/notifications"
 
@@ -107,6 +108,9 @@ class Delivery:
     last_error: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
     attempt_count: int = 0
+    # the trace of the event that caused it (the consumer's span when it was queued): the
+    # send and its outcome event continue it, an outbound webhook carries it (traceparent)
+    traceparent: str | None = field(default_factory=current_traceparent)
     # what the next save adds (never stored as such)
     new_attempt: Attempt | None = None
     events: list[Envelope] = field(default_factory=list)

@@ -28,6 +28,7 @@ from services.notifications.subscriptions import SubscriptionRepository
 from shared.background import BackgroundLoop
 from shared.directory import Person
 from shared.time import Clock
+from shared.tracing import continued_span, current_traceparent
 from shared.webhooks import signed_headers
 
 if TYPE_CHECKING:
@@ -118,6 +119,11 @@ class Dispatcher:
     # ------------------------------------------------------------------ one delivery
 
     async def process(self, delivery: Delivery) -> None:
+        # continue the trace of the event that caused the delivery (shared.tracing)
+        with continued_span(f"deliver {delivery.channel}", delivery.traceparent):
+            await self._process(delivery)
+
+    async def _process(self, delivery: Delivery) -> None:
         if delivery.channel == "webhook":
             await self._send_webhook(delivery)
             return
@@ -202,6 +208,9 @@ class Dispatcher:
         body = delivery.payload or ""
         # the signature's time is the wall clock: receivers compare it with theirs
         headers = signed_headers(sub.secret, body, msg_id=delivery.id)
+        traceparent = current_traceparent()
+        if traceparent:  # the receiver can continue the trace (W3C Trace Context)
+            headers["traceparent"] = traceparent
         result = await self._timed("webhook", self._http.post(sub.url, body.encode(), headers))
         await self._record(delivery, result)
         if result.gone:

@@ -193,15 +193,21 @@ def datapoint_data(point: RecordedPoint) -> dict[str, Any]:
 
 
 def datapoint_records(
-    points: Sequence[RecordedPoint], *, source: str, now: datetime
+    points: Sequence[RecordedPoint],
+    *,
+    source: str,
+    now: datetime,
+    traceparent: str | None = None,
 ) -> list[Record]:
     """The records :func:`to_record` writes for these points' events, byte for byte, without the
-    per-point event objects: the headers every point of a request shares are built once."""
+    per-point event objects: the headers every point of a request shares are built once
+    (``traceparent``: the request's trace context, the ``ce_traceparent`` header)."""
     spec = ("ce_specversion", SPEC_VERSION.encode())
     origin = ("ce_source", source.encode())
     kind = ("ce_type", KpiDatapointRecorded.event_type.encode())
     time = ("ce_time", rfc3339(now).encode())
     content = ("content-type", CONTENT_TYPE.encode())
+    trail = [("ce_traceparent", traceparent.encode())] if traceparent else []
     subjects: dict[tuple[str, str], tuple[tuple[str, bytes], tuple[str, bytes]]] = {}
     records: list[Record] = []
     for p in points:
@@ -222,6 +228,7 @@ def datapoint_records(
             shared[1],
             ("ce_partitionkey", key),
             content,
+            *trail,
         ]
         records.append((key, orjson.dumps(datapoint_data(p)), headers))
     return records

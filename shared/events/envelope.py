@@ -15,6 +15,8 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shared.tracing import current_traceparent
+
 
 class EventPayload(BaseModel):
     """Base of every payload in the catalogue; consumers ignore fields they don't know."""
@@ -127,7 +129,11 @@ def new_event(
     time: datetime | None = None,
     traceparent: str | None = None,
 ) -> Envelope:
-    """Wrap a payload in an envelope; pass ``id`` when a retry must produce the same event."""
+    """Wrap a payload in an envelope; pass ``id`` when a retry must produce the same event.
+
+    The event carries the current span's trace context (the request or the event that caused
+    it) unless ``traceparent`` says otherwise.
+    """
     return Envelope(
         id=id or str(uuid.uuid4()),
         type=payload.event_type,
@@ -137,7 +143,7 @@ def new_event(
         data=payload.model_dump(mode="json"),
         time=time or datetime.now(UTC),
         partitionkey=partitionkey,
-        traceparent=traceparent,
+        traceparent=traceparent or current_traceparent(),
     )
 
 

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
+from opentelemetry.trace import SpanKind
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
 from structlog.contextvars import bound_contextvars
 from tenacity import wait_exponential_jitter
@@ -42,6 +43,7 @@ from shared.observability import (
     EVENTS_RETRIED,
     get_logger,
 )
+from shared.tracing import continued_span
 
 log = get_logger(__name__)
 
@@ -254,10 +256,16 @@ class ConsumerRunner:
             attempt += 1
             started = time.perf_counter()
             try:
-                with bound_contextvars(
-                    event_id=envelope.id,
-                    tenant=envelope.tenant,
-                    trace_id=_trace_id(envelope.traceparent),
+                # the effect is a child span of the event's trace: what the handlers publish
+                # carries it on (shared.tracing); log lines get its trace id
+                with (
+                    continued_span(
+                        f"{envelope.type} process",
+                        envelope.traceparent,
+                        kind=SpanKind.CONSUMER,
+                        attributes={"messaging.destination.name": topic, "event.id": envelope.id},
+                    ),
+                    bound_contextvars(event_id=envelope.id, tenant=envelope.tenant),
                 ):
                     await self._router.dispatch(envelope)
             except MalformedEvent as exc:
@@ -348,11 +356,6 @@ class _RetryState:
 
     def __init__(self, attempt_number: int) -> None:
         self.attempt_number = attempt_number
-
-
-def _trace_id(traceparent: str | None) -> str | None:
-    parts = (traceparent or "").split("-")
-    return parts[1] if len(parts) == 4 else None
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]

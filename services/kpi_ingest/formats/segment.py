@@ -7,8 +7,10 @@ Rules in ``mapping.events`` turn calls into points: ``event`` matches a track ca
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from services.kpi_ingest.domain import parse_timestamp
 from services.kpi_ingest.formats.common import (
     ParseContext,
     Parsed,
@@ -51,3 +53,25 @@ def parse(body: Any, mapping: Mapping[str, Any], context: ParseContext) -> Parse
         ignored += not found
         points.extend(found)
     return Parsed(points=points, ignored=ignored)
+
+
+def sent_at(body: Any) -> datetime | None:
+    """When Segment took the newest call of a delivery in (``receivedAt``, else ``sentAt``, else
+    ``timestamp``); None when no call says. A delivery is never newer than this, so its age
+    bounds how long ago it could first have been sent (``X-Signature`` carries no time)."""
+    calls = body.get("batch") if isinstance(body, Mapping) else None
+    if not isinstance(calls, list):
+        calls = [body]
+    newest: datetime | None = None
+    for call in calls:
+        if not isinstance(call, Mapping):
+            continue
+        for name in ("receivedAt", "sentAt", "timestamp"):
+            try:
+                at = parse_timestamp(call.get(name)) if call.get(name) else None
+            except (ValueError, OverflowError):
+                at = None
+            if at is not None:
+                newest = at if newest is None or at > newest else newest
+                break
+    return newest

@@ -39,6 +39,7 @@ from scim2_models import (
 
 from services.people.domain import GroupFacts, PersonFacts
 from services.people.scim.errors import ScimError
+from services.people.scim.names import canonical_name
 
 UserResource = User[EnterpriseUser]
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -108,11 +109,20 @@ def scim_error(exc: SCIMException | ValidationError) -> ScimError:
 # ---------------------------------------------------------------------------- IdP dialects
 
 
+def _canonical_key(key: str) -> str:
+    """The schema's spelling of a body key: the extension URN, and attribute names in any case
+    (``UserName``, ``Manager``, ``urn:...:enterprise:2.0:User:Manager`` as a key)."""
+    key = _ENTERPRISE_VARIANT.sub(ENTERPRISE, key)
+    if key.startswith(f"{ENTERPRISE}:"):
+        return f"{ENTERPRISE}:{canonical_name(key[len(ENTERPRISE) + 1 :])}"
+    return canonical_name(key)
+
+
 def _canonical_keys(value: Any) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
-            key = _ENTERPRISE_VARIANT.sub(ENTERPRISE, key) if isinstance(key, str) else key
+            key = _canonical_key(key) if isinstance(key, str) else key
             out[key] = _canonical_keys(item)
         return out
     if isinstance(value, list):
@@ -180,10 +190,9 @@ def normalize_patch(raw: Any, users_url: str, *, user: bool) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ScimError("the body must be a JSON object", status=400, scim_type="invalidSyntax")
     body = _canonical_keys(raw)
-    operations = body.get("Operations") or body.get("operations")
+    operations = body.get("Operations")  # any spelling, made canonical above
     if not isinstance(operations, list):
         raise ScimError("a PatchOp needs Operations", status=400, scim_type="invalidSyntax")
-    body.pop("operations", None)
     body["Operations"] = [_operation(op, users_url, user=user) for op in operations]
     body.setdefault("schemas", [PATCH_OP])
     return dict(body)
@@ -238,7 +247,9 @@ def parse_group(body: dict[str, Any], ctx: Context) -> Group:
 def parse_search(body: dict[str, Any]) -> SearchRequest[Any]:
     try:
         with POLICY:
-            return SearchRequest.model_validate(body, scim_ctx=Context.SEARCH_REQUEST)
+            return SearchRequest.model_validate(
+                _canonical_keys(body), scim_ctx=Context.SEARCH_REQUEST
+            )
     except (ValidationError, SCIMException) as exc:
         raise scim_error(exc) from exc
 

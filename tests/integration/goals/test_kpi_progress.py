@@ -30,7 +30,7 @@ def datapoint(
     )
 
 
-async def create_bound_goal(svc: Running, aggregation: str) -> str:
+async def create_bound_goal(svc: Running, aggregation: str, status: str = "active") -> str:
     response = await svc.client.post(
         "/v1/goals",
         headers=svc.auth("pm"),
@@ -38,7 +38,7 @@ async def create_bound_goal(svc: Running, aggregation: str) -> str:
             "title": "Drive mobile adoption",
             "horizon": "short_term",
             "category": "outcome",
-            "status": "active",
+            "status": status,
             "feedback_reviewer_ids": ["mentor-1"],
             "key_results": [
                 {
@@ -116,3 +116,30 @@ async def test_datapoints_move_a_bound_key_result_and_fire_each_milestone_once()
             "source_id": "segment",
             "metric": "adoption_rate",
         }
+
+
+async def test_a_drafts_kpi_progress_moves_and_its_milestones_wait_for_activation() -> None:
+    async with goals_service() as svc:
+        draft = await create_bound_goal(svc, "latest", status="draft")
+        await svc.publish(datapoint("dp-draft-60", 60, 1), "acme:adoption_rate")
+
+        async def moved() -> bool:
+            return await progress_of(svc, draft) == 0.6
+
+        await eventually(moved, timeout=30)
+        activated = await svc.client.post(
+            f"/v1/goals/{draft}/status", headers=svc.auth("pm"), json={"status": "active"}
+        )
+        assert activated.status_code == 200, activated.text
+        await svc.publish(datapoint("dp-active-80", 80, 2), "acme:adoption_rate")
+        events = await goal_events(
+            svc.settings, lambda es: bool(of_type(es, "milestone_reached", draft)), linger_s=1.0
+        )
+        # 25 % and 50 % passed while drafting: the starting point, not celebrated
+        assert [e.data["milestone"] for e in of_type(events, "milestone_reached", draft)] == [
+            "0.75"
+        ]
+        assert [e.data["new_progress"] for e in of_type(events, "progress_updated", draft)] == [
+            0.6,
+            0.8,
+        ]

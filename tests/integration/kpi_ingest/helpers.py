@@ -35,10 +35,11 @@ async def create_source(
     fmt: str,
     mapping: dict[str, Any] | None = None,
     tenant: str = TENANT,
+    auth: str = "signature",
 ) -> tuple[str, str]:
     response = await client.post(
         "/v1/sources",
-        json={"name": f"{fmt} source", "format": fmt, "mapping": mapping or {}},
+        json={"name": f"{fmt} source", "format": fmt, "mapping": mapping or {}, "auth": auth},
         headers=admin(tenant),
     )
     assert response.status_code == 201, response.text

@@ -102,7 +102,9 @@ async def test_segment_x_signature_is_accepted_and_a_resent_call_publishes_nothi
     client: httpx.AsyncClient, settings: KpiIngestSettings
 ) -> None:
     source_id, secret = await create_source(client, "segment", SEGMENT_MAPPING)
-    body = orjson.dumps(segment_track("ajs-xsig-1", 9.5))
+    now = datetime.now(UTC).isoformat()
+    call = {**segment_track("ajs-xsig-1", 9.5), "receivedAt": now, "sentAt": now}
+    body = orjson.dumps(call)
     signature = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
     headers = {"content-type": "application/json", "x-signature": signature}
 

@@ -63,11 +63,12 @@ def goal(status: str, *filters: dict[str, str]) -> Goal:
     )  # type: ignore[arg-type]
 
 
-def test_only_an_active_goal_is_indexed_once_per_bound_key_result() -> None:
-    bound = goal_bindings(goal("active", {"product": "mobile"}, {}))
-    assert bound == {
-        binding_key("acme", "adoption", {"product": "mobile"}): ("adoption", '["product"]'),
-        binding_key("acme", "adoption", {}): ("adoption", "[]"),
-    }
-    for status in ("draft", "achieved", "abandoned"):
+def test_a_draft_or_active_goal_is_indexed_once_per_bound_key_result() -> None:
+    for status in ("draft", "active"):
+        bound = goal_bindings(goal(status, {"product": "mobile"}, {}))
+        assert bound == {
+            binding_key("acme", "adoption", {"product": "mobile"}): ("adoption", '["product"]'),
+            binding_key("acme", "adoption", {}): ("adoption", "[]"),
+        }
+    for status in ("achieved", "abandoned"):
         assert goal_bindings(goal(status, {"product": "mobile"})) == {}

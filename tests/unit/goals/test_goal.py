@@ -292,3 +292,52 @@ def test_a_drafts_milestones_wait_for_activation():
     assert g.progress == 1.0
     assert g.status == "draft"
     assert milestones(g) == []
+
+
+def draft(aggregation: str, start_date: date | None = None) -> Goal:
+    return Goal(
+        id="g4",
+        tenant="acme",
+        owner_id="pm",
+        title="Draft",
+        horizon="short_term",
+        start_date=start_date,
+        key_results={
+            "adoption": KeyResult(
+                "adoption",
+                "Adoption",
+                0,
+                100,
+                0,
+                kpi=KpiBinding("adoption", {"product": "mobile"}, aggregation),  # type: ignore[arg-type]
+            )
+        },
+    )
+
+
+def test_a_drafts_kpi_key_results_move_and_its_milestones_wait():
+    g = draft("latest")
+    assert g.apply_datapoint(point("dp1", 60, 1), now=NOW, margin=0.1)
+    assert g.progress == pytest.approx(0.6)
+    assert types(g) == ["progress_updated"]
+    g.change_status("active", by="pm", today=TODAY, now=NOW)
+    assert milestones(g) == []  # passed while drafting: the starting point, not a celebration
+    assert g.milestones_reached == ["0.25", "0.5"]
+    g.apply_datapoint(point("dp2", 80, 2), now=NOW, margin=0.1)
+    assert milestones(g) == ["0.75"]
+
+
+def test_a_drafts_sum_counts_only_inside_its_period():
+    unstarted = draft("sum")
+    unstarted.apply_datapoint(point("dp1", 30, 1), now=NOW, margin=0.1)
+    assert unstarted.key_results["adoption"].current == 0  # no period before activation
+    planned = draft("sum", start_date=TODAY)
+    planned.apply_datapoint(point("dp1", 30, 1), now=NOW, margin=0.1)
+    planned.apply_datapoint(point("dp0", 5, -24), now=NOW, margin=0.1)  # before the period
+    assert planned.key_results["adoption"].current == 30
+
+
+def test_a_finished_goal_takes_no_more_points():
+    g = goal()
+    g.change_status("abandoned", by="pm", today=TODAY, now=NOW)
+    assert not g.apply_datapoint(point("dp1", 60, 1), now=NOW, margin=0.1)

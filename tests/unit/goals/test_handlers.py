@@ -242,14 +242,14 @@ def team_goal(goal_id: str, team: str, status: str = "active") -> Goal:
     return goal
 
 
-def team_point(dp_id: str, team: str, value: float = 5) -> Envelope:
+def team_point(dp_id: str, team: str, value: float = 5, minutes: int = 1) -> Envelope:
     return envelope(
         KpiDatapointRecorded(
             id=dp_id,
             tenant="acme",
             metric="adoption",
             value=value,
-            timestamp=NOW + timedelta(minutes=1),
+            timestamp=NOW + timedelta(minutes=minutes),
             source_id="s",
             source_event_id=dp_id,
             dimensions={"team": team, "region": "eu"},
@@ -269,19 +269,26 @@ async def test_a_point_reads_only_the_goals_whose_filter_it_matches() -> None:
     assert moved == ["g7"]
 
 
-async def test_a_draft_goal_is_not_indexed_until_it_becomes_active() -> None:
+async def test_a_drafts_kpi_key_result_moves_and_its_milestones_wait_for_activation() -> None:
     goals, router, broker = setup()
     draft = team_goal("g1", "t1", status="draft")
     goals.add(draft)
-    await broker.publish(team_point("dp1", "t1"))
+    await broker.publish(team_point("dp1", "t1", value=6))
     await broker.deliver(router)
-    assert goals.reads == 0
+    assert goals.docs["g1"]["key_results"]["k"]["current"] == 6
+    assert goals.docs["g1"]["progress"] == 0.6
+    assert goals.docs["g1"]["milestones_reached"] == []
     store = GoalStore(goals, default_margin=0.15, clock=lambda: NOW)  # type: ignore[arg-type]
-    draft.change_status("active", by="pm", today=NOW.date(), now=NOW)
-    await store.save(draft)
-    await broker.publish(team_point("dp2", "t1"))
+    activated = await goals.get("acme", "g1")
+    assert activated is not None
+    activated.change_status("active", by="pm", today=NOW.date(), now=NOW)
+    # what was passed while drafting is the starting point: recorded, not celebrated
+    assert activated.milestones_reached == ["0.25", "0.5"]
+    assert not [e for e in activated.events if "milestone" in e.payload.event_type]
+    await store.save(activated)
+    await broker.publish(team_point("dp2", "t1", value=8, minutes=2))
     await broker.deliver(router)
-    assert goals.docs["g1"]["key_results"]["k"]["current"] == 5
+    assert goals.docs["g1"]["milestones_reached"] == ["0.25", "0.5", "0.75"]
 
 
 async def test_editing_a_filter_moves_the_goal_to_its_new_binding() -> None:

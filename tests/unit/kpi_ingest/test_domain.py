@@ -99,6 +99,9 @@ def test_bad_points_are_all_named_and_none_accepted() -> None:
     assert [e["point"] for e in caught.value.extra["errors"]] == ["p1", "p2", "p3", "p4", "p5"]
 
 
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
 def test_the_fast_path_writes_the_sdk_paths_records_byte_for_byte() -> None:
     points = accept(
         RawPoint("p0", "csat", 4, "2026-11-20T10:00:00Z", {"product": "web"}, "e1"),
@@ -108,8 +111,11 @@ def test_the_fast_path_writes_the_sdk_paths_records_byte_for_byte() -> None:
     )
 
     records = datapoint_records(points, source=EVENT_SOURCE, now=NOW)
+    traced = datapoint_records(points, source=EVENT_SOURCE, now=NOW, traceparent=TRACEPARENT)
 
     assert records == [to_record(datapoint_recorded(p, NOW)) for p in points]
+    assert traced == [to_record(datapoint_recorded(p, NOW, TRACEPARENT)) for p in points]
+    assert all(("ce_traceparent", TRACEPARENT.encode()) in headers for _, _, headers in traced)
     for p in points:
         payload = KpiDatapointRecorded.model_validate(datapoint_recorded(p, NOW).data)
         assert payload.model_dump(mode="json") == datapoint_recorded(p, NOW).data

@@ -19,6 +19,7 @@ from services.notifications.domain import Preferences, QuietHours
 from services.notifications.subscriptions import WebhookSubscription
 from shared.events.kpi import KpiStale
 from shared.events.notifications import NotificationDelivered, NotificationFailed
+from shared.tracing import continued_span, trace_id_of
 from tests.unit.notifications.conftest import START, TENANT, World
 from tests.unit.notifications.test_rules import milestone
 
@@ -186,3 +187,27 @@ async def test_a_webhook_answered_410_is_not_retried_and_its_subscription_stops(
     sub.active = False
     await world.dispatcher.run_once()
     assert sorted(d.status for d in world.deliveries.of("s1")) == [FAILED, SUPPRESSED]
+
+
+async def test_a_delivery_continues_the_trace_of_the_event_that_caused_it(world: World) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    await world.subscriptions.add(
+        WebhookSubscription(
+            id="s1",
+            tenant=TENANT,
+            url="https://hooks.example.com/s1",
+            event_types=["northstar.goal.*"],
+            description=None,
+            secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            created_at=START,
+        )
+    )
+    # as the consumer runner hands it over: inside a span continuing the event's trace
+    with continued_span("consume", f"00-{trace_id}-00f067aa0ba902b7-01"):
+        await world.receive(milestone())
+    assert await world.dispatcher.run_once() == 1  # later, in the worker, outside any span
+    [(_, _, headers)] = world.http.posts
+    assert trace_id_of(headers["traceparent"]) == trace_id
+    [delivered] = world.deliveries.published
+    assert delivered.type == NotificationDelivered.event_type
+    assert trace_id_of(delivered.traceparent) == trace_id
