@@ -269,8 +269,20 @@ class TemplatePublic(BaseModel):
     builtin: bool
 
 
+ReminderDays = Annotated[int, Field(ge=1, le=90, strict=True)]
+
+
 class GoalSettingsPublic(Strict):
     at_risk_margin: float = Field(ge=0, le=1)
+    # N of the weekly "update your key results" nudge (days without check-in or KPI movement)
+    update_reminder_days: ReminderDays
+
+
+class GoalSettingsUpdate(Strict):
+    """The settings to change; a field left out keeps its value."""
+
+    at_risk_margin: float | None = Field(None, ge=0, le=1)
+    update_reminder_days: ReminderDays | None = None
 
 
 GoalTree.model_rebuild()
