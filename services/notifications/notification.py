@@ -15,7 +15,16 @@ from services.notifications.domain import Audience, ChannelDecision, Rule
 from shared.events.envelope import Envelope, deterministic_id
 
 # what an inbox item keeps of its event's data: enough to link to the goal, request or metric
-LINKS = ("goal_id", "request_id", "metric", "owner_id", "milestone", "progress", "due_on")
+LINKS = (
+    "goal_id",
+    "request_id",
+    "metric",
+    "owner_id",
+    "milestone",
+    "progress",
+    "due_on",
+    "due_date",
+)
 
 
 def notification_id(tenant: str, event_id: str, recipient_id: str) -> str:
@@ -136,6 +145,7 @@ class Notification:
                 reason=decision.reason,
                 due_at=self.created_at,
                 ref=self.ref,
+                ref_at=self.event.time if self.ref else None,
                 title=self.title,
                 summary=self.summary,
                 created_at=self.created_at,
