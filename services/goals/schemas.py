@@ -284,6 +284,13 @@ class GoalSettingsUpdate(Strict):
     at_risk_margin: float | None = Field(None, ge=0, le=1)
     update_reminder_days: ReminderDays | None = None
 
+    @model_validator(mode="after")
+    def _no_nulls(self) -> GoalSettingsUpdate:
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null (leave a field out to keep it)")
+        return self
+
 
 GoalTree.model_rebuild()
 CheckInPublic.model_rebuild()
