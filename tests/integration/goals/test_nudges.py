@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from services.goals.common import GoalStore
+from services.goals.reactions import GoalReactions
+from services.goals.repository import GoalRepository
 from services.goals.scheduler import ReviewScheduler
 from shared.events.envelope import Envelope
 from shared.events.kpi import KpiDatapointRecorded
@@ -115,6 +118,28 @@ async def test_an_idle_active_goal_is_reminded_once_a_week_even_by_two_replicas(
     assert due.data["idle_days"] == 7
     assert due.data["stale_after_days"] == 7
     assert due.data["owner_id"] == "pm"
+
+
+async def test_two_replicas_without_the_lease_still_publish_one_reminder(svc: Running) -> None:
+    """Should two replicas both work (a lease lost to a paused process), the versioned save and
+    the deterministic event id still let one reminder through."""
+    tenant = unique("nudge-")
+    clock_of(svc).now = T0
+    goal_id = await create(svc, tenant)
+    live = svc.app.state.reactions
+    other = GoalReactions(
+        GoalStore(
+            GoalRepository(svc.app.state.runtime.db),
+            default_margin=0.15,
+            notify=live.store.notify,
+            clock=clock_of(svc),
+        )
+    )
+    now = T0 + timedelta(days=7)
+    clock_of(svc).now = now
+    await asyncio.gather(*(r.emit_update_reminders(now) for r in (live, other, live, other)))
+    [due] = await reminders_so_far(svc, tenant, goal_id)
+    assert due.data["week"] == "2026-W11"
 
 
 async def test_the_reminder_comes_back_the_next_week_while_the_goal_stays_idle(
