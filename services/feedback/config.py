@@ -24,7 +24,10 @@ class FeedbackSettings(CommonSettings):
     max_reviewers: int = Field(50, ge=1, le=200)
     # requests created from events (goal milestones, manager handovers) are due after this many days
     auto_request_due_days: int = Field(14, ge=1)
+    # the request scheduler (expiry and reminders): how often it looks, and the lease that keeps
+    # one replica at it
     expiry_interval_s: float = Field(60.0, gt=0)
+    scheduler_lease_ttl_s: float = Field(120.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> FeedbackSettings:

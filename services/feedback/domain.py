@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
+from services.feedback.reminders import RequestReminders
 from shared.errors import Conflict, DomainError, Forbidden, InvalidInput
 from shared.events import deterministic_id, new_event
 from shared.events.envelope import Envelope, EventPayload
@@ -108,7 +109,7 @@ class Response:
 
 
 @dataclass
-class FeedbackRequest:
+class FeedbackRequest(RequestReminders):
     id: str
     tenant: str
     subject_id: str
@@ -126,6 +127,7 @@ class FeedbackRequest:
     answer_keys: list[str] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
     released_on: date | None = None
+    reminded: list[str] = field(default_factory=list)  # sent (services.feedback.reminders)
     version: int = 0
     events: list[Envelope] = field(default_factory=list, repr=False)
 

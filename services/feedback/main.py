@@ -9,6 +9,7 @@ from services.feedback.api import router
 from services.feedback.config import FeedbackSettings
 from services.feedback.handlers import build_router
 from services.feedback.reading import FeedbackReading
+from services.feedback.scheduler import RequestScheduler
 from services.feedback.service import FeedbackRequests, RequestPolicy
 from shared.app import Lifecycle, create_service_app
 from shared.directory import PeopleDirectory
@@ -38,7 +39,15 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock = utcno
             requests_store, praise_store, sharing, directory, requests, clock=clock, notify=notify
         )
         service.consume(build_router(directory, requests), group="feedback")
-        service.every(settings.expiry_interval_s, requests.expire_overdue, name="feedback-expiry")
+        service.run(
+            RequestScheduler(
+                requests,
+                repository.MongoLeases(service.db),
+                clock=clock,
+                interval_s=settings.expiry_interval_s,
+                lease_ttl_s=settings.scheduler_lease_ttl_s,
+            )
+        )
         service.provide(feedback_requests=requests, feedback_reading=reading)
 
     return create_service_app(

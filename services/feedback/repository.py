@@ -11,6 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.feedback.domain import FeedbackRequest, Response, Reviewer
 from services.feedback.praise import Praise
+from shared.leases import acquire_lease, release_lease
 from shared.messaging.outbox import outbox_push, with_outbox
 from shared.mongo import Document, update_versioned
 from shared.time import as_utc
@@ -18,6 +19,7 @@ from shared.time import as_utc
 REQUESTS = "feedback_requests"
 PRAISE = "feedback_given"
 SHARING = "feedback_sharing"
+LEASES = "leases"
 
 
 def indexes() -> dict[str, list[IndexModel]]:
@@ -29,7 +31,11 @@ def indexes() -> dict[str, list[IndexModel]]:
             IndexModel([("tenant", ASCENDING), ("requester_id", ASCENDING)]),
             # the expiry job looks across tenants
             IndexModel([("status", ASCENDING), ("expires_at", ASCENDING), ("tenant", ASCENDING)]),
+            IndexModel(
+                [("status", ASCENDING), ("next_reminder_at", ASCENDING), ("tenant", ASCENDING)]
+            ),
         ],
+        LEASES: [IndexModel([("tenant", ASCENDING), ("expires_at", ASCENDING)])],
         PRAISE: [
             IndexModel([("tenant", ASCENDING), ("id", ASCENDING)], unique=True),
             IndexModel([("tenant", ASCENDING), ("to_id", ASCENDING), ("created_at", DESCENDING)]),
@@ -50,6 +56,7 @@ class FeedbackRequestRepository(Protocol):
     async def about(self, tenant: str, subject_id: str) -> list[FeedbackRequest]: ...
     async def requested_by(self, tenant: str, person_id: str) -> list[FeedbackRequest]: ...
     async def overdue(self, now: datetime, limit: int) -> list[FeedbackRequest]: ...
+    async def reminders_due(self, now: datetime, limit: int) -> list[FeedbackRequest]: ...
 
 
 class PraiseRepository(Protocol):
@@ -89,6 +96,8 @@ def _state(request: FeedbackRequest) -> Document:
             for r in request.responses
         ],
         "released_on": request.released_on.isoformat() if request.released_on else None,
+        "reminded": request.reminded,
+        "next_reminder_at": request.next_reminder_at,
     }
 
 
@@ -147,6 +156,7 @@ def _request(doc: Document) -> FeedbackRequest:
             for r in doc.get("responses", [])
         ],
         released_on=date.fromisoformat(released) if released else None,
+        reminded=list(doc.get("reminded", [])),
         version=doc["version"],
     )
 
@@ -201,6 +211,25 @@ class MongoRequests:
             {"status": "open", "expires_at": {"$lte": now}}, {"pending_events": 0}
         )
         return [_request(doc) async for doc in cursor.limit(limit)]
+
+    async def reminders_due(self, now: datetime, limit: int) -> list[FeedbackRequest]:
+        cursor = self.collection.find(
+            {"status": "open", "next_reminder_at": {"$lte": now}}, {"pending_events": 0}
+        )
+        return [_request(doc) async for doc in cursor.limit(limit)]
+
+
+class MongoLeases:
+    """The lease that keeps one replica at the request scheduler (``shared.leases``)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection = db[LEASES]
+
+    async def acquire(self, name: str, holder: str, now: datetime, ttl_s: float) -> bool:
+        return await acquire_lease(self.collection, name, holder, now, ttl_s)
+
+    async def release(self, name: str, holder: str) -> None:
+        await release_lease(self.collection, name, holder)
 
 
 # ---------------------------------------------------------------------- praise

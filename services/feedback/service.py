@@ -263,6 +263,24 @@ class FeedbackRequests:
             self._notify()
         return expired
 
+    async def remind_due(self, batch: int = 200) -> int:
+        """Send the reminders that are due of open requests (the periodic job); how many."""
+        now = self._clock()
+        sent = 0
+        for request in await self._requests.reminders_due(now, batch):
+            count = request.remind(now)
+            if not count:
+                # past its expiry (the expiry job closes it): nothing is left to remind of
+                request.reminded = [name for name, _ in request.reminder_schedule()]
+            try:
+                await self._requests.save(request)
+            except VersionConflict:
+                continue  # answered meanwhile: the next run looks again
+            sent += count
+        if sent:
+            self._notify()
+        return sent
+
     # ------------------------------------------------------------------ asked for by events
 
     async def ask_on_behalf(

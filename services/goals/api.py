@@ -13,6 +13,7 @@ from services.goals.schemas import (
     GoalCreate,
     GoalPublic,
     GoalSettingsPublic,
+    GoalSettingsUpdate,
     GoalSummary,
     GoalTree,
     GoalTreePublic,
@@ -76,17 +77,19 @@ async def add_template(
 
 @router.get("/goal-settings", response_model=GoalSettingsPublic)
 async def get_goal_settings(principal: CurrentPrincipal, service: Service) -> GoalSettingsPublic:
-    """The tenant's goal settings (the at-risk margin)."""
-    return GoalSettingsPublic(at_risk_margin=await service.goal_settings(principal.tenant))
+    """The tenant's goal settings (at-risk margin, N of the update nudge)."""
+    return GoalSettingsPublic.model_validate(await service.goal_settings(principal.tenant))
 
 
 @router.put("/goal-settings", response_model=GoalSettingsPublic)
 async def put_goal_settings(
-    body: GoalSettingsPublic, principal: HRPrincipal, service: Service
+    body: GoalSettingsUpdate, principal: HRPrincipal, service: Service
 ) -> GoalSettingsPublic:
-    """Set the tenant's goal settings (HR admins)."""
-    margin = await service.put_goal_settings(principal.tenant, body.at_risk_margin)
-    return GoalSettingsPublic(at_risk_margin=margin)
+    """Change the tenant's goal settings (HR admins); fields left out keep their value."""
+    changes = body.model_dump(exclude_none=True)
+    return GoalSettingsPublic.model_validate(
+        await service.put_goal_settings(principal.tenant, changes)
+    )
 
 
 # ---------------------------------------------------------------------- goals

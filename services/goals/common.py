@@ -10,6 +10,7 @@ from datetime import datetime
 from services.goals.domain import Goal
 from services.goals.repository import GoalRepository
 from shared.events.envelope import Envelope, deterministic_id, new_event
+from shared.mongo import Document
 from shared.time import Clock, utcnow
 
 SOURCE = "northstar/goals"
@@ -43,36 +44,46 @@ class GoalStore:
         repo: GoalRepository,
         *,
         default_margin: float,
+        default_reminder_days: int = 7,
         notify: Callable[[], None] = lambda: None,
         clock: Clock = utcnow,
         margin_cache_s: float = 5.0,
     ) -> None:
         self.repo = repo
         self.default_margin = default_margin
+        self.default_reminder_days = default_reminder_days
         self.notify = notify
         self.clock = clock
         self.margin_cache_s = margin_cache_s
-        self._margins: dict[str, tuple[float, float]] = {}  # tenant -> (margin, read at)
+        self._settings: dict[str, tuple[Document, float]] = {}  # tenant -> (settings, read at)
 
     async def margin(self, tenant: str) -> float:
-        """The tenant's at-risk margin, read at most once per ``margin_cache_s`` per tenant.
+        """The tenant's at-risk margin (see ``tenant_settings``)."""
+        value = (await self.tenant_settings(tenant)).get("at_risk_margin")
+        return self.default_margin if value is None else float(value)
 
-        Every data point needs it; reading the settings document for each one cost a round
-        trip per point. A change made through another replica is seen within the cache time.
+    async def update_reminder_days(self, tenant: str) -> int:
+        """The tenant's N: an active goal idle this many days gets the weekly update nudge."""
+        value = (await self.tenant_settings(tenant)).get("update_reminder_days")
+        return self.default_reminder_days if value is None else int(value)
+
+    async def tenant_settings(self, tenant: str) -> Document:
+        """The tenant's settings document, read at most once per ``margin_cache_s`` per tenant.
+
+        Every data point needs the margin; reading the settings document for each one cost a
+        round trip per point. A change made through another replica is seen within the cache
+        time.
         """
-        cached = self._margins.get(tenant)
+        cached = self._settings.get(tenant)
         if cached is not None and time.monotonic() - cached[1] < self.margin_cache_s:
             return cached[0]
-        doc = await self.repo.tenant_settings(tenant)
-        margin = self.default_margin
-        if doc and doc.get("at_risk_margin") is not None:
-            margin = float(doc["at_risk_margin"])
-        self._margins[tenant] = (margin, time.monotonic())
-        return margin
+        doc = await self.repo.tenant_settings(tenant) or {}
+        self._settings[tenant] = (doc, time.monotonic())
+        return doc
 
     def forget_margin(self, tenant: str) -> None:
-        """This replica changed the margin: read it again next time."""
-        self._margins.pop(tenant, None)
+        """This replica changed the tenant's settings: read them again next time."""
+        self._settings.pop(tenant, None)
 
     async def insert(self, goal: Goal) -> None:
         await self.repo.insert(goal, envelopes(goal, self.clock()))

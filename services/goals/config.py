@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import CommonSettings
@@ -18,6 +19,9 @@ class GoalsSettings(CommonSettings):
     # default at-risk margin: a goal is at risk when progress trails the elapsed share of its
     # period by more than this (tenants set their own through PUT /v1/goal-settings)
     at_risk_margin: float = 0.15
+    # default N of the weekly "update your key results" nudge: an active goal with no check-in
+    # and no KPI movement for N days (tenants set their own through PUT /v1/goal-settings)
+    update_reminder_days: int = Field(7, ge=1, le=90)
     # the reassessment scheduler: how often it looks, and the lease that keeps one replica at it
     scheduler_enabled: bool = True
     scheduler_interval_s: float = 60.0

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from services.goals.nudges import UpdateReminders
 from services.goals.progress import (
     Checkpoint,
     DataPoint,
@@ -28,6 +29,7 @@ from shared.events.envelope import EventPayload
 from shared.events.goals import (
     GoalAbandoned,
     GoalAchieved,
+    GoalCheckedIn,
     GoalMilestoneReached,
     GoalProgressUpdated,
     GoalUpdated,
@@ -64,7 +66,7 @@ EDITABLE = frozenset(
 
 
 @dataclass
-class Goal(ReviewRules):
+class Goal(ReviewRules, UpdateReminders):
     id: str
     tenant: str
     owner_id: str
@@ -90,6 +92,10 @@ class Goal(ReviewRules):
     review_pending: ReviewReason | None = None
     review_due_on: date | None = None
     applied: list[Applied] = field(default_factory=list)
+    # the update nudge (services.goals.nudges): last check-in, KPI movement or activation
+    last_activity_at: datetime | None = None
+    update_reminded_at: datetime | None = None
+    update_check_at: datetime | None = None  # None: the scheduler looks at its next round
     template_id: str | None = None
     created_by: str | None = None
     created_at: datetime = field(default_factory=utcnow)
@@ -154,6 +160,8 @@ class Goal(ReviewRules):
         self.updated_at = now
         self._timeline(now, "status", {"from": old, "to": target, "by": by})
         if target == "active":
+            self.note_activity(now)
+            self.update_check_at = None
             self.baseline()
             self.start_date = self.start_date or today
             if self.review_every_days:
@@ -253,6 +261,15 @@ class Goal(ReviewRules):
             entry_id=check_in_id,
         )
         self.updated_at = now
+        self.note_activity(now)
+        self.record(
+            GoalCheckedIn(
+                **self.facts(), check_in_id=check_in_id, by=by, key_result_ids=sorted(values)
+            ),
+            self.id,
+            "checked_in",
+            check_in_id,
+        )
         cause = ProgressCause(kind="check_in", by=by, check_in_id=check_in_id)
         self._recompute(cause, today, now, margin)
 
@@ -277,6 +294,7 @@ class Goal(ReviewRules):
         if not moved:
             return True  # remembered (e.g. an older point under ``latest``), nothing moved
         self.updated_at = now
+        self.note_activity(now)
         cause = ProgressCause(
             kind="kpi", datapoint_id=point.id, source_id=point.source_id, metric=point.metric
         )

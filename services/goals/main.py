@@ -15,16 +15,23 @@ from services.goals.service import GoalService
 from shared.app import Lifecycle, create_service_app
 from shared.directory import PeopleDirectory
 from shared.events import topics
+from shared.time import Clock, utcnow
 
 
-def create_app(settings: GoalsSettings | None = None) -> FastAPI:
+def create_app(settings: GoalsSettings | None = None, *, clock: Clock = utcnow) -> FastAPI:
     settings = settings or GoalsSettings()
 
     async def wiring(service: Lifecycle) -> None:
         repo = GoalRepository(service.db)
         directory = PeopleDirectory(service.db)
         outbox = service.relay(repo)
-        store = GoalStore(repo, default_margin=settings.at_risk_margin, notify=outbox.notify)
+        store = GoalStore(
+            repo,
+            default_margin=settings.at_risk_margin,
+            default_reminder_days=settings.update_reminder_days,
+            notify=outbox.notify,
+            clock=clock,
+        )
         reactions = GoalReactions(store, retention_days=settings.applied_retention_days)
         service.consume(build_router(directory, reactions), group=settings.consumer_group)
         if settings.scheduler_enabled:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from services.goals.common import GoalStore
 from services.goals.progress import DataPoint
@@ -126,6 +126,24 @@ class GoalReactions:
                 await self.store.save(goal)
             except VersionConflict:
                 continue  # changed meanwhile; the next tick looks again
+            emitted += 1
+        return emitted
+
+    async def emit_update_reminders(self, now: datetime) -> int:
+        """The weekly "update your key results" nudge of every idle active goal that is due."""
+        emitted = 0
+        for tenant, goal_id in await self.repo.update_reminders_due(now):
+            goal = await self.repo.get(tenant, goal_id)
+            if goal is None:
+                continue
+            days = await self.store.update_reminder_days(tenant)
+            if not goal.update_reminder(now, days):
+                await self.repo.set_update_check(tenant, goal_id, goal.update_check_at)
+                continue
+            try:
+                await self.store.save(goal)
+            except VersionConflict:
+                continue  # changed meanwhile (a check-in?): the next round looks again
             emitted += 1
         return emitted
 

@@ -15,8 +15,10 @@ from services.goals.access import SHARED, GoalFilter, Viewer
 from services.goals.binding_repository import BindingIndex
 from services.goals.bindings import goal_bindings
 from services.goals.domain import Goal
+from services.goals.nudges import LOOK_NOW
 from services.goals.progress import Checkpoint, KeyResult, KpiBinding
 from services.goals.records import Applied
+from services.goals.reminder_queries import UPDATE_CHECK_INDEX, ReminderQueries
 from services.goals.tenant_records import LEASES, TEMPLATES, TENANT_SETTINGS, TenantRecords
 from services.goals.timeline_repository import GoalTimeline, timeline_docs
 from shared.directory import PeopleDirectory
@@ -46,6 +48,7 @@ def indexes() -> dict[str, list[IndexModel]]:
             IndexModel(
                 [("status", ASCENDING), ("next_review_on", ASCENDING), ("tenant", ASCENDING)]
             ),
+            UPDATE_CHECK_INDEX,
         ],
         TEMPLATES: [IndexModel([("tenant", ASCENDING), ("id", ASCENDING)], unique=True)],
         TENANT_SETTINGS: [IndexModel([("tenant", ASCENDING)], unique=True)],
@@ -136,6 +139,9 @@ def goal_state(goal: Goal) -> Document:
         "next_review_on": _iso(goal.next_review_on),
         "review_pending": goal.review_pending,
         "review_due_on": _iso(goal.review_due_on),
+        "last_activity_at": goal.last_activity_at,
+        "update_reminded_at": goal.update_reminded_at,
+        "update_check_at": goal.update_check_at or LOOK_NOW,
         "applied_ids": [a.id for a in goal.applied],
         "applied_times": [a.at for a in goal.applied],
         "template_id": goal.template_id,
@@ -178,6 +184,9 @@ def goal_from_doc(doc: Document) -> Goal:
             Applied(i, as_utc(t) or utcnow())
             for i, t in zip(doc.get("applied_ids", []), doc.get("applied_times", []), strict=False)
         ],
+        last_activity_at=as_utc(doc.get("last_activity_at")),
+        update_reminded_at=as_utc(doc.get("update_reminded_at")),
+        update_check_at=as_utc(doc.get("update_check_at")),
         template_id=doc.get("template_id"),
         created_by=doc.get("created_by"),
         created_at=as_utc(doc.get("created_at")) or utcnow(),
@@ -207,7 +216,7 @@ def _scope(viewer: Viewer, owner_id: str | None) -> Document | None:
     }
 
 
-class GoalRepository(TenantRecords):
+class GoalRepository(TenantRecords, ReminderQueries):
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         super().__init__(db)
         # on FerretDB the runtime's database serializes writes per collection (shared/mongo.py),

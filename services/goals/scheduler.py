@@ -1,4 +1,4 @@
-"""The reassessment scheduler: reviews due, risk as time passes, guard pruning.
+"""The reassessment scheduler: reviews due, risk as time passes, update nudges, guard pruning.
 
 Several replicas may run it; a lease document (taken with ``find_one_and_update`` on its expiry
 time) lets one of them work at a time. Each goal is also saved under its version with a
@@ -44,13 +44,15 @@ class ReviewScheduler:
         today = now.date()
         reviews = await self.reactions.emit_due_reviews(today)
         risks = await self.reactions.assess_risks(today)
+        nudges = await self.reactions.emit_update_reminders(now)
         pruned = await self.reactions.prune_guards()
         indexed = await self.reactions.index_unbound_goals()
-        if reviews or risks or pruned or indexed:
+        if reviews or risks or nudges or pruned or indexed:
             log.info(
                 "scheduler round",
                 reviews_due=reviews,
                 at_risk=risks,
+                update_reminders=nudges,
                 pruned=pruned,
                 indexed=indexed,
             )

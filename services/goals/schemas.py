@@ -269,8 +269,27 @@ class TemplatePublic(BaseModel):
     builtin: bool
 
 
+ReminderDays = Annotated[int, Field(ge=1, le=90, strict=True)]
+
+
 class GoalSettingsPublic(Strict):
     at_risk_margin: float = Field(ge=0, le=1)
+    # N of the weekly "update your key results" nudge (days without check-in or KPI movement)
+    update_reminder_days: ReminderDays
+
+
+class GoalSettingsUpdate(Strict):
+    """The settings to change; a field left out keeps its value."""
+
+    at_risk_margin: float | None = Field(None, ge=0, le=1)
+    update_reminder_days: ReminderDays | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> GoalSettingsUpdate:
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null (leave a field out to keep it)")
+        return self
 
 
 GoalTree.model_rebuild()

@@ -348,10 +348,16 @@ class GoalService:
 
     # ------------------------------------------------------------------ tenant settings
 
-    async def goal_settings(self, tenant: str) -> float:
-        return await self.store.margin(tenant)
+    async def goal_settings(self, tenant: str) -> dict[str, Any]:
+        return {
+            "at_risk_margin": await self.store.margin(tenant),
+            "update_reminder_days": await self.store.update_reminder_days(tenant),
+        }
 
-    async def put_goal_settings(self, tenant: str, margin: float) -> float:
-        await self.repo.put_tenant_settings(tenant, {"at_risk_margin": margin})
-        self.store.forget_margin(tenant)
-        return margin
+    async def put_goal_settings(self, tenant: str, changes: dict[str, Any]) -> dict[str, Any]:
+        if changes:
+            await self.repo.put_tenant_settings(tenant, changes)
+            self.store.forget_margin(tenant)
+        if "update_reminder_days" in changes:
+            await self.repo.recheck_update_reminders(tenant)
+        return await self.goal_settings(tenant)

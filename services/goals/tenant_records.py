@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.errors import Conflict
+from shared.leases import acquire_lease, release_lease
 from shared.mongo import Document
 
 TEMPLATES = "goal_templates"
 TENANT_SETTINGS = "goal_settings"
 LEASES = "leases"
-SYSTEM_TENANT = "_system"  # documents that belong to no tenant (the scheduler lease)
 
 
 class TenantRecords:
@@ -56,25 +56,7 @@ class TenantRecords:
 
     async def acquire_lease(self, name: str, holder: str, now: datetime, ttl_s: float) -> bool:
         """Take or renew a named lease; False while another holder's lease runs."""
-        try:
-            doc = await self.leases.find_one_and_update(
-                {"_id": name, "$or": [{"holder": holder}, {"expires_at": {"$lt": now}}]},
-                {
-                    "$set": {
-                        "tenant": SYSTEM_TENANT,
-                        "holder": holder,
-                        "expires_at": now + timedelta(seconds=ttl_s),
-                    }
-                },
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            return False  # the lease exists and is someone else's, still running
-        return doc is not None and doc.get("holder") == holder
+        return await acquire_lease(self.leases, name, holder, now, ttl_s)
 
     async def release_lease(self, name: str, holder: str) -> None:
-        await self.leases.update_one(
-            {"_id": name, "holder": holder},
-            {"$set": {"expires_at": datetime(1970, 1, 1, tzinfo=UTC)}},
-        )
+        await release_lease(self.leases, name, holder)

@@ -32,12 +32,14 @@ from services.notifications.delivery import (
 from services.notifications.repository import insert_new
 from shared.messaging.outbox import with_outbox
 from shared.mongo import Document
+from shared.time import as_utc
 
 DELIVERIES = "deliveries"
 WITHOUT_OUTBOX = {"pending_events": 0}
 # fields a kind of delivery does not have are left out of its document
 OPTIONAL = (
     "subscription_id",
+    "ref_at",
     "title",
     "summary",
     "payload",
@@ -92,6 +94,7 @@ def delivery_from(doc: Document) -> Delivery:
         due_at=doc.get("due_at"),
         digest_id=doc.get("digest_id"),
         ref=doc.get("ref"),
+        ref_at=as_utc(doc.get("ref_at")),
         title=doc.get("title"),
         summary=doc.get("summary"),
         payload=doc.get("payload"),
@@ -221,13 +224,27 @@ class DeliveryRepository:
 
     # ------------------------------------------------------------------ reminders, cap, log
 
-    async def suppress_reminders(self, tenant: str, ref: str, reason: str, now: datetime) -> int:
-        """Drop the waiting reminders about something that is already done."""
+    async def suppress_reminders(
+        self, tenant: str, ref: str, reason: str, now: datetime, *, made_by: datetime | None = None
+    ) -> int:
+        """Drop the waiting reminders about something that is already done (made by ``made_by``:
+        a reminder made after that, e.g. next week's update nudge, is not about this)."""
+        filter_: Document = {"tenant": tenant, "ref": ref, "status": {"$in": [PENDING, DIGEST]}}
+        if made_by is not None:
+            filter_["$or"] = [{"ref_at": {"$lte": made_by}}, {"ref_at": {"$exists": False}}]
         result = await self.deliveries.update_many(
-            {"tenant": tenant, "ref": ref, "status": {"$in": [PENDING, DIGEST]}},
-            {"$set": {"status": SUPPRESSED, "reason": reason, "updated_at": now}},
+            filter_, {"$set": {"status": SUPPRESSED, "reason": reason, "updated_at": now}}
         )
         return result.modified_count
+
+    async def suppress_digest_item(
+        self, tenant: str, delivery_id: str, reason: str, now: datetime
+    ) -> None:
+        """An item that became moot while it waited for the digest stays out of it."""
+        await self.deliveries.update_one(
+            {"_id": delivery_id, "tenant": tenant, "status": DIGEST},
+            {"$set": {"status": SUPPRESSED, "reason": reason, "updated_at": now}},
+        )
 
     async def of_event(self, tenant: str, event_id: str) -> list[Delivery]:
         cursor = self.deliveries.find(

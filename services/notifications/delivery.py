@@ -99,6 +99,7 @@ class Delivery:
     subscription_id: str | None = None
     digest_id: str | None = None
     ref: str | None = None
+    ref_at: datetime | None = None  # the time of the event that made the reminder (settled.py)
     title: str | None = None  # a notification's, for email and Slack
     summary: str | None = None
     payload: str | None = None  # a webhook's body, encoded when it was queued

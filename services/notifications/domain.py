@@ -18,6 +18,7 @@ from shared.events.envelope import EventPayload
 from shared.events.feedback import (
     FeedbackDeclined,
     FeedbackReleased,
+    FeedbackReminderDue,
     FeedbackRequested,
     FeedbackRequestExpired,
     FeedbackSubmitted,
@@ -26,8 +27,11 @@ from shared.events.goals import (
     GoalAbandoned,
     GoalAchieved,
     GoalAtRisk,
+    GoalCheckedIn,
     GoalMilestoneReached,
+    GoalProgressUpdated,
     GoalReviewDue,
+    GoalUpdateReminderDue,
 )
 from shared.events.kpi import KpiStale, KpiThresholdCrossed
 from shared.events.people import PersonUpserted
@@ -49,6 +53,7 @@ Category = Literal[
     "feedback_received",
     "kpi_alert",
     "welcome",
+    "nudge",
 ]
 CATEGORIES: tuple[Category, ...] = (
     "celebration",
@@ -58,6 +63,7 @@ CATEGORIES: tuple[Category, ...] = (
     "feedback_received",
     "kpi_alert",
     "welcome",
+    "nudge",
 )
 PersonChannel = Literal["inbox", "email", "slack"]
 PERSON_CHANNELS: tuple[PersonChannel, ...] = ("inbox", "email", "slack")
@@ -168,6 +174,18 @@ RULES: dict[type[EventPayload], Rule] = {
             ("person",),
             "a review step due soon goes to the person whose step it is",
         ),
+        Rule(
+            GoalUpdateReminderDue,
+            "nudge",
+            ("owner",),
+            "a goal with no check-in or KPI movement for a while reminds its owner weekly",
+        ),
+        Rule(
+            FeedbackReminderDue,
+            "nudge",
+            ("reviewer",),
+            "an open feedback request reminds the reviewer who has not answered",
+        ),
     )
 }
 
@@ -194,13 +212,24 @@ class Parties:
 def reminder_ref(payload: EventPayload) -> str | None:
     """What a notification reminds of, so it can be dropped once that is done."""
     match payload:
-        case FeedbackRequested():
+        case FeedbackRequested() | FeedbackReminderDue():
             return f"feedback:{payload.request_id}:{payload.reviewer_id}"
         case GoalReviewDue() | GoalAtRisk():
             return f"goal:{payload.goal_id}"
         case ReviewReminderDue():
             return f"review:{payload.review_id or payload.cycle_id}:{payload.step}"
+        case GoalUpdateReminderDue():
+            return f"goal-update:{payload.goal_id}"
     return None
+
+
+def settling_refs(ref: str) -> list[str]:
+    """The refs whose settlement makes a reminder about ``ref`` moot: itself, and for one
+    reviewer's reminder its whole request (an anonymous request's expiry names nobody)."""
+    kind, _, rest = ref.partition(":")
+    if kind == "feedback" and ":" in rest:
+        return [ref, f"feedback:{rest.split(':', 1)[0]}"]
+    return [ref]
 
 
 def done_reminders(payload: EventPayload) -> list[tuple[str, str]]:
@@ -214,9 +243,10 @@ def done_reminders(payload: EventPayload) -> list[tuple[str, str]]:
             return [
                 (f"feedback:{payload.request_id}:{reviewer}", "the feedback request expired")
                 for reviewer in payload.open_reviewer_ids
-            ]
+            ] + [(f"feedback:{payload.request_id}", "the feedback request expired")]
         case GoalAchieved() | GoalAbandoned():
-            return [(f"goal:{payload.goal_id}", f"the goal is {payload.status}")]
+            reason = f"the goal is {payload.status}"
+            return [(f"goal:{payload.goal_id}", reason), (f"goal-update:{payload.goal_id}", reason)]
         case ReviewSubmitted():
             step = "self_review" if payload.form == "self" else "manager_review"
             return [(f"review:{payload.review_id}:{step}", f"the {payload.form} review is in")]
@@ -224,6 +254,11 @@ def done_reminders(payload: EventPayload) -> list[tuple[str, str]]:
             return [(f"review:{payload.review_id}:peer_feedback", "the peers are nominated")]
         case ReviewPeerFeedbackRequested():
             return [(f"review:{payload.review_id}:peer_feedback", "the peers are approved")]
+        case GoalCheckedIn():
+            return [(f"goal-update:{payload.goal_id}", "the goal was checked in since")]
+        case GoalProgressUpdated():
+            if payload.cause.kind == "kpi":
+                return [(f"goal-update:{payload.goal_id}", "a KPI moved the goal since")]
     return []
 
 
@@ -237,6 +272,7 @@ BUILT_IN: dict[Category, dict[PersonChannel, Setting]] = {
     "feedback_received": {"inbox": "on", "email": "on", "slack": "on"},
     "kpi_alert": {"inbox": "on", "email": "digest", "slack": "off"},
     "welcome": {"inbox": "on", "email": "on", "slack": "off"},
+    "nudge": {"inbox": "on", "email": "on", "slack": "off"},
 }
 DEFAULT_DIGEST_TIME = time(9, 0)
 

@@ -15,6 +15,7 @@ from shared.events.envelope import CATALOGUE, Envelope, EventPayload
 from shared.events.feedback import (
     FeedbackDeclined,
     FeedbackReleased,
+    FeedbackReminderDue,
     FeedbackRequested,
     FeedbackRequestExpired,
     FeedbackSubmitted,
@@ -23,9 +24,12 @@ from shared.events.goals import (
     GoalAbandoned,
     GoalAchieved,
     GoalAtRisk,
+    GoalCheckedIn,
     GoalFacts,
     GoalMilestoneReached,
+    GoalProgressUpdated,
     GoalReviewDue,
+    GoalUpdateReminderDue,
 )
 from shared.events.kpi import KpiDatapointRecorded, KpiStale, KpiThresholdCrossed
 from shared.events.people import PersonUpserted
@@ -81,13 +85,13 @@ def build_router(directory: PeopleDirectory, notifier: Notifier) -> Router:
     @router.on(GoalAchieved)
     async def on_goal_achieved(event: Envelope, payload: GoalAchieved) -> None:
         """Its reminders are pointless now; celebrate."""
-        await notifier.drop_reminders(event.tenant, payload)
+        await notifier.drop_reminders(event, payload)
         await notifier.notify(event, payload, Parties(owner_id=payload.owner_id))
 
     @router.on(GoalAbandoned)
     async def on_goal_abandoned(event: Envelope, payload: GoalAbandoned) -> None:
         """Its reminders are pointless now."""
-        await notifier.drop_reminders(event.tenant, payload)
+        await notifier.drop_reminders(event, payload)
 
     @router.on(GoalReviewDue)
     async def on_review_due(event: Envelope, payload: GoalReviewDue) -> None:
@@ -99,26 +103,46 @@ def build_router(directory: PeopleDirectory, notifier: Notifier) -> Router:
         """Flag it to the owner and their manager."""
         await notifier.notify(event, payload, Parties(owner_id=payload.owner_id))
 
+    @router.on(GoalUpdateReminderDue)
+    async def on_update_reminder_due(event: Envelope, payload: GoalUpdateReminderDue) -> None:
+        """Nudge the owner to update the key results of an idle goal."""
+        await notifier.notify(event, payload, Parties(owner_id=payload.owner_id))
+
+    @router.on(GoalCheckedIn)
+    async def on_checked_in(event: Envelope, payload: GoalCheckedIn) -> None:
+        """The goal's update nudge is pointless now."""
+        await notifier.drop_reminders(event, payload)
+
+    @router.on(GoalProgressUpdated)
+    async def on_progress_updated(event: Envelope, payload: GoalProgressUpdated) -> None:
+        """KPI movement makes the goal's update nudge pointless."""
+        await notifier.drop_reminders(event, payload)
+
     @router.on(FeedbackRequested)
     async def on_feedback_requested(event: Envelope, payload: FeedbackRequested) -> None:
         """Ask the reviewer."""
         await notifier.notify(event, payload, Parties(reviewer_id=payload.reviewer_id))
 
+    @router.on(FeedbackReminderDue)
+    async def on_feedback_reminder_due(event: Envelope, payload: FeedbackReminderDue) -> None:
+        """Remind the reviewer who has not answered."""
+        await notifier.notify(event, payload, Parties(reviewer_id=payload.reviewer_id))
+
     @router.on(FeedbackSubmitted)
     async def on_feedback_submitted(event: Envelope, payload: FeedbackSubmitted) -> None:
         """The reviewer's reminder is pointless now; tell the requester."""
-        await notifier.drop_reminders(event.tenant, payload)
+        await notifier.drop_reminders(event, payload)
         await notifier.notify(event, payload, Parties(requester_id=payload.requester_id))
 
     @router.on(FeedbackDeclined)
     async def on_feedback_declined(event: Envelope, payload: FeedbackDeclined) -> None:
         """The reviewer's reminder is pointless now."""
-        await notifier.drop_reminders(event.tenant, payload)
+        await notifier.drop_reminders(event, payload)
 
     @router.on(FeedbackRequestExpired)
     async def on_request_expired(event: Envelope, payload: FeedbackRequestExpired) -> None:
         """The open reviewers' reminders are pointless now."""
-        await notifier.drop_reminders(event.tenant, payload)
+        await notifier.drop_reminders(event, payload)
 
     @router.on(FeedbackReleased)
     async def on_feedback_released(event: Envelope, payload: FeedbackReleased) -> None:
@@ -149,18 +173,18 @@ def build_router(directory: PeopleDirectory, notifier: Notifier) -> Router:
     @router.on(ReviewPeersNominated)
     async def on_peers_nominated(event: Envelope, payload: ReviewPeersNominated) -> None:
         """The person's reminder to nominate is pointless now; ask the manager to approve."""
-        await notifier.drop_reminders(event.tenant, payload)
+        await notifier.drop_reminders(event, payload)
         await notifier.notify(event, payload, Parties(person_id=payload.manager_id))
 
     @router.on(ReviewPeerFeedbackRequested)
     async def on_peers_approved(event: Envelope, payload: ReviewPeerFeedbackRequested) -> None:
         """The reminder to approve is pointless now (feedback asks the peers itself)."""
-        await notifier.drop_reminders(event.tenant, payload)
+        await notifier.drop_reminders(event, payload)
 
     @router.on(ReviewSubmitted)
     async def on_review_submitted(event: Envelope, payload: ReviewSubmitted) -> None:
         """The step's reminder is pointless now; a self review asks the manager for theirs."""
-        await notifier.drop_reminders(event.tenant, payload)
+        await notifier.drop_reminders(event, payload)
         if payload.form == "self":
             await notifier.notify(event, payload, Parties(person_id=payload.manager_id))
 

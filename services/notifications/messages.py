@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from shared.events.envelope import EventPayload
-from shared.events.feedback import FeedbackReleased, FeedbackRequested, FeedbackSubmitted
-from shared.events.goals import GoalAchieved, GoalAtRisk, GoalMilestoneReached, GoalReviewDue
+from shared.events.feedback import (
+    FeedbackReleased,
+    FeedbackReminderDue,
+    FeedbackRequested,
+    FeedbackSubmitted,
+)
+from shared.events.goals import (
+    GoalAchieved,
+    GoalAtRisk,
+    GoalMilestoneReached,
+    GoalReviewDue,
+    GoalUpdateReminderDue,
+)
 from shared.events.kpi import KpiStale, KpiThresholdCrossed
 from shared.events.people import PersonUpserted
 from shared.events.reviews import (
@@ -75,6 +86,23 @@ def describe(payload: EventPayload) -> tuple[str, str]:
             return (
                 f"KPI {payload.metric} is stale",
                 f"No data for {payload.metric} since {last_seen or 'ever'}.",
+            )
+        case GoalUpdateReminderDue():
+            return (
+                f"Update your key results: {payload.title}",
+                f"The goal \u201c{payload.title}\u201d has had no check-in and no KPI movement "
+                f"for {payload.idle_days} days. A quick check-in keeps it on track.",
+            )
+        case FeedbackReminderDue():
+            if payload.reminder == "expires_soon":
+                return (
+                    "Last day to give your feedback",
+                    f"The feedback you were asked for closes at the end of {payload.due_date} "
+                    "(UTC).",
+                )
+            return (
+                "Reminder: your feedback is requested",
+                f"You were asked for feedback a few days ago; it is due by {payload.due_date}.",
             )
         case PersonUpserted():
             name = payload.display_name or payload.user_name

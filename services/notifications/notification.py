@@ -25,6 +25,7 @@ LINKS = (
     "due_on",
     "review_id",
     "step",
+    "due_date",
 )
 
 
@@ -146,6 +147,7 @@ class Notification:
                 reason=decision.reason,
                 due_at=self.created_at,
                 ref=self.ref,
+                ref_at=self.event.time if self.ref else None,
                 title=self.title,
                 summary=self.summary,
                 created_at=self.created_at,

@@ -33,6 +33,7 @@ from services.notifications.repository import (
     NotificationRepository,
     PreferenceRepository,
 )
+from services.notifications.settled import SettledRefs
 from services.notifications.subscriptions import SubscriptionRepository
 from shared.directory import Person
 from shared.events.codec import to_structured
@@ -72,6 +73,7 @@ class Notifier:
         bindings: GoalBindings,
         subscriptions: SubscriptionRepository,
         directory: Directory,
+        settled: SettledRefs,
         clock: Clock,
         hub: InboxHub,
         service: str,
@@ -83,6 +85,7 @@ class Notifier:
         self._bindings = bindings
         self._subscriptions = subscriptions
         self._directory = directory
+        self._settled = settled
         self._clock = clock
         self._hub = hub
         self._service = service
@@ -105,6 +108,7 @@ class Notifier:
             bindings=stores.bindings,
             subscriptions=stores.subscriptions,
             directory=stores.directory,
+            settled=stores.settled,
             clock=clock,
             hub=hub,
             service=settings.service_name,
@@ -117,17 +121,28 @@ class Notifier:
             goal.tenant, goal.goal_id, goal.owner_id, goal.status, list(goal.bound_metrics)
         )
 
-    async def drop_reminders(self, tenant: str, payload: EventPayload) -> int:
-        """Waiting reminders this event makes pointless are suppressed."""
+    async def drop_reminders(self, event: Envelope, payload: EventPayload) -> int:
+        """Reminders this event makes pointless are remembered as done (so none made before it
+        is sent later, see settled.py), and the waiting ones are suppressed now."""
         dropped = 0
         for ref, reason in done_reminders(payload):
-            dropped += await self._deliveries.suppress_reminders(tenant, ref, reason, self._clock())
+            await self._settled.settle(event.tenant, ref, event.time, reason)
+            dropped += await self._deliveries.suppress_reminders(
+                event.tenant, ref, reason, self._clock(), made_by=event.time
+            )
         if dropped:
             NOTIFICATIONS.labels(self._service, "any", "suppressed").inc(dropped)
         return dropped
 
     async def notify(self, event: Envelope, payload: EventPayload, parties: Parties) -> int:
-        """Apply the event's rule: an inbox item per recipient and their outbound deliveries."""
+        """Apply the event's rule: an inbox item per recipient and their outbound deliveries.
+
+        A reminder whose subject was done after it was made (its consumer lagged, or it is a
+        redelivery) tells nobody anything.
+        """
+        if await self._settled.moot(event.tenant, reminder_ref(payload), event.time):
+            NOTIFICATIONS.labels(self._service, "any", "suppressed").inc()
+            return 0
         created = await self.fan_out(event, payload, RULES[type(payload)], parties)
         if created:
             self._notify()

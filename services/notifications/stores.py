@@ -13,6 +13,7 @@ from services.notifications.repository import (
     NotificationRepository,
     PreferenceRepository,
 )
+from services.notifications.settled import SettledRefs
 from services.notifications.subscriptions import SubscriptionRepository
 from shared.directory import PeopleDirectory
 from shared.mongo import Document
@@ -26,6 +27,7 @@ class NotificationStores:
     subscriptions: SubscriptionRepository
     bindings: GoalBindings
     directory: PeopleDirectory
+    settled: SettledRefs
 
     @classmethod
     def of(cls, db: AsyncDatabase[Document]) -> NotificationStores:
@@ -36,6 +38,7 @@ class NotificationStores:
             subscriptions=SubscriptionRepository(db),
             bindings=GoalBindings(db),
             directory=PeopleDirectory(db),
+            settled=SettledRefs(db),
         )
 
     @staticmethod
@@ -47,4 +50,5 @@ class NotificationStores:
             **SubscriptionRepository.indexes(),
             **GoalBindings.indexes(),
             **PeopleDirectory.indexes(),
+            **SettledRefs.indexes(),
         }

@@ -24,6 +24,7 @@ from services.notifications.domain import digest_due, local_day, quiet_until, ti
 from services.notifications.metrics import DELIVERY_DURATION, NOTIFICATIONS
 from services.notifications.repository import PreferenceRepository
 from services.notifications.service import Directory
+from services.notifications.settled import SettledRefs
 from services.notifications.subscriptions import SubscriptionRepository
 from shared.background import BackgroundLoop
 from shared.directory import Person
@@ -44,6 +45,7 @@ class Dispatcher:
         preferences: PreferenceRepository,
         subscriptions: SubscriptionRepository,
         directory: Directory,
+        settled: SettledRefs,
         clock: Clock,
         email: EmailSender,
         http: HttpSender,
@@ -54,6 +56,7 @@ class Dispatcher:
         self._preferences = preferences
         self._subscriptions = subscriptions
         self._directory = directory
+        self._settled = settled
         self._clock = clock
         self._email = email
         self._http = http
@@ -82,6 +85,7 @@ class Dispatcher:
             preferences=stores.preferences,
             subscriptions=stores.subscriptions,
             directory=stores.directory,
+            settled=stores.settled,
             clock=clock,
             email=email,
             http=http,
@@ -128,6 +132,12 @@ class Dispatcher:
             await self._send_webhook(delivery)
             return
         tenant, recipient = delivery.tenant, delivery.recipient_id
+        moot = await self._settled.moot(
+            tenant, delivery.ref, delivery.ref_at or delivery.created_at
+        )
+        if moot is not None:  # done while it waited (quiet hours, a retry): not sent
+            await self._suppress(delivery, moot)
+            return
         person = await self._directory.get(tenant, recipient)
         prefs = await self._preferences.of(tenant, recipient)
         tz = time_zone(
@@ -165,7 +175,7 @@ class Dispatcher:
         }
         items: list[Delivery] = []
         if delivery.kind == "digest":
-            items = await self._deliveries.digest_items(delivery)
+            items = await self._without_moot(await self._deliveries.digest_items(delivery))
             if not items:
                 await self._suppress(delivery, "nothing left for the digest")
                 return
@@ -191,6 +201,18 @@ class Dispatcher:
         await self._record(delivery, result)
         if result.ok and items:
             await self._deliveries.digested(delivery.tenant, [i.id for i in items], self._clock())
+
+    async def _without_moot(self, items: list[Delivery]) -> list[Delivery]:
+        """The digest's items but those done since they were made (kept out, suppressed)."""
+        moot = await self._settled.moot_among(
+            items[0].tenant if items else "",
+            [(i.id, i.ref, i.ref_at or i.created_at) for i in items if i.ref],
+        )
+        now = self._clock()
+        for item_id, reason in moot.items():
+            await self._deliveries.suppress_digest_item(items[0].tenant, item_id, reason, now)
+            NOTIFICATIONS.labels(self._service, "email", SUPPRESSED).inc()
+        return [i for i in items if i.id not in moot]
 
     async def _send_slack(self, delivery: Delivery, url: str | None) -> None:
         if not url:

@@ -5,7 +5,7 @@ Anonymity: for an anonymous request no event after ``feedback.requested`` names 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from shared.events.envelope import EventPayload, event
@@ -64,6 +64,25 @@ class FeedbackRequestExpired(EventPayload):
     open_count: int | None = None  # how many reviewers had not answered
     response_count: int | None = None
     released: bool | None = None  # False: an anonymous request closed below min_responses
+
+
+@event("northstar.feedback.reminder_due.v1", FEEDBACK)
+class FeedbackReminderDue(EventPayload):
+    """A nudge to one reviewer who has neither answered nor declined an open request.
+
+    Like ``feedback.requested`` it is addressed to, and names, that one reviewer.
+    """
+
+    request_id: str
+    tenant: str
+    subject_id: str
+    requester_id: str
+    reviewer_id: str
+    reminder: Literal["still_open", "expires_soon"]  # 3 days after asking / a day before expiry
+    due_date: date
+    expires_at: datetime
+    anonymous: bool = False
+    goal_id: str | None = None
 
 
 @event("northstar.feedback.released.v1", FEEDBACK)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from shared.events.envelope import EventPayload, event
@@ -78,6 +78,25 @@ class GoalReviewDue(GoalFacts):
     due_on: date
     # set when reason is manager_changed: the owner's new manager (None when removed)
     new_manager_id: str | None = None
+
+
+@event("northstar.goal.checked_in.v1", GOALS)
+class GoalCheckedIn(GoalFacts):
+    """Every check-in, whether or not it moved progress (a nudge it answers becomes moot)."""
+
+    check_in_id: str
+    by: str
+    key_result_ids: list[str] = []
+
+
+@event("northstar.goal.update_reminder_due.v1", GOALS)
+class GoalUpdateReminderDue(GoalFacts):
+    """Weekly nudge: an active goal had no check-in and no KPI movement for ``idle_days``."""
+
+    idle_days: int
+    stale_after_days: int  # the tenant's N
+    last_activity_at: datetime | None = None  # the last check-in, KPI movement or activation
+    week: str  # ISO year and week of the reminder, e.g. "2026-W49" (part of its event id)
 
 
 @event("northstar.goal.abandoned.v1", GOALS)

@@ -33,6 +33,7 @@ from services.notifications.repository import (
     PreferenceRepository,
 )
 from services.notifications.service import Notifier
+from services.notifications.settled import SettledRefs
 from services.notifications.subscriptions import SubscriptionRepository
 from shared.directory import PeopleDirectory
 from shared.events import new_event
@@ -111,6 +112,7 @@ async def run(recipients: int, with_redelivery: bool = False) -> dict[str, Any]:
             bindings=bindings,
             subscriptions=subscriptions,
             directory=directory,
+            settled=SettledRefs(db),
             clock=utcnow,
             hub=InboxHub(),
             service="bench",

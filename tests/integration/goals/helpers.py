@@ -15,6 +15,7 @@ from shared.events import EventPayload, from_record, new_event, topics
 from shared.events.envelope import Envelope
 from shared.events.people import MentorshipStarted, PersonUpserted
 from shared.messaging import EventProducer, ensure_topics
+from shared.time import Clock, utcnow
 from tests.support import bearer, eventually, isolated_settings, read_topic, running
 
 
@@ -61,11 +62,11 @@ class Running:
 
 
 @asynccontextmanager
-async def goals_service(**overrides: Any) -> AsyncIterator[Running]:
+async def goals_service(clock: Clock = utcnow, **overrides: Any) -> AsyncIterator[Running]:
     overrides.setdefault("scheduler_enabled", False)
     settings = isolated_settings(GoalsSettings, **overrides)
     await ensure_topics(settings, topics.ALL, with_dlq=topics.ALL)
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     producer = EventProducer(settings)
     await producer.start()
     try:

@@ -27,6 +27,7 @@ from tests.unit.notifications.fakes import (
     FakeHttp,
     FakeNotifications,
     FakePreferences,
+    FakeSettled,
     FakeSubscriptions,
 )
 
@@ -44,6 +45,7 @@ class World:
     preferences: FakePreferences
     bindings: FakeBindings
     subscriptions: FakeSubscriptions
+    settled: FakeSettled
     email: FakeEmail
     http: FakeHttp
     notifier: Notifier
@@ -81,6 +83,7 @@ def world() -> World:
     deliveries, preferences = FakeDeliveries(), FakePreferences()
     bindings, subscriptions = FakeBindings(), FakeSubscriptions()
     email, http = FakeEmail(settings), FakeHttp()
+    settled = FakeSettled()
     notifier = Notifier(
         notifications=notifications,
         deliveries=deliveries,
@@ -88,6 +91,7 @@ def world() -> World:
         bindings=bindings,
         subscriptions=subscriptions,
         directory=directory,
+        settled=settled,
         clock=clock,
         hub=InboxHub(),
         service="tests",
@@ -98,6 +102,7 @@ def world() -> World:
         preferences=preferences,
         subscriptions=subscriptions,
         directory=directory,
+        settled=settled,
         clock=clock,
         email=email,
         http=http,  # type: ignore[arg-type]
@@ -120,6 +125,7 @@ def world() -> World:
         preferences,
         bindings,
         subscriptions,
+        settled,
         email,
         http,
         notifier,

@@ -31,7 +31,7 @@ from services.notifications.delivery import (
     Delivery,
     SendResult,
 )
-from services.notifications.domain import Preferences, TenantDefaults
+from services.notifications.domain import Preferences, TenantDefaults, settling_refs
 from services.notifications.notification import Notification
 from services.notifications.repository import (
     GoalBindings,
@@ -40,6 +40,7 @@ from services.notifications.repository import (
     notification_document,
     notification_from,
 )
+from services.notifications.settled import SettledRefs
 from services.notifications.subscriptions import SubscriptionRepository, WebhookSubscription
 from shared.directory import Person
 from shared.events.envelope import Envelope
@@ -119,15 +120,26 @@ class FakeDeliveries(DeliveryRepository):
         d.events.clear()
         return True
 
-    async def suppress_reminders(self, tenant: str, ref: str, reason: str, now: datetime) -> int:
+    async def suppress_reminders(
+        self, tenant: str, ref: str, reason: str, now: datetime, *, made_by: datetime | None = None
+    ) -> int:
         hit = [
             d
             for d in self.docs.values()
-            if (d["tenant"], d["ref"]) == (tenant, ref) and d["status"] in (PENDING, DIGEST)
+            if (d["tenant"], d["ref"]) == (tenant, ref)
+            and d["status"] in (PENDING, DIGEST)
+            and (made_by is None or d.get("ref_at") is None or d["ref_at"] <= made_by)
         ]
         for d in hit:
             d.update(status=SUPPRESSED, reason=reason, updated_at=now)
         return len(hit)
+
+    async def suppress_digest_item(
+        self, tenant: str, delivery_id: str, reason: str, now: datetime
+    ) -> None:
+        doc = self.docs[delivery_id]
+        if (doc["tenant"], doc["status"]) == (tenant, DIGEST):
+            doc.update(status=SUPPRESSED, reason=reason, updated_at=now)
 
     async def of_event(self, tenant: str, event_id: str) -> list[Delivery]:
         return [
@@ -196,6 +208,22 @@ class FakeDeliveries(DeliveryRepository):
         for i in ids:
             if self.docs[i]["status"] == DIGEST:
                 self.docs[i].update(status=DIGESTED, updated_at=now)
+
+
+class FakeSettled(SettledRefs):
+    def __init__(self) -> None:
+        self.done: dict[tuple[str, str], tuple[datetime, str]] = {}
+
+    async def settle(self, tenant: str, ref: str, at: datetime, reason: str) -> None:
+        before = self.done.get((tenant, ref))
+        self.done[(tenant, ref)] = (max(at, before[0]) if before else at, reason)
+
+    async def moot(self, tenant: str, ref: str | None, since: datetime) -> str | None:
+        for r in settling_refs(ref) if ref else []:
+            found = self.done.get((tenant, r))
+            if found and found[0] >= since:
+                return found[1]
+        return None
 
 
 class FakePreferences(PreferenceRepository):
