@@ -59,7 +59,8 @@ class TokenMinter:
     def __init__(self, settings: WebSettings) -> None:
         self._settings = settings
         key = settings.api_signing_key
-        self._private_key = key.get_secret_value() if key else None
+        # an empty value (an optional Secret key left blank) means HS256, as unset does
+        self._private_key = (key.get_secret_value() if key else "") or None
 
     def mint(self, tenant: str, sub: str, roles: list[str]) -> str:
         ttl = self._settings.api_token_ttl_s

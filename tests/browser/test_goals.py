@@ -69,7 +69,13 @@ def test_a_kpi_webhook_moves_the_open_goal_page_live(
     entry = page.locator(".timeline-entry", has_text="Milestone 25 % reached")
     expect(entry).to_contain_text(f"KPI adoption_rate = 12 from source {source['id']}")
     assert page.evaluate("window.northstarMarker") == "still here"
-    expect(page.locator("canvas.progress-chart")).to_be_visible()
+    # the chart was redrawn from the pushed fragment: goal created, then the KPI's change
+    page.wait_for_function(
+        """() => {
+            const chart = Chart.getChart(document.querySelector("canvas.progress-chart"));
+            return chart && chart.data.datasets[0].data.join() === "0,30";
+        }"""
+    )
     check_a11y(page)
     screenshot(page, "goal")
 
