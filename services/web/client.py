@@ -187,11 +187,14 @@ class Api:
     ) -> Any:
         """A GET as web itself (role ``integration``), before anyone is signed in (OIDC match)."""
         token = self.minter.mint(tenant, "web", ["integration"])
-        response = await self._http.get(
-            self.url(service, path),
-            params=params,
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        try:
+            response = await self._http.get(
+                self.url(service, path),
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.HTTPError as exc:
+            raise ApiProblem(503, f"the {service} service does not answer ({exc})") from exc
         if not response.is_success:
             raise ApiProblem(response.status_code, response.text[:200])
         return response.json()
