@@ -65,7 +65,7 @@ def test_a_kpi_webhook_moves_the_open_goal_page_live(
     push_kpi(stack, source, "adoption_rate", 12, product="mobile")
 
     # 12 of 40 %: progress 30 %, and the 25 % milestone with its cause in the timeline
-    expect(progress).to_have_text("30 %", timeout=30_000)
+    expect(progress).to_have_text("30 %", timeout=60_000)
     entry = page.locator(".timeline-entry", has_text="Milestone 25 % reached")
     expect(entry).to_contain_text(f"KPI adoption_rate = 12 from source {source['id']}")
     assert page.evaluate("window.northstarMarker") == "still here"
