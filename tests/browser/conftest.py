@@ -45,6 +45,15 @@ expect.set_options(timeout=TIMEOUT_MS)
 DESKTOP = {"width": 1440, "height": 900}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # the first browser test also pays for starting the stack (about a minute on a quiet
+    # machine, several on a busy one): a per-test limit above the suite's default of 300 s
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.timeout(600))
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     started = start_stack(tmp_path_factory.mktemp("browser-stack"))

@@ -113,3 +113,13 @@ def test_problem_errors_land_on_the_forms_field_names() -> None:
 def test_filters_are_written_dimension_equals_value() -> None:
     assert parse_filters("") == {}
     assert parse_filters("product=mobile;plan=pro") == {"product": "mobile", "plan": "pro"}
+
+
+def test_a_goal_is_due_for_review_when_pending_or_when_its_date_has_come() -> None:
+    from services.web.pages.dashboard import review_due
+
+    today = "2026-12-02"
+    assert review_due({"review_pending": "manager_changed"}, today)
+    assert review_due({"review_pending": None, "next_review_on": "2026-12-01"}, today)
+    assert not review_due({"review_pending": None, "next_review_on": "2027-03-01"}, today)
+    assert not review_due({"review_pending": None, "next_review_on": None}, today)
