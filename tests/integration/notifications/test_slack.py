@@ -98,7 +98,7 @@ async def finished(slack: Service, tenant: str, event: Envelope) -> dict[str, An
         row = await slack_row(slack, tenant, event)
         return row if row and row["status"] in ("delivered", "failed") else None
 
-    row: dict[str, Any] = await eventually(done)
+    row: dict[str, Any] = await eventually(done, timeout=30)
     return row
 
 
