@@ -144,3 +144,75 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+async def read_topic_to_end(
+    settings: CommonSettings,
+    topic: str,
+    *,
+    keep: Callable[[ConsumerRecord[bytes, bytes]], bool] = lambda record: True,
+    timeout: float = 15.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record ``keep`` accepts on a logical topic, from its beginning up to the end
+    offsets it has when the call starts: read to a known end, never "until it goes quiet".
+
+    Whatever was acknowledged before the call is in the answer; call it once the writers are
+    known to be done (``published`` below, or a sentinel's effect).
+    """
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        settings.topic(topic),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        # without a group every partition is assigned, once the topic's metadata is known
+        partitions = await eventually(consumer.assignment, timeout=timeout)
+        ends = await consumer.end_offsets(partitions)
+
+        async def done() -> bool:
+            for tp in partitions:
+                if await consumer.position(tp) < ends[tp]:
+                    return False
+            return True
+
+        async def read() -> bool:
+            batch = await consumer.getmany(timeout_ms=200)
+            for tp, partition_records in batch.items():
+                records.extend(r for r in partition_records if r.offset < ends[tp] and keep(r))
+            return await done()
+
+        await eventually(read, timeout=timeout, interval=0)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def published(
+    app: FastAPI,
+    topic: str,
+    expect: Callable[[list[ConsumerRecord[bytes, bytes]]], bool] = lambda records: True,
+    *,
+    keep: Callable[[ConsumerRecord[bytes, bytes]], bool] = lambda record: True,
+    timeout: float = 20.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records on ``topic`` once ``expect`` holds and the app's outbox holds nothing
+    unpublished: every event its writes so far produced is then in the answer, so an event
+    that should not exist is seen (no linger standing in for that evidence).
+
+    The writes themselves must be over: an API call that returned, or a consumed record whose
+    effect was awaited (after a sentinel on its key, see ``after_sentinel``).
+    """
+
+    async def ready() -> list[ConsumerRecord[bytes, bytes]] | None:
+        if not await app.state.outbox.settled():
+            return None
+        records = await read_topic_to_end(app.state.settings, topic, keep=keep)
+        return records if expect(records) else None
+
+    found: list[ConsumerRecord[bytes, bytes]] = await eventually(ready, timeout=timeout)
+    return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.feedback.domain import MIN_ANONYMOUS_RESPONSES
 from shared.config import CommonSettings
 
 # Only valid in local mode: the validator refuses it anywhere else.
@@ -20,7 +21,8 @@ class FeedbackSettings(CommonSettings):
 
     # keys the hash of (request id, reviewer id) that stops double answers on anonymous requests
     anonymity_secret: SecretStr = SecretStr(LOCAL_ANONYMITY_SECRET)
-    default_min_responses: int = Field(3, ge=2)
+    # anonymous answers are released from this many; never below MIN_ANONYMOUS_RESPONSES (3)
+    default_min_responses: int = Field(MIN_ANONYMOUS_RESPONSES, ge=MIN_ANONYMOUS_RESPONSES)
     max_reviewers: int = Field(50, ge=1, le=200)
     # requests created from events (goal milestones, manager handovers) are due after this many days
     auto_request_due_days: int = Field(14, ge=1)

@@ -29,6 +29,10 @@ from shared.events.feedback import (
     Relationship,
 )
 
+# k-anonymity of anonymous answers: with two, each reviewer reads the other's by subtracting
+# their own, so no anonymous answer (or aggregate of them) is shown before three exist
+MIN_ANONYMOUS_RESPONSES = 3
+
 SOURCE = "northstar/feedback"
 SKILL_ID = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 MAX_SKILLS = 20
@@ -174,8 +178,12 @@ class FeedbackRequest(RequestReminders):
         if due_date > today + timedelta(days=366):
             raise InvalidInput("due_date must be within a year")
         if anonymous:
-            if min_responses < 2:
-                raise InvalidInput("an anonymous request needs min_responses of at least 2")
+            if min_responses < MIN_ANONYMOUS_RESPONSES:
+                raise InvalidInput(
+                    "an anonymous request needs min_responses of at least "
+                    f"{MIN_ANONYMOUS_RESPONSES}: with fewer, a reviewer reads the others' "
+                    "answers by setting their own aside"
+                )
             if min_responses > len(reviewers):
                 raise InvalidInput(
                     f"min_responses ({min_responses}) exceeds the number of reviewers "
@@ -237,8 +245,12 @@ class FeedbackRequest(RequestReminders):
 
     @property
     def released(self) -> bool:
-        """Answers are readable: always if named, from ``min_responses`` answers if anonymous."""
-        return not self.anonymous or self.released_on is not None
+        """Answers are readable: always if named, from ``min_responses`` answers if anonymous,
+        and never from fewer than the floor (a request stored before it, released at 2, is
+        hidden again until a third answer)."""
+        return not self.anonymous or (
+            self.released_on is not None and self.answered_count >= MIN_ANONYMOUS_RESPONSES
+        )
 
     def reviewer(self, person_id: str) -> Reviewer | None:
         return next((r for r in self.reviewers if r.person_id == person_id), None)
@@ -248,7 +260,7 @@ class FeedbackRequest(RequestReminders):
         no earlier than the release, so the first batch's dates say nothing either."""
         if not self.anonymous:
             return list(self.responses)
-        if (on := self.released_on) is None:
+        if not self.released or (on := self.released_on) is None:
             return []
         return [
             replace(r, submitted_on=max(r.submitted_on, on), reviewer_id=None, relationship=None)
@@ -306,7 +318,7 @@ class FeedbackRequest(RequestReminders):
             "submitted",
             response_id,
         )
-        reached = self.answered_count >= self.min_responses
+        reached = self.answered_count >= max(self.min_responses, MIN_ANONYMOUS_RESPONSES)
         if self.anonymous and self.released_on is None and reached:
             self.released_on = now.astimezone(UTC).date()
             self._record(

@@ -125,11 +125,28 @@ async def mentees(
 async def start_mentorship(
     request: Request, principal: CurrentPrincipal, body: MentorshipCreate
 ) -> MentorshipPublic:
-    """Start a mentorship (HR, or the mentee for themselves)."""
+    """Pair a mentor and a mentee (HR: active at once), or ask a mentor (the mentee for
+    themselves: pending until the mentor accepts)."""
     mentorship = await _mentorships(request).start(
         principal, body.mentor_id, body.mentee_id, body.focus_skills
     )
     return MentorshipPublic.of(mentorship)
+
+
+@router.post("/mentorships/{mentorship_id}/accept", response_model=MentorshipPublic)
+async def accept_mentorship(
+    request: Request, principal: CurrentPrincipal, mentorship_id: str
+) -> MentorshipPublic:
+    """The requested mentor accepts: the mentorship starts (409 unless pending)."""
+    return MentorshipPublic.of(await _mentorships(request).accept(principal, mentorship_id))
+
+
+@router.post("/mentorships/{mentorship_id}/decline", response_model=MentorshipPublic)
+async def decline_mentorship(
+    request: Request, principal: CurrentPrincipal, mentorship_id: str
+) -> MentorshipPublic:
+    """The requested mentor declines: nothing starts (409 unless pending)."""
+    return MentorshipPublic.of(await _mentorships(request).decline(principal, mentorship_id))
 
 
 @router.delete("/mentorships/{mentorship_id}", status_code=204)

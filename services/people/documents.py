@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 import orjson
 
-from services.people.domain import Group, GroupFacts, Mentorship, Person, PersonFacts
+from services.people.domain import (
+    Group,
+    GroupFacts,
+    Mentorship,
+    MentorshipStatus,
+    Person,
+    PersonFacts,
+)
 from shared.mongo import Document
 
 
@@ -145,19 +152,31 @@ def mentorship_document(mentorship: Mentorship) -> Document:
         "mentor_id": mentorship.mentor_id,
         "mentee_id": mentorship.mentee_id,
         "focus_skills": mentorship.focus_skills,
-        "active": True,
-        # unique while active: the same pair cannot be started twice
-        "active_key": f"{mentorship.mentor_id}\x1f{mentorship.mentee_id}",
+        "status": mentorship.status,
+        "active": mentorship.active,  # what the mentor/mentee lists query
+        "active_key": mentorship_key(mentorship),
     }
 
 
+def mentorship_key(mentorship: Mentorship) -> str:
+    """Unique while pending or active: the same pair cannot be requested or started twice;
+    once declined or ended the pair is free again (no NUL: PostgreSQL)."""
+    if mentorship.status in ("pending", "active"):
+        return f"{mentorship.mentor_id}\x1f{mentorship.mentee_id}"
+    return f"\x1f{mentorship.status}:{mentorship.id}"
+
+
 def mentorship_from(doc: Document) -> Mentorship:
+    # documents from before the pending state carry only ``active``
+    status: MentorshipStatus = doc.get("status") or (
+        "active" if doc.get("active", True) else "ended"
+    )
     return Mentorship(
         id=doc["_id"],
         tenant=doc["tenant"],
         mentor_id=doc["mentor_id"],
         mentee_id=doc["mentee_id"],
         focus_skills=list(doc.get("focus_skills") or []),
-        active=doc.get("active", True),
+        status=status,
         version=doc.get("version", 1),
     )

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from typing import Literal
 
 from shared.errors import Conflict, InvalidInput
 from shared.events.envelope import Envelope, EventPayload, deterministic_id, new_event
 from shared.events.people import (
     GroupDeleted,
     GroupUpserted,
+    MentorshipDeclined,
     MentorshipEnded,
+    MentorshipRequested,
     MentorshipStarted,
     PersonDeactivated,
     PersonManagerChanged,
@@ -19,6 +22,8 @@ from shared.events.people import (
 )
 
 SOURCE = "northstar/people"
+
+MentorshipStatus = Literal["pending", "active", "declined", "ended"]
 
 
 class ManagerCycle(InvalidInput):
@@ -203,31 +208,74 @@ def group_events(
 
 @dataclass
 class Mentorship:
+    """A mentor and a mentee. HR pairs people directly (``active``); a mentee's own request is
+    ``pending`` until the named mentor accepts (``active``) or declines (``declined``), so
+    nobody becomes someone's mentor, and receives their celebrations, without agreeing."""
+
     id: str
     tenant: str
     mentor_id: str
     mentee_id: str
     focus_skills: list[str] = field(default_factory=list)
-    active: bool = True
+    status: MentorshipStatus = "active"
     version: int = 1
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
 
     @classmethod
     def start(
-        cls, id: str, tenant: str, mentor_id: str, mentee_id: str, focus_skills: Iterable[str]
+        cls,
+        id: str,
+        tenant: str,
+        mentor_id: str,
+        mentee_id: str,
+        focus_skills: Iterable[str],
+        *,
+        pending: bool = False,
     ) -> tuple[Mentorship, list[Envelope]]:
+        """Paired at once, or (``pending``) requested from the mentor."""
         if mentor_id == mentee_id:
             raise InvalidInput("a person cannot mentor themselves")
         skills = list(dict.fromkeys(s.strip() for s in focus_skills if s.strip()))
-        mentorship = cls(id, tenant, mentor_id, mentee_id, skills)
-        event = MentorshipStarted(
+        status: MentorshipStatus = "pending" if pending else "active"
+        mentorship = cls(id, tenant, mentor_id, mentee_id, skills, status)
+        kind = MentorshipRequested if pending else MentorshipStarted
+        event = kind(
             id=id, tenant=tenant, mentor_id=mentor_id, mentee_id=mentee_id, focus_skills=skills
         )
         return mentorship, [_envelope(event, tenant, id, 1)]
 
+    def accept(self) -> list[Envelope]:
+        """The mentor agrees: the mentorship starts (the event every consumer already knows)."""
+        self._leave("pending", "active")
+        event = MentorshipStarted(
+            id=self.id,
+            tenant=self.tenant,
+            mentor_id=self.mentor_id,
+            mentee_id=self.mentee_id,
+            focus_skills=self.focus_skills,
+        )
+        return [_envelope(event, self.tenant, self.id, self.version)]
+
+    def decline(self) -> list[Envelope]:
+        self._leave("pending", "declined")
+        event = MentorshipDeclined(
+            id=self.id, tenant=self.tenant, mentor_id=self.mentor_id, mentee_id=self.mentee_id
+        )
+        return [_envelope(event, self.tenant, self.id, self.version)]
+
+    def _leave(self, expected: MentorshipStatus, to: MentorshipStatus) -> None:
+        if self.status != expected:
+            raise Conflict(f"this mentorship is {self.status}, not {expected}")
+        self.status = to
+        self.version += 1
+
     def end(self) -> list[Envelope]:
-        if not self.active:
-            raise Conflict("this mentorship has already ended")
-        self.active = False
+        if self.status not in ("active", "pending"):
+            raise Conflict(f"this mentorship is already {self.status}")
+        self.status = "ended"
         self.version += 1
         event = MentorshipEnded(
             id=self.id, tenant=self.tenant, mentor_id=self.mentor_id, mentee_id=self.mentee_id

@@ -1,4 +1,5 @@
-"""Use cases on mentorships: start, end, list (HR, or the mentee for themselves)."""
+"""Use cases on mentorships: HR pairs people; a mentee asks, and the named mentor accepts or
+declines; either party (or HR) ends it; lists show active mentorships only."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from services.people.domain import Mentorship, Person
 from services.people.repository import PeopleRepository
 from shared.auth import Principal
 from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.events.envelope import Envelope
 
 
 class Mentorships:
@@ -38,21 +40,46 @@ class Mentorships:
             if not person.facts.active:
                 raise InvalidInput(f"the {role} {person_id} is not active")
         mentorship, events = Mentorship.start(
-            str(uuid.uuid4()), tenant, mentor_id, mentee_id, focus_skills
+            str(uuid.uuid4()),
+            tenant,
+            mentor_id,
+            mentee_id,
+            focus_skills,
+            pending=not principal.is_hr,  # the mentor has not agreed yet
         )
         await self._repo.insert_mentorship(mentorship, events)
         self._notify()
         return mentorship
 
     async def end(self, principal: Principal, mentorship_id: str) -> Mentorship:
-        mentorship = await self._repo.get_mentorship(principal.tenant, mentorship_id)
-        if mentorship is None:
-            raise NotFound(f"no mentorship {mentorship_id}")
+        mentorship = await self._find(principal, mentorship_id)
         parties = {mentorship.mentor_id, mentorship.mentee_id}
         if not principal.is_hr and principal.person_id not in parties:
             raise Forbidden("only HR or the mentor or mentee can end a mentorship")
-        events = mentorship.end()
-        await self._repo.end_mentorship(mentorship, events, self._clock())
+        return await self._save(mentorship, mentorship.end())
+
+    async def accept(self, principal: Principal, mentorship_id: str) -> Mentorship:
+        mentorship = await self._as_mentor(principal, mentorship_id)
+        return await self._save(mentorship, mentorship.accept())
+
+    async def decline(self, principal: Principal, mentorship_id: str) -> Mentorship:
+        mentorship = await self._as_mentor(principal, mentorship_id)
+        return await self._save(mentorship, mentorship.decline())
+
+    async def _find(self, principal: Principal, mentorship_id: str) -> Mentorship:
+        mentorship = await self._repo.get_mentorship(principal.tenant, mentorship_id)
+        if mentorship is None:
+            raise NotFound(f"no mentorship {mentorship_id}")
+        return mentorship
+
+    async def _as_mentor(self, principal: Principal, mentorship_id: str) -> Mentorship:
+        mentorship = await self._find(principal, mentorship_id)
+        if principal.person_id != mentorship.mentor_id:
+            raise Forbidden("only the person asked to mentor can accept or decline")
+        return mentorship
+
+    async def _save(self, mentorship: Mentorship, events: list[Envelope]) -> Mentorship:
+        await self._repo.save_mentorship(mentorship, events, self._clock())
         self._notify()
         return mentorship
 

@@ -24,6 +24,7 @@ from services.people.documents import (
     group_from,
     mentorship_document,
     mentorship_from,
+    mentorship_key,
     person_document,
     person_from,
 )
@@ -316,24 +317,21 @@ class PeopleRepository:
         doc = await self.mentorships.find_one({"_id": mentorship_id, "tenant": tenant})
         return mentorship_from(doc) if doc else None
 
-    async def end_mentorship(
+    async def save_mentorship(
         self, mentorship: Mentorship, events: list[Envelope], now: datetime
     ) -> None:
-        update = with_outbox(
-            {
-                "$set": {
-                    "active": False,
-                    "active_key": f"\x1fended:{mentorship.id}",  # no NUL: PostgreSQL
-                    "ended_at": now,
-                }
-            },
-            events,
-        )
+        """A transition (accepted, declined, ended) and its events, in one versioned update."""
+        fields: Document = {
+            "status": mentorship.status,
+            "active": mentorship.active,
+            "active_key": mentorship_key(mentorship),
+            f"{mentorship.status}_at": now,
+        }
         await update_versioned(
             self.mentorships,
             {"_id": mentorship.id, "tenant": mentorship.tenant},
             mentorship.version - 1,
-            update,
+            with_outbox({"$set": fields}, events),
         )
 
     async def mentorships_of(self, tenant: str, *, role: str, person_id: str) -> list[Mentorship]:

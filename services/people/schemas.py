@@ -62,6 +62,7 @@ class MentorshipPublic(BaseModel):
     mentor_id: str
     mentee_id: str
     focus_skills: list[str]
+    status: Literal["pending", "active", "declined", "ended"]
     active: bool
 
     @classmethod
@@ -71,6 +72,7 @@ class MentorshipPublic(BaseModel):
             mentor_id=m.mentor_id,
             mentee_id=m.mentee_id,
             focus_skills=m.focus_skills,
+            status=m.status,
             active=m.active,
         )
 

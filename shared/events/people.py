@@ -71,6 +71,26 @@ class MentorshipStarted(EventPayload):
     focus_skills: list[str] = []
 
 
+@event("northstar.mentorship.requested.v1", PEOPLE)
+class MentorshipRequested(EventPayload):
+    """A mentee asked someone to mentor them; nothing starts until the mentor accepts (then
+    ``mentorship.started``) or declines (``mentorship.declined``)."""
+
+    id: str
+    tenant: str
+    mentor_id: str
+    mentee_id: str
+    focus_skills: list[str] = []
+
+
+@event("northstar.mentorship.declined.v1", PEOPLE)
+class MentorshipDeclined(EventPayload):
+    id: str
+    tenant: str
+    mentor_id: str
+    mentee_id: str
+
+
 @event("northstar.mentorship.ended.v1", PEOPLE)
 class MentorshipEnded(EventPayload):
     id: str

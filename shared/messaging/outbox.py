@@ -107,6 +107,10 @@ class OutboxRelay:
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
         OUTBOX_OLDEST_AGE.labels(self._service, self._collection.name).set(max(0.0, age))
 
+    async def settled(self) -> bool:
+        """True when no document of the collection holds an unpublished event."""
+        return await self._collection.find_one(HAS_PENDING, {"_id": 1}) is None
+
     async def drain(self, timeout_s: float = 10.0) -> None:
         """Relay until nothing is pending (tests and shutdown)."""
         deadline = time.monotonic() + timeout_s
@@ -126,6 +130,15 @@ class Outbox:
         """Called after a write with events: relay now rather than at the next poll."""
         for relay in self.relays:
             relay.notify()
+
+    async def settled(self) -> bool:
+        """True when every event written so far has been published and acknowledged (the
+        relay removes an event only after the broker's ack): tests read "nothing more" off
+        the topic from here instead of waiting for it to go quiet."""
+        for relay in self.relays:
+            if not await relay.settled():
+                return False
+        return True
 
     async def drain(self, timeout_s: float = 10.0) -> None:
         """Relay until nothing is pending in any collection (tests and shutdown)."""

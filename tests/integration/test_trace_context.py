@@ -4,11 +4,12 @@ it causes, as ``ce_traceparent`` with the same trace id, then the notification's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import orjson
 import pytest
+from fastapi import FastAPI
 
 from services.goals.config import GoalsSettings
 from services.goals.main import create_app as goals_app
@@ -16,13 +17,21 @@ from services.kpi_ingest.config import KpiIngestSettings
 from services.kpi_ingest.main import create_app as ingest_app
 from services.notifications.config import NotificationsSettings
 from services.notifications.main import create_app as notifications_app
-from shared.events import from_record, topics
+from shared.events import Envelope, from_record, topics
 from shared.events.notifications import NotificationDelivered
 from shared.tracing import trace_id_of
-from tests.integration.goals.helpers import goal_events, of_type
+from tests.integration.goals.helpers import of_type
 from tests.integration.kpi_ingest.helpers import create_source, read_events, signed
 from tests.integration.notifications.receivers import WebhookReceiver
-from tests.support import bearer, eventually, isolated_settings, read_topic, running, unique
+from tests.support import (
+    bearer,
+    eventually,
+    isolated_settings,
+    published,
+    read_topic,
+    running,
+    unique,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +43,13 @@ TRACEPARENT = f"00-{TRACE_ID}-{SENDER_SPAN}-01"
 def span_of(traceparent: str | None) -> str:
     assert traceparent is not None
     return traceparent.split("-")[2]
+
+
+async def goal_events(app: FastAPI, expect: Callable[[list[Envelope]], bool]) -> list[Envelope]:
+    records = await published(
+        app, topics.GOALS, lambda rs: expect([from_record(r.value, list(r.headers)) for r in rs])
+    )
+    return [from_record(r.value, list(r.headers)) for r in records]
 
 
 @pytest.fixture
@@ -57,7 +73,7 @@ async def test_a_webhooks_trace_continues_through_every_service_it_reaches(
         worker_poll_interval_s=0.1,
     )
     async with (
-        running(goals_app(goals_settings)) as goals,
+        running(goals_service := goals_app(goals_settings)) as goals,
         running(ingest_app(ingest_settings)) as ingest,
         running(notifications_app(notifications_settings)) as notifications,
     ):
@@ -91,7 +107,7 @@ async def test_a_webhooks_trace_continues_through_every_service_it_reaches(
         goal_id = created.json()["id"]
         # a request that brings no traceparent starts a trace of its own
         [goal_created] = of_type(
-            await goal_events(goals_settings, lambda es: bool(of_type(es, "created")), linger_s=0),
+            await goal_events(goals_service, lambda es: bool(of_type(es, "created"))),
             "created",
         )
         own_trace = trace_id_of(goal_created.traceparent)
@@ -116,9 +132,7 @@ async def test_a_webhooks_trace_continues_through_every_service_it_reaches(
         assert span_of(recorded.traceparent) != SENDER_SPAN
 
         events = await goal_events(
-            goals_settings,
-            lambda es: bool(of_type(es, "milestone_reached", goal_id)),
-            linger_s=0.5,
+            goals_service, lambda es: bool(of_type(es, "milestone_reached", goal_id))
         )
         caused = of_type(events, "progress_updated", goal_id) + of_type(
             events, "milestone_reached", goal_id

@@ -17,7 +17,13 @@ from shared.events import Envelope, new_event, topics
 from shared.events.kpi import KpiDatapointRecorded
 from shared.messaging import ConsumerRunner, EventProducer, Router, ensure_topics
 from shared.messaging.dlq import REPLAYED_FROM, replay
-from tests.support import after_sentinel, eventually, isolated_settings, read_topic
+from tests.support import (
+    after_sentinel,
+    eventually,
+    isolated_settings,
+    read_topic,
+    read_topic_to_end,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -50,13 +56,6 @@ def datapoint(n: int) -> Envelope:
         source_event_id=f"evt-{n}",
     )
     return new_event(payload, tenant="acme", subject="acme:adoption_rate", source="northstar/kpi")
-
-
-async def read_all(settings: CommonSettings, topic: str, linger_ms: int = 1500) -> list[Any]:
-    """Every record of a topic, reading until it has been quiet for ``linger_ms``."""
-    return await read_topic(
-        settings, topic, enough=lambda records: True, timeout=60, linger_s=linger_ms / 1000
-    )
 
 
 async def run_cli(settings: CommonSettings, *args: str) -> tuple[int, str, str]:
@@ -143,7 +142,7 @@ async def records_up_to(
 
 
 async def _dlq_size(settings: CommonSettings, expected: int) -> bool:
-    return len(await read_all(settings, topics.dlq(TOPIC), linger_ms=300)) == expected
+    return len(await read_topic_to_end(settings, topics.dlq(TOPIC))) == expected
 
 
 async def dead_letter(settings: CommonSettings, producer: EventProducer, event: Envelope) -> None:

@@ -136,7 +136,7 @@ async def test_expired_anonymous_request_names_nobody_and_keeps_its_answers_hidd
     env: Env,
 ) -> None:
     tenant = unique("ans-")
-    request = await named_request(env, tenant, anonymous=True, min_responses=2)
+    request = await named_request(env, tenant, anonymous=True, min_responses=3)
     url = f"/v1/feedback-requests/{request['id']}/responses"
     assert (await env.call("POST", url, (tenant, "r1"), json=RATINGS)).status_code == 201
     env.clock.now += timedelta(days=4)

@@ -16,7 +16,7 @@ from shared.events.envelope import Envelope
 from shared.events.people import MentorshipStarted, PersonUpserted
 from shared.messaging import EventProducer, ensure_topics
 from shared.time import Clock, utcnow
-from tests.support import bearer, eventually, isolated_settings, read_topic, running
+from tests.support import bearer, eventually, isolated_settings, published, running
 
 
 @dataclass
@@ -77,19 +77,19 @@ async def goals_service(clock: Clock = utcnow, **overrides: Any) -> AsyncIterato
 
 
 async def goal_events(
-    settings: GoalsSettings,
+    svc: Running,
     expect: Callable[[list[Envelope]], bool] = bool,
     *,
-    linger_s: float = 1.0,
     timeout_s: float = 20.0,
 ) -> list[Envelope]:
-    """Events on the goals topic: read until ``expect`` holds, then linger for any extras."""
-    records = await read_topic(
-        settings,
+    """Every event on the goals topic, once ``expect`` holds and the goals outbox holds nothing
+    unpublished: an extra event the writes so far produced would be in the list (read to the
+    topic's end, not until it goes quiet)."""
+    records = await published(
+        svc.app,
         topics.GOALS,
-        enough=lambda records: expect([_envelope(r) for r in records]),
+        lambda records: expect([_envelope(r) for r in records]),
         timeout=timeout_s,
-        linger_s=linger_s,
     )
     return [_envelope(r) for r in records]
 

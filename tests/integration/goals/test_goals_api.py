@@ -170,7 +170,7 @@ async def test_check_ins_move_progress_and_the_timeline_says_who() -> None:
         )
         assert len(page.json()["items"]) + len(rest.json()["items"]) == len(timeline)
 
-        events = await goal_events(svc.settings, lambda es: bool(of_type(es, "achieved")))
+        events = await goal_events(svc, lambda es: bool(of_type(es, "achieved")))
         assert len(of_type(events, "achieved", gid)) == 1
         assert [e.data["cause"]["kind"] for e in of_type(events, "progress_updated", gid)] == [
             "check_in",
@@ -214,7 +214,7 @@ async def test_status_lifecycle_and_listing_with_filters_and_cursor() -> None:
             if not cursor:
                 break
         assert seen == ids[2:]
-        events = await goal_events(svc.settings, lambda es: bool(of_type(es, "abandoned")))
+        events = await goal_events(svc, lambda es: bool(of_type(es, "abandoned")))
         assert len(of_type(events, "created")) == 5
         assert of_type(events, "abandoned", ids[1])
 
@@ -319,6 +319,6 @@ async def test_goals_trailing_their_period_are_flagged_at_risk_with_the_tenant_m
         ).json()
         assert summary["active"] == 1
         assert summary["at_risk"] == 0
-        events = await goal_events(svc.settings, lambda es: bool(of_type(es, "at_risk")))
+        events = await goal_events(svc, lambda es: bool(of_type(es, "at_risk")))
         [at_risk] = of_type(events, "at_risk", risky["id"])
         assert at_risk.data["expected_progress"] == 0.6

@@ -126,7 +126,7 @@ async def test_a_redelivered_point_counts_once_in_sum_and_latest() -> None:
         assert await kpi_moves(svc, summed) == [("dp-1", 30), ("dp-2", 20), ("dp-sentinel", 5)]
 
         events = await goal_events(
-            svc.settings, lambda es: len(of_type(es, "progress_updated", summed)) >= 3
+            svc, lambda es: len(of_type(es, "progress_updated", summed)) >= 3
         )
         assert [e.data["new_progress"] for e in of_type(events, "progress_updated", summed)] == [
             0.03,

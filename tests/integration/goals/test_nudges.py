@@ -95,7 +95,7 @@ async def reminders_so_far(svc: Running, tenant: str, goal_id: str) -> list[Enve
     def sentinel_seen(events: list[Envelope]) -> bool:
         return any(e.data["title"] == marker for e in of_type(events, "updated", goal_id))
 
-    events = await goal_events(svc.settings, sentinel_seen, linger_s=0.3)
+    events = await goal_events(svc, sentinel_seen)
     return of_type(events, "update_reminder_due", goal_id)
 
 
@@ -197,9 +197,7 @@ async def test_a_check_in_or_kpi_movement_within_n_days_skips_the_reminder(svc: 
     await at(svc, 12)
     [due] = await reminders_so_far(svc, tenant, checked)
     assert due.data["idle_days"] == 7
-    events = await goal_events(
-        svc.settings, lambda es: bool(of_type(es, "update_reminder_due", bound))
-    )
+    events = await goal_events(svc, lambda es: bool(of_type(es, "update_reminder_due", bound)))
     [kpi_due] = of_type(events, "update_reminder_due", bound)
     assert kpi_due.data["last_activity_at"].startswith("2026-03-07T09:00:00")
 
@@ -230,7 +228,7 @@ async def test_drafts_achieved_and_abandoned_goals_are_never_reminded(svc: Runni
         # a reminder is written in the same update as this state (the goal's outbox)
         goal = await repo.get(tenant, goal_id)
         assert goal.update_reminded_at is None, goal.status
-    events = await goal_events(svc.settings, linger_s=0.3)
+    events = await goal_events(svc)
     for goal_id in (draft, achieved, abandoned):
         assert of_type(events, "update_reminder_due", goal_id) == []
 

@@ -70,9 +70,7 @@ async def test_the_scheduler_flags_a_goal_trailing_its_period_once_and_no_other(
             json={"key_results": {"k": 1}},
         )
         assert sentinel.status_code == 201, sentinel.text
-        events = await goal_events(
-            svc.settings, lambda es: bool(of_type(es, "progress_updated", behind)), linger_s=0.2
-        )
+        events = await goal_events(svc, lambda es: bool(of_type(es, "progress_updated", behind)))
         [flagged] = of_type(events, "at_risk")
         assert flagged.subject == behind
         assert flagged.data["expected_progress"] == pytest.approx(0.8)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest_asyncio
+from fastapi import FastAPI
 
 from services.kpi_ingest.config import KpiIngestSettings
 from services.kpi_ingest.main import create_app
@@ -18,6 +19,11 @@ async def settings() -> KpiIngestSettings:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(settings: KpiIngestSettings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(create_app(settings)) as client:
+async def app(settings: KpiIngestSettings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(app) as client:
         yield client

@@ -11,7 +11,7 @@ import orjson
 from services.kpi_ingest.config import KpiIngestSettings
 from shared.events import from_record, topics
 from shared.webhooks import signed_headers
-from tests.support import after_sentinel, bearer, read_topic, unique
+from tests.support import after_sentinel, bearer, eventually, read_topic, read_topic_to_end, unique
 
 TENANT = "acme"
 
@@ -69,9 +69,11 @@ async def read_events(
     source_id: str | None = None,
     metric: str | None = None,
     timeout: float = 10.0,
-    linger_ms: int = 300,
 ) -> list[Any]:
-    """Records on the data-point topic as (key, envelope), filtered by type, source or metric."""
+    """Records on the data-point topic as (key, envelope), filtered by type, source or metric:
+    the whole topic up to its end, once at least ``expected`` match. A webhook's points are
+    acknowledged before its 202, so after one every point it published is in the answer (an
+    extra one shows; no linger stands in for that)."""
 
     def wanted(record: Any) -> bool:
         envelope = from_record(record.value, list(record.headers))
@@ -81,14 +83,11 @@ async def read_events(
             and (metric is None or envelope.data.get("metric") == metric)
         )
 
-    records = await read_topic(
-        settings,
-        topics.KPI_DATAPOINTS,
-        keep=wanted,
-        enough=lambda found: len(found) >= expected,
-        timeout=timeout,
-        linger_s=linger_ms / 1000,
-    )
+    async def enough() -> list[Any] | None:
+        found = await read_topic_to_end(settings, topics.KPI_DATAPOINTS, keep=wanted)
+        return found if len(found) >= expected else None
+
+    records = await eventually(enough, timeout=timeout, interval=0.2)
     return [(r.key, from_record(r.value, list(r.headers))) for r in records]
 
 

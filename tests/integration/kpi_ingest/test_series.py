@@ -185,7 +185,6 @@ async def test_threshold_crossing_is_signalled_once_per_crossing(
             event_type=KpiThresholdCrossed.event_type,
             metric="retention_rate",
             timeout=5,
-            linger_ms=100,
         )
         return found if any(e.data["value"] == 99.0 for _, e in found) else None
 
@@ -225,7 +224,6 @@ async def test_a_metric_that_goes_quiet_is_signalled_stale_once(
             event_type=KpiStale.event_type,
             metric="weekly_demos",
             timeout=25,
-            linger_ms=100,
         )
 
     [(_, first)] = (await stale_events(1))[:1]

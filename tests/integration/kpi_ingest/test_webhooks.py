@@ -9,6 +9,7 @@ import httpx
 import orjson
 import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
+from fastapi import FastAPI
 
 from services.kpi_ingest.config import KpiIngestSettings
 from shared.events import deterministic_id
@@ -21,7 +22,8 @@ from tests.integration.kpi_ingest.helpers import (
     send,
     signed,
 )
-from tests.support import bearer, read_topic
+from tests.integration.kpi_ingest.wire import Tap, exchange, response_of, served
+from tests.support import bearer, read_topic_to_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -83,9 +85,8 @@ async def test_records_are_cloudevents_the_official_sdk_reads(
         data = parse(r).get_data()
         return isinstance(data, dict) and data.get("source_id") == source_id
 
-    records = await read_topic(
-        settings, "northstar.kpi.datapoints.v1", keep=ours, enough=bool, timeout=6, linger_s=0.3
-    )
+    # published before the 202: the topic up to its end holds it
+    records = await read_topic_to_end(settings, "northstar.kpi.datapoints.v1", keep=ours)
     parsed = [parse(r) for r in records]
     [event] = parsed
     assert event.get_type() == "northstar.kpi.datapoint.recorded.v1"
@@ -157,20 +158,49 @@ async def test_stale_or_future_timestamp_is_refused(
     assert "too" in response.json()["detail"]
 
 
-async def test_a_captured_request_replayed_after_the_tolerance_is_refused(
+async def test_a_signed_request_older_than_the_tolerance_is_refused(
     client: httpx.AsyncClient, settings: KpiIngestSettings
 ) -> None:
+    """Correctly signed 301 seconds ago under an id never accepted: out of the replay window."""
     source_id, secret = await create_source(client, "generic")
     body = orjson.dumps(points(1))
-    # captured when it was sent 301 seconds ago (and accepted then); replayed verbatim now
-    captured = signed(
-        secret, body, msg_id="msg_captured", at=datetime.now(UTC) - timedelta(seconds=301)
-    )
+    old = signed(secret, body, at=datetime.now(UTC) - timedelta(seconds=301))
 
-    replay = await client.post(f"/v1/webhooks/{source_id}", content=body, headers=captured)
+    response = await client.post(f"/v1/webhooks/{source_id}", content=body, headers=old)
 
-    assert replay.status_code == 401
+    assert response.status_code == 401
     assert await events_before_a_sentinel(settings, client, source_id=source_id) == []
+
+
+async def test_a_delivery_captured_on_the_wire_and_replayed_byte_for_byte_is_not_taken_twice(
+    app: FastAPI, client: httpx.AsyncClient, settings: KpiIngestSettings
+) -> None:
+    """The sender's request is recorded as it crossed a TCP connection to the served app, then
+    those exact bytes (request line, headers, signature, body) are written again. The replay is
+    inside the signature's window, so only the delivery log can stop it: it is answered as a
+    duplicate (never 401 for a correct resend, so a sender does not retry it) and publishes
+    nothing."""
+    source_id, secret = await create_source(client, "generic")
+    body = orjson.dumps(points(2))
+    async with served(app) as port, Tap(port).running() as tap:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{tap.port}") as sender:
+            first = await sender.post(
+                f"/v1/webhooks/{source_id}", content=body, headers=signed(secret, body)
+            )
+        assert first.status_code == 202, first.text
+        assert first.json() == {"status": "accepted", "accepted": 2, "ignored": 0}
+        [captured] = tap.sent
+        assert captured.startswith(f"POST /v1/webhooks/{source_id} HTTP/1.1\r\n".encode())
+        assert b"\r\nwebhook-signature: v1," in captured
+        assert captured.endswith(b"\r\n\r\n" + body)  # one whole request, nothing after
+        assert response_of(bytes(tap.answered[0]))[0] == 202
+
+        status, answer = await exchange(port, bytes(captured))
+
+    assert status == 202
+    assert orjson.loads(answer) == {"status": "duplicate", "accepted": 0}
+    records = await events_before_a_sentinel(settings, client, source_id=source_id)
+    assert sorted(e.data["source_event_id"] for _, e in records) == ["p0", "p1"]  # once each
 
 
 async def test_unknown_metric_or_malformed_point_rejects_the_whole_request(

@@ -16,7 +16,7 @@ from tests.integration.notifications.receivers import (
     has_html_part,
     text_part,
 )
-from tests.support import after_sentinel, eventually, read_topic, unique
+from tests.support import after_sentinel, eventually, published, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -248,9 +248,7 @@ async def _read_notification_events(service: Service, tenant: str, event_type: s
         headers = dict(record.headers)
         return headers["ce_type"].decode() == event_type and headers["ce_tenant"].decode() == tenant
 
-    records = await read_topic(
-        service.settings, topics.NOTIFICATIONS, keep=wanted, enough=bool, timeout=10, linger_s=0.3
-    )
+    records = await published(service.app, topics.NOTIFICATIONS, bool, keep=wanted)
     return [orjson.loads(record.value) for record in records]
 
 

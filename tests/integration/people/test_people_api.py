@@ -167,6 +167,12 @@ async def test_mentorships_start_list_and_end(people: People) -> None:
         headers=pm1,
     )
     assert started.status_code == 201, started.text
+    assert started.json()["status"] == "pending"  # the mentor has not agreed yet
+    accepted = await client.post(
+        f"/v1/mentorships/{started.json()['id']}/accept",
+        headers=bearer("acme", ids["vp@acme.com"], "employee"),
+    )
+    assert accepted.status_code == 200, accepted.text
     for_someone_else = await client.post(
         "/v1/mentorships",
         json={"mentor_id": ids["vp@acme.com"], "mentee_id": ids["pm2@acme.com"]},

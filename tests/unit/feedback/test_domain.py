@@ -142,7 +142,8 @@ def test_expiry_of_an_anonymous_request_names_nobody() -> None:
     [
         ({"reviewers": []}, "at least one reviewer"),
         ({"min_responses": 5}, "exceeds the number of reviewers"),
-        ({"min_responses": 1}, "at least 2"),
+        ({"min_responses": 1}, "at least 3"),
+        ({"min_responses": 2}, "at least 3"),
         ({"skills": ["Bad Skill"]}, "lowercase"),
         ({"skills": [], "questions": []}, "at least one skill"),
         ({"due_date": NOW.date() - timedelta(days=1)}, "in the past"),
@@ -191,3 +192,23 @@ def test_ratings_travel_in_events_only_once_the_subject_may_read_them() -> None:
     assert sorted(r["communication"] for r in released.data["ratings"]) == [2, 3, 5]
     submit(anonymous, "r3", rating=4)  # after the release, readable at once
     assert anonymous.events[-1].data["ratings"] == {"communication": 4}
+
+
+def test_a_request_stored_before_the_floor_with_two_needs_a_third_answer() -> None:
+    """k = 2 lets each of two reviewers read the other's answer by setting their own aside: a
+    request stored with min_responses 2 (and even one released at 2) shows nothing below 3."""
+    req = request()
+    req.min_responses = 2  # as stored before the floor
+    submit(req, "r0")
+    submit(req, "r1")
+    assert not req.released
+    assert req.readable_responses() == []
+    assert [e.type.split(".")[2] for e in req.events][-2:] == ["submitted", "submitted"]
+
+    req.released_on = NOW.date()  # released at 2 by the old rule
+    assert not req.released
+    assert req.readable_responses() == []
+
+    submit(req, "r2")
+    assert req.released
+    assert len(req.readable_responses()) == 3
