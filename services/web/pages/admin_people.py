@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from services.web.client import Api, ApiProblem
 from services.web.security import HRSession, PageNotFound
@@ -155,9 +156,10 @@ async def _import(
         "csv": values["csv"],
         "deactivate_missing": values["deactivate_missing"],
     }
-    query = f"?dry_run={str(dry_run).lower()}&force={str(force).lower()}"
+    # flags as params: httpx replaces a query written into the path when params are given
+    flags = {"dry_run": str(dry_run).lower(), "force": str(force).lower()}
     result: dict[str, Any] = await api.request(
-        "POST", "people", "/v1/imports" + query, session, json=body
+        "POST", "people", "/v1/imports", session, json=body, params=flags
     )
     return result
 
