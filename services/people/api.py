@@ -103,6 +103,16 @@ async def set_manager(
     return PersonPublic.of(person)
 
 
+@router.post("/people/{person_id}/deactivate", response_model=PersonPublic)
+async def deactivate(request: Request, principal: HRPrincipal, person_id: str) -> PersonPublic:
+    """Deactivate a person (HR): published as deactivated, kept in the directory as inactive.
+
+    The same effect as an identity provider's SCIM deactivation; repeating it changes nothing.
+    """
+    person = await _people(request).deactivate(principal.tenant, person_id)
+    return PersonPublic.of(person)
+
+
 @router.get("/people/{person_id}/mentors", response_model=Page[PersonPublic])
 async def mentors(
     request: Request, principal: CurrentPrincipal, person_id: str

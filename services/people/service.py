@@ -148,6 +148,12 @@ class PeopleService:
         person = await self.person(tenant, person_id)
         await self._save(tenant, person, person.facts.with_changes(active=False), deleted=True)
 
+    async def deactivate(self, tenant: str, person_id: str) -> Person:
+        person = await self.person(tenant, person_id)
+        if not person.facts.active:
+            return person
+        return await self.change_person(tenant, person, person.facts.with_changes(active=False))
+
     async def set_manager(self, tenant: str, person_id: str, manager_id: str | None) -> Person:
         person = await self.person(tenant, person_id)
         if manager_id is not None and await self.repo.get_person(tenant, manager_id) is None:

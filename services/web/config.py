@@ -24,6 +24,8 @@ class WebSettings(CommonSettings):
     kpi_ingest_url: str = "http://127.0.0.1:8004"
     notifications_url: str = "http://127.0.0.1:8005"
     reviews_url: str = "http://127.0.0.1:8006"
+    # where analytics tools reach kpi-ingest's webhooks (shown on /admin/kpi); unset: kpi_ingest_url
+    kpi_webhook_base_url: str | None = None
     api_timeout_s: float = 10.0
     # the bearer JWT web mints for each API call on behalf of the signed-in person
     api_token_ttl_s: int = 300

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.web.pages import auth, dashboard, goals, live
+from services.web.pages import admin_integrations, admin_people, auth, dashboard, goals, live
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     live.router,
     dashboard.router,
     goals.router,
+    admin_people.router,
+    admin_integrations.router,
 ]

@@ -200,3 +200,26 @@ async def test_mentorships_start_list_and_end(people: People) -> None:
         await client.get(f"/v1/people/{ids['pm1@acme.com']}/mentors", headers=EMPLOYEE)
     ).json()
     assert mentors["items"] == []
+
+
+async def test_hr_deactivates_a_person_once_and_employees_cannot(people: People) -> None:
+    await imported(people, EXPORT)
+    ids = await ids_by_email(people)
+    pm = ids["pm1@acme.com"]
+    refused = await people.client.post(f"/v1/people/{pm}/deactivate", headers=EMPLOYEE)
+    assert refused.status_code == 403
+    assert (await people.client.get(f"/v1/people/{pm}", headers=EMPLOYEE)).json()["active"]
+
+    done = await people.client.post(f"/v1/people/{pm}/deactivate", headers=HR)
+    assert done.status_code == 200, done.text
+    assert done.json()["active"] is False
+    again = await people.client.post(f"/v1/people/{pm}/deactivate", headers=HR)
+    assert again.status_code == 200
+    inactive = (await people.client.get("/v1/people?active=false", headers=EMPLOYEE)).json()
+    assert [p["email"] for p in inactive["items"]] == ["pm1@acme.com"]
+    # another tenant's HR admin cannot reach this person
+    other_hr = bearer("globex", "hr-2", "hr_admin")
+    elsewhere = await people.client.post(
+        f"/v1/people/{ids['pm2@acme.com']}/deactivate", headers=other_hr
+    )
+    assert elsewhere.status_code == 404
