@@ -1,14 +1,16 @@
 """``make bench``: every benchmark against ceilings measured in the same run, in one table.
 
-Against the stack of ``make up`` (services on 127.0.0.1:8001..8005, Kafka, the document store),
-one after the other so they do not compete for the cores:
+Against the stack of ``make up`` (web and the services on 127.0.0.1:8000..8006, Kafka, the
+document store), one after the other so they do not compete for the cores:
 1. KPI ingest beside a bare FastAPI endpoint and a bare aiokafka producer (``bench_kpi_ingest``);
 2. end-to-end latency webhook 202 → goal progress → inbox item at a fixed, open-loop arrival
    rate (``e2e_latency``);
 3. one event fanned out to 10,000 inboxes beside a bare bulk insert (``bench_fanout``);
-4. the peak RSS (VmHWM) of every process of the stack.
+4. the web dashboard of a person with 50 goals beside the page's API calls made directly
+   (``bench_web``);
+5. the peak RSS (VmHWM) of every process of the stack.
 A ceiling a sub-bench could not measure is measured here (``ceilings``). Each part runs in its
-own process with a time limit inside one overall budget (default 570 s); the table and
+own process with a time limit inside one overall budget (default 750 s); the table and
 ``bench-results/bench.json`` say what ran, what failed and why. Nothing here is an assertion: the
 exit status is non-zero only when a part produced no result.
 """
@@ -34,11 +36,13 @@ REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench-results"
 PIDS = REPO / ".run" / "pids"
 SERVICES = {
+    "web": 8000,
     "people": 8001,
     "goals": 8002,
     "feedback": 8003,
     "kpi_ingest": 8004,
     "notifications": 8005,
+    "reviews": 8006,
 }
 STACK_EXTRAS = ("kafka", "docstore", "mailsink")
 
@@ -218,6 +222,20 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
             )
     else:
         out.append(("fan-out", "FAILED", report["parts"]["fanout"]["error"], "", ""))
+    web = report["parts"]["web"].get("result")
+    if web:
+        page, apis = web["page"], web["apis"]
+        out.append(
+            (
+                "web",
+                f"GET / with {web['goals']} goals, p50 / p95 / p99",
+                f"{page['p50_ms']} / {page['p95_ms']} / {page['p99_ms']} ms",
+                f"its API calls direct: p95 {apis['p95_ms']} ms",
+                f"{web['ratio']}",
+            )
+        )
+    else:
+        out.append(("web", "FAILED", report["parts"]["web"]["error"], "", ""))
     for name, rss in report["peak_rss"].items():
         kind = "peak RSS" if rss["service"] else "peak RSS (infra)"
         out.append(
@@ -243,7 +261,7 @@ def table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--budget", type=float, default=570.0, help="seconds for everything")
+    parser.add_argument("--budget", type=float, default=750.0, help="seconds for everything")
     parser.add_argument("--rate", type=float, default=0.5, help="e2e arrivals per second")
     parser.add_argument("--goals", type=int, default=15, help="e2e goals (4 points each)")
     parser.add_argument("--recipients", type=int, default=10_000, help="fan-out inboxes")
@@ -274,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         RESULTS / "fanout.json",
         left(240),
     )
+    parts["web"] = run_part("tests.bench.bench_web", [], RESULTS / "web.json", left(180))
     found = ceilings_from(parts["kpi_ingest"].get("result"), parts["fanout"].get("result"))
     if len(found) < 3:
         print("\n=== measuring the missing ceilings", flush=True)
