@@ -36,7 +36,7 @@ from shared.mongo import Document
 DELIVERIES = "deliveries"
 WITHOUT_OUTBOX = {"pending_events": 0}
 # fields a kind of delivery does not have are left out of its document
-OPTIONAL = ("subscription_id", "title", "summary", "payload", "day", "item_count")
+OPTIONAL = ("subscription_id", "title", "page", "summary", "payload", "day", "item_count")
 
 
 def delivery_document(d: Delivery) -> Document:
@@ -85,6 +85,7 @@ def delivery_from(doc: Document) -> Delivery:
         digest_id=doc.get("digest_id"),
         ref=doc.get("ref"),
         title=doc.get("title"),
+        page=doc.get("page"),
         summary=doc.get("summary"),
         payload=doc.get("payload"),
         day=doc.get("day"),

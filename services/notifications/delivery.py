@@ -99,6 +99,7 @@ class Delivery:
     digest_id: str | None = None
     ref: str | None = None
     title: str | None = None  # a notification's, for email and Slack
+    page: str | None = None  # a notification's web app page (its email links there)
     summary: str | None = None
     payload: str | None = None  # a webhook's body, encoded when it was queued
     day: str | None = None  # a digest's local date

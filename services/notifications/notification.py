@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from services.notifications.delivery import DIGEST, PENDING, Delivery, delivery_id
 from services.notifications.domain import Audience, ChannelDecision, Rule
@@ -16,6 +17,16 @@ from shared.events.envelope import Envelope, deterministic_id
 
 # what an inbox item keeps of its event's data: enough to link to the goal, request or metric
 LINKS = ("goal_id", "request_id", "metric", "owner_id", "milestone", "progress", "due_on")
+
+
+def page_of(data: dict[str, Any]) -> str:
+    """The web app page a notification opens (a path; emails put the app's URL before it):
+    the feedback request it is about, else its goal, else the inbox."""
+    if request_id := data.get("request_id"):
+        return f"/feedback/requests/{quote(str(request_id), safe='')}"
+    if goal_id := data.get("goal_id"):
+        return f"/goals/{quote(str(goal_id), safe='')}"
+    return "/inbox"
 
 
 def notification_id(tenant: str, event_id: str, recipient_id: str) -> str:
@@ -108,6 +119,10 @@ class Notification:
         return self.event.type
 
     @property
+    def page(self) -> str:
+        return page_of(self.data)
+
+    @property
     def seen(self) -> bool:
         return self.seen_at is not None
 
@@ -136,6 +151,7 @@ class Notification:
                 reason=decision.reason,
                 due_at=self.created_at,
                 ref=self.ref,
+                page=self.page,
                 title=self.title,
                 summary=self.summary,
                 created_at=self.created_at,
