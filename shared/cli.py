@@ -16,6 +16,7 @@ from shared.auth import ROLES, issue_local_token
 from shared.config import CommonSettings
 
 SERVICES = {
+    "web": 8000,
     "people": 8001,
     "goals": 8002,
     "feedback": 8003,
@@ -23,7 +24,7 @@ SERVICES = {
     "notifications": 8005,
 }
 
-EXTENSIONS = ("services.people.commands", "shared.messaging.dlq")
+EXTENSIONS = ("services.people.commands", "services.web.commands", "shared.messaging.dlq")
 
 
 def cmd_token(args: argparse.Namespace) -> int:

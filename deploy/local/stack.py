@@ -30,6 +30,7 @@ from deploy.local.servers import (
 )
 
 SERVICES = {
+    "web": 8000,
     "people": 8001,
     "goals": 8002,
     "feedback": 8003,
@@ -104,6 +105,7 @@ def start_services(
     ports = ports or SERVICES
     started: list[Process] = []
     env = {**env, **start_mail_sink(state_dir, ports.get("mailsink", MAIL_PORT))}
+    env = {**web_env(ports), **env}
     northstar = str(Path(sys.executable).with_name("northstar"))
     for name, port in ports.items():
         if name == "mailsink":
@@ -122,6 +124,18 @@ def start_services(
     for proc, (name, port) in zip(started, services, strict=True):
         wait_until(lambda p=port: _ready(p), f"{name} on port {port}", 60, proc)
     return started
+
+
+def web_env(ports: dict[str, int]) -> dict[str, str]:
+    """Where the web app finds the APIs it calls, and its own public address."""
+    env = {
+        f"WEB_{name.upper()}_URL": f"http://127.0.0.1:{port}"
+        for name, port in ports.items()
+        if name not in ("web", "mailsink")
+    }
+    if "web" in ports:
+        env["WEB_PUBLIC_URL"] = f"http://127.0.0.1:{ports['web']}"
+    return env
 
 
 def _ready(port: int) -> bool:
@@ -149,6 +163,9 @@ def all_processes(state_dir: Path) -> list[Process]:
 def print_urls(env: dict[str, str]) -> None:
     print("\nNorthstar is up:")
     for name, port in SERVICES.items():
+        if name == "web":
+            print(f"  {name:<14} http://127.0.0.1:{port}   (sign in: northstar login-url)")
+            continue
         print(f"  {name:<14} http://127.0.0.1:{port}   (docs: /docs, metrics: /metrics)")
     print(f"  {'kafka':<14} {env['KAFKA_BOOTSTRAP_SERVERS']}")
     print(f"  {'document store':<14} {env['MONGODB_URI']}")

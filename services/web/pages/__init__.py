@@ -1,0 +1,14 @@
+"""The web app's pages, one module per area; each area adds its router to ROUTERS (one line)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.web.pages import auth, dashboard, goals, live
+
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    live.router,
+    dashboard.router,
+    goals.router,
+]

@@ -1,0 +1,174 @@
+"""Browser tests: real Chromium (Debian's) driven by Playwright against the real stack.
+
+Fixtures for page authors (all in this file):
+
+- ``stack`` (session): every service and web as processes on free ports, with their own topics
+  and databases; ``stack.url("goals")``, ``stack.web_url``.
+- ``team`` (session): a tenant provisioned over SCIM (employee → manager, mentor paired, HR admin):
+  ``team.ids["employee"]``, ``team.emails[...]``, ``team.headers("hr")`` for API calls.
+- ``page`` (test): a fresh browser context at 1440 by 900; console errors and page errors fail the
+  test at teardown. ``open_page(width=390)`` opens another context (a second person, a phone).
+- ``sign_in(page, "employee", next_url="/")``: signs the page in with a one-time login URL.
+- ``check_a11y(page)``: axe-core; fails on any serious or critical violation.
+- ``screenshot(page, "dashboard")``: saves tests/browser/screenshots/<name>-<width>.png (ignored).
+
+``harness.py`` has the API helpers: ``provision_team``, ``create_kpi_source``, ``push_kpi``,
+``login_url``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Response,
+    sync_playwright,
+)
+
+from tests.browser.harness import Stack, Team, login_url, provision_team, start_stack, stop_stack
+
+pytestmark = pytest.mark.integration
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+DESKTOP = {"width": 1440, "height": 900}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    started = start_stack(tmp_path_factory.mktemp("browser-stack"))
+    try:
+        yield started
+    finally:
+        stop_stack(started)
+
+
+@pytest.fixture(scope="session")
+def team(stack: Stack) -> Team:
+    return provision_team(stack)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Chromium is missing: deploy/tools/install.sh installs it (apt-get)")
+    launched = playwright.chromium.launch(
+        executable_path=executable, headless=True, args=["--no-sandbox"]
+    )
+    try:
+        yield launched
+    finally:
+        launched.close()
+
+
+class ConsoleErrors:
+    """Every console error and uncaught page error of the pages it watches."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        # pages answered 4xx on purpose (a 404 page, a 403 page): the test checks their status
+        self._error_pages: set[str] = set()
+
+    def watch(self, page: Page) -> Page:
+        def on_response(response: Response) -> None:
+            if response.request.resource_type == "document" and response.status >= 400:
+                self._error_pages.add(response.url)
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type != "error":
+                return
+            where = message.location.get("url", "")
+            if message.text.startswith("Failed to load resource") and where in self._error_pages:
+                return
+            self.errors.append(f"{page.url}: {message.text} ({where})")
+
+        page.on("response", on_response)
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
+        return page
+
+
+OpenPage = Callable[..., Page]
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[OpenPage]:
+    watcher = ConsoleErrors()
+    contexts = []
+
+    def open_(width: int = DESKTOP["width"], height: int = DESKTOP["height"]) -> Page:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return watcher.watch(context.new_page())
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert not watcher.errors, "browser console errors:\n" + "\n".join(watcher.errors)
+
+
+@pytest.fixture
+def page(open_page: OpenPage) -> Page:
+    return open_page()
+
+
+SignIn = Callable[..., None]
+
+
+@pytest.fixture
+def sign_in(stack: Stack, team: Team) -> SignIn:
+    def sign_in_(
+        page: Page, who: str, *, next_url: str = "", roles: list[str] | None = None
+    ) -> None:
+        url = login_url(
+            stack, team.tenant, team.ids[who], *(roles or team.roles(who)), next_url=next_url
+        )
+        page.goto(url)
+        page.wait_for_load_state("load")
+
+    return sign_in_
+
+
+def check_a11y(page: Page) -> None:
+    """axe-core on the page as it is now: no serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v.get("impact") in ("serious", "critical")
+    ]
+    assert not bad, f"axe on {page.url}:\n" + "\n".join(bad)
+
+
+@pytest.fixture(name="check_a11y")
+def check_a11y_fixture() -> Callable[[Page], None]:
+    return check_a11y
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    path = SCREENSHOTS / f"{name}-{width}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture(name="screenshot")
+def screenshot_fixture() -> Callable[[Page, str], Path]:
+    return screenshot
