@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+
 from tests.browser.harness import Stack, Team
 
 T = TypeVar("T")

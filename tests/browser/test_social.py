@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
+
 from tests.browser.conftest import OpenPage, SignIn, check_a11y, screenshot
 from tests.browser.harness import Stack, Team, create_kpi_source, push_kpi
-
 from tests.browser.social import eventually, first_link, kpi_goal, mails_to
 from tests.support import unique
 

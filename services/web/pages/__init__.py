@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.web.pages import auth, dashboard, goals, live
+from services.web.pages import (
+    auth,
+    dashboard,
+    feedback,
+    feedback_ask,
+    goals,
+    inbox,
+    live,
+    preferences,
+    skills,
+    team,
+)
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     live.router,
     dashboard.router,
     goals.router,
+    inbox.router,
+    preferences.router,
+    feedback.router,
+    feedback_ask.router,
+    skills.router,
+    team.router,
 ]

@@ -8,12 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+
 from services.web.client import Api, ApiProblem
+from services.web.people_view import names, skill_name
 from services.web.security import CurrentSession
 from services.web.sessions import Session
 from services.web.templating import ApiDep, page
-
-from services.web.people_view import names, skill_name
 
 router = APIRouter(include_in_schema=False)
 

@@ -9,14 +9,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+
 from services.web.client import Api, ApiProblem
+from services.web.pages.feedback import RELATIONSHIPS
+from services.web.people_view import SKILLS, display_name, person_or_none
 from services.web.security import CurrentSession, PageNotFound
 from services.web.sessions import Session
 from services.web.templating import ApiDep, page
-from starlette.datastructures import FormData
-
-from services.web.pages.feedback import RELATIONSHIPS
-from services.web.people_view import SKILLS, display_name, person_or_none
 
 router = APIRouter(include_in_schema=False)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
 from services.web.client import Api, ApiProblem
 from services.web.security import CurrentSession
 from services.web.sessions import Session

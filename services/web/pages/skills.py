@@ -9,12 +9,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+
 from services.web.client import Api
+from services.web.people_view import SKILLS, names, skill_name
 from services.web.security import CurrentSession
 from services.web.sessions import Session
 from services.web.templating import ApiDep, page
-
-from services.web.people_view import SKILLS, names, skill_name
 
 router = APIRouter(include_in_schema=False)
 

@@ -10,13 +10,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+
 from services.web.client import Api, ApiProblem
+from services.web.pages.skills import skill_rows
+from services.web.people_view import display_name, names
 from services.web.security import CurrentSession
 from services.web.sessions import Session
 from services.web.templating import ApiDep, page
-
-from services.web.pages.skills import skill_rows
-from services.web.people_view import display_name, names
 
 router = APIRouter(include_in_schema=False)
 
