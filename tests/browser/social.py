@@ -47,7 +47,9 @@ def mails_to(stack: Stack, address: str, subject_starts: str) -> list[EmailMessa
     for raw in mailbox.Maildir(str(folder), create=False):
         msg = email.message_from_bytes(raw.as_bytes(), policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
-        if address in str(msg["To"]) and str(msg["Subject"]).startswith(subject_starts):
+        if address in str(msg["To"]) and " ".join(str(msg["Subject"]).split()).startswith(
+            subject_starts
+        ):
             found.append(msg)
     return found
 

@@ -21,6 +21,7 @@ from services.web.templating import ApiDep, page
 router = APIRouter(include_in_schema=False)
 
 DUE_IN_DAYS = 14
+FORM_FIELDS = ("reviewers", "skills", "goal_id", "question", "due_date", "min_responses")
 
 
 async def _items(api: Api, session: Session, service: str, path: str, **params: Any) -> list[Any]:
@@ -120,7 +121,10 @@ def _api_errors(problem: ApiProblem) -> dict[str, str]:
         head = name.split(".", 1)[0]
         errors[{"skills": "skills", "questions": "question"}.get(head, head)] = message
     if not errors:
-        errors["reviewers" if problem.status == 422 else ""] = problem.detail
+        # a domain refusal names its field first ("due_date must be within a year")
+        first = problem.detail.split(" ", 1)[0]
+        named = {"questions": "question"}.get(first, first)
+        errors[named if named in FORM_FIELDS else ""] = problem.detail
     return errors
 
 
