@@ -7,6 +7,7 @@ import email.policy
 import mailbox
 import re
 import time
+import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from email.message import EmailMessage
@@ -102,3 +103,41 @@ def kpi_goal(stack: Stack, team: Team, title: str, product: str) -> dict[str, An
     assert response.status_code == 201, response.text
     goal: dict[str, Any] = response.json()
     return goal
+
+
+def ask_mentor(stack: Stack, team: Team) -> dict[str, Any]:
+    """A named request from the employee to their mentor, over the feedback API."""
+    body = {
+        "subject_id": team.ids["employee"],
+        "reviewers": [{"person_id": team.ids["mentor"], "relationship": "mentor"}],
+        "skills": ["communication", "leadership"],
+        "questions": ["What should I try next?"],
+        "due_date": str(date.today() + timedelta(days=14)),
+    }
+    response = httpx.post(
+        f"{stack.url('feedback')}/v1/feedback-requests",
+        headers=team.headers("employee"),
+        json=body,
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def outsider(stack: Stack, team: Team) -> str:
+    """Someone else in the tenant (no manager, mentor or report of anyone in the team)."""
+    name = f"Olive Outsider {uuid.uuid4().hex[:6]}"
+    user_name = f"olive.{uuid.uuid4().hex[:6]}@{team.tenant}.example"
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "displayName": name,
+        "active": True,
+        "emails": [{"value": user_name, "type": "work", "primary": True}],
+    }
+    response = httpx.post(
+        f"{stack.url('people')}/scim/v2/Users", headers=team.scim, json=body, timeout=10
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])

@@ -22,6 +22,46 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 # ---------------------------------------------------------------------------------- feedback
 
 
+async def test_the_feedback_page_lists_what_waits_for_me_first_then_mine_and_praise(
+    web: Browser,
+) -> None:
+    asked = [
+        feedback_request(id="r1", my_status="answered", created_at="2026-03-12T08:00:00Z"),
+        feedback_request(id="r2", my_status="open", created_at="2026-03-01T08:00:00Z"),
+    ]
+    mine = [
+        feedback_request(
+            id="r3",
+            subject_id="ada",
+            requester_id="ada",
+            skills=["ux_design", "leadership"],
+            progress={"asked": 3, "answered": 1, "declined": 0, "open": 2},
+        )
+    ]
+
+    def requests(request: httpx.Request) -> tuple[int, Any]:
+        return 200, {"items": asked if request.url.params.get("assigned_to") else mine}
+
+    web.apis.on("GET", "/v1/feedback-requests", requests)
+    praise = {
+        "kind": "praise",
+        "id": "p1",
+        "on": "2026-03-02",
+        "ratings": {},
+        "comments": "Great demo",
+        "anonymous": False,
+        "from_id": "bob",
+    }
+    web.apis.on("GET", "/v1/people/ada/feedback", (200, {"items": [praise]}))
+    web.apis.on("GET", "/v1/people/bob", (200, person("bob", "Bob Builder")))
+    html = (await web.client.get("/feedback")).text
+    assert html.index('href="/feedback/requests/r2"') < html.index('href="/feedback/requests/r1"')
+    assert "Waiting for you" in html and "You answered" in html
+    assert "About you: UX design, Leadership &amp; project management</a>" in html
+    assert "1 of 3 answered" in html
+    assert "Great demo" in html and "Bob Builder, 2026-03-02" in html
+
+
 async def test_the_answer_form_asks_each_requested_skill_and_says_who_will_read_it(
     web: Browser,
 ) -> None:
