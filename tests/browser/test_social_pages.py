@@ -17,15 +17,21 @@ from tests.support import unique
 pytestmark = pytest.mark.integration
 
 WIDTHS = (390, 1440)
+# how far the page scrolls sideways, and the elements that stick out (to say what to fix)
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const out = [...document.querySelectorAll("body *")]
+    .filter((el) => el.getBoundingClientRect().right > width + 1)
+    .slice(0, 5).map((el) => `${el.tagName}.${el.className}#${el.id}`);
+  return [document.documentElement.scrollWidth - width, out];
+}"""
 
 
 def readable(page: Page, name: str) -> None:
     """axe clean, no sideways scrolling at this width, and a screenshot."""
     check_a11y(page)
-    overflow = page.evaluate(
-        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
+    overflow, culprits = page.evaluate(OVERFLOW)
+    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px: {culprits}"
     screenshot(page, name)
 
 
