@@ -56,10 +56,12 @@ async def test_the_feedback_page_lists_what_waits_for_me_first_then_mine_and_pra
     web.apis.on("GET", "/v1/people/bob", (200, person("bob", "Bob Builder")))
     html = (await web.client.get("/feedback")).text
     assert html.index('href="/feedback/requests/r2"') < html.index('href="/feedback/requests/r1"')
-    assert "Waiting for you" in html and "You answered" in html
+    assert "Waiting for you" in html
+    assert "You answered" in html
     assert "About you: UX design, Leadership &amp; project management</a>" in html
     assert "1 of 3 answered" in html
-    assert "Great demo" in html and "Bob Builder, 2026-03-02" in html
+    assert "Great demo" in html
+    assert "Bob Builder, 2026-03-02" in html
 
 
 async def test_the_answer_form_asks_each_requested_skill_and_says_who_will_read_it(

@@ -112,7 +112,10 @@ async def test_preferences_send_only_what_the_person_chose_and_keep_locked_rows_
     web.apis.on("GET", "/v1/preferences", (200, preferences()))
     web.apis.on("PUT", "/v1/preferences", (200, preferences()))
     html = (await web.client.get("/preferences")).text
-    assert 'for="celebration-email">Celebrations by Email</label>' in html
+    assert (
+        'for="celebration-email"><span class="visually-hidden">Celebrations by </span>Email</label>'
+        in html
+    )
     assert 'name="at_risk.email"' not in html
     assert "set by your organisation" in html
     assert "Same as my profile" in html
