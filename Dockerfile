@@ -26,7 +26,7 @@ RUN /opt/northstar/bin/pip install --no-deps . \
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="northstar" \
-      org.opencontainers.image.description="Northstar services: people, goals, feedback, kpi_ingest, notifications"
+      org.opencontainers.image.description="Northstar services: web, people, goals, feedback, kpi_ingest, notifications"
 RUN groupadd --system --gid 10001 northstar \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin northstar
@@ -37,6 +37,6 @@ ENV PATH=/opt/northstar/bin:$PATH \
     NORTHSTAR_HOST=0.0.0.0
 WORKDIR /tmp
 USER 10001:10001
-EXPOSE 8001 8002 8003 8004 8005
+EXPOSE 8000 8001 8002 8003 8004 8005
 ENTRYPOINT ["northstar"]
 CMD ["serve", "people", "--port", "8001"]

@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## install the project and its tools into .venv
 
-run: $(STAMP) ## foreground: Kafka, the document store and all five services; Ctrl-C stops all
+run: $(STAMP) ## foreground: Kafka, the document store, the web app and the services; Ctrl-C stops all
 	$(PY) -m deploy.local.stack run
 
 up: $(STAMP) ## the same in the background

@@ -515,6 +515,32 @@ def manager_change(story: Story) -> str:
     return "Priya now reports to Jordan: the long-term goal is due for review (manager_changed)"
 
 
+LOGIN_CAST = [
+    ("pm", "employee", ["employee"]),
+    ("manager", "manager", ["employee"]),
+    ("mentor", "mentor", ["employee"]),
+    ("hr", "HR admin", ["employee", "hr_admin"]),
+]
+
+
+def print_login_urls(story: Story, web_port: int) -> None:
+    """One-time sign-in links for the cast (what `northstar login-url` prints)."""
+    import asyncio
+
+    from services.web.commands import issue_login_url
+    from services.web.config import WebSettings
+    from services.web.sessions import Identity
+
+    settings = WebSettings(public_url=f"http://127.0.0.1:{web_port}")
+    print("\nSign in to the web app (one-time links, valid a few minutes):")
+    for role, label, roles in LOGIN_CAST:
+        if role not in story.people:
+            continue
+        identity = Identity(tenant=story.tenant, person_id=story.people[role], roles=roles)
+        url = asyncio.run(issue_login_url(settings, identity))
+        print(f"  {label:<9} {url}")
+
+
 def preflight(story: Story) -> str:
     for name, url in story.urls.items():
         response = story.http.get(f"{url}/readyz")
@@ -530,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         "--maildir", type=Path, default=Path(os.environ.get("NORTHSTAR_MAILDIR", RUN_DIR / "mail"))
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per wait")
+    parser.add_argument("--web-port", type=int, default=8000, help="the web app's port")
     parser.add_argument(
         "--ports",
         default="8001,8002,8003,8004,8005",
@@ -561,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     for title, action in plan:
         if not story.step(title, partial(action, story)) and title == "The stack is up":
             break
+    if story.people:
+        print_login_urls(story, args.web_port)
     width = max(len(s.title) for s in story.steps)
     print(f"\n{'step':<{width}}  ok   latency")
     for s in story.steps:

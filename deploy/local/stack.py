@@ -135,6 +135,8 @@ def web_env(ports: dict[str, int]) -> dict[str, str]:
     }
     if "web" in ports:
         env["WEB_PUBLIC_URL"] = f"http://127.0.0.1:{ports['web']}"
+        # the links in Northstar's emails open the web app's pages
+        env["NOTIFICATIONS_APP_URL"] = env["WEB_PUBLIC_URL"]
     return env
 
 

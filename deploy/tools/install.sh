@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the tools the deploy checks need, once: promtool (Debian's prometheus package),
 # kustomize (built with `go install` into the cache) and a compose validator (the docker compose
-# plugin when present, else Debian's docker-compose). Idempotent: a tool already there is kept.
+# plugin when present, else Debian's docker-compose); and Debian's Chromium for the browser tests
+# (Playwright drives it; no browser is ever downloaded). Idempotent: a tool already there is kept.
 #
 #   deploy/tools/install.sh          # then tests find the tools in $NORTHSTAR_CACHE/bin or on PATH
 set -euo pipefail
@@ -18,6 +19,7 @@ command -v promtool >/dev/null 2>&1 || apt_packages+=(prometheus)
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
     apt_packages+=(docker-compose)
 fi
+command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
 if ((${#apt_packages[@]})); then
     say "installing ${apt_packages[*]} with apt-get"
     sudo=""
@@ -47,6 +49,7 @@ fi
 
 say "promtool: $("$BIN/promtool" --version 2>&1 | head -n1)"
 say "kustomize: $("$BIN/kustomize" version)"
+say "chromium: $(chromium --version 2>/dev/null | head -n1)"
 if docker compose version >/dev/null 2>&1; then
     say "compose: $(docker compose version)"
 else

@@ -59,7 +59,8 @@ class TokenMinter:
     def __init__(self, settings: WebSettings) -> None:
         self._settings = settings
         key = settings.api_signing_key
-        self._private_key = key.get_secret_value() if key else None
+        # an empty value (an optional Secret key left blank) means HS256, as unset does
+        self._private_key = (key.get_secret_value() if key else "") or None
 
     def mint(self, tenant: str, sub: str, roles: list[str]) -> str:
         ttl = self._settings.api_token_ttl_s
@@ -186,11 +187,14 @@ class Api:
     ) -> Any:
         """A GET as web itself (role ``integration``), before anyone is signed in (OIDC match)."""
         token = self.minter.mint(tenant, "web", ["integration"])
-        response = await self._http.get(
-            self.url(service, path),
-            params=params,
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        try:
+            response = await self._http.get(
+                self.url(service, path),
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.HTTPError as exc:
+            raise ApiProblem(503, f"the {service} service does not answer ({exc})") from exc
         if not response.is_success:
             raise ApiProblem(response.status_code, response.text[:200])
         return response.json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from urllib.parse import quote
 
 from services.web.config import WebSettings
 from services.web.sessions import Identity, SessionStore
@@ -24,7 +25,7 @@ async def issue_login_url(settings: WebSettings, identity: Identity, next_url: s
     finally:
         await client.close()
     url = f"{settings.public_url.rstrip('/')}/login/link/{token}"
-    return url + (f"?next={next_url}" if next_url else "")
+    return url + (f"?next={quote(next_url, safe='/')}" if next_url else "")
 
 
 def cmd_login_url(args: argparse.Namespace) -> int:

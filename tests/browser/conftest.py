@@ -29,6 +29,7 @@ from playwright.sync_api import (
     Page,
     Playwright,
     Response,
+    expect,
     sync_playwright,
 )
 
@@ -37,7 +38,20 @@ from tests.browser.harness import Stack, Team, login_url, provision_team, start_
 pytestmark = pytest.mark.integration
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
+# generous waits: the suite shares two cores with Kafka, the store and six services; a wait ends
+# as soon as its condition holds, so this costs nothing when the machine is quiet
+TIMEOUT_MS = 30_000
+expect.set_options(timeout=TIMEOUT_MS)
 DESKTOP = {"width": 1440, "height": 900}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # the first browser test also pays for starting the stack (about a minute on a quiet
+    # machine, several on a busy one): a per-test limit above the suite's default of 300 s
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.timeout(600))
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +125,7 @@ def open_page(browser: Browser) -> Iterator[OpenPage]:
 
     def open_(width: int = DESKTOP["width"], height: int = DESKTOP["height"]) -> Page:
         context = browser.new_context(viewport={"width": width, "height": height})
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         return watcher.watch(context.new_page())
 

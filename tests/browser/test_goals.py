@@ -44,6 +44,7 @@ def test_a_kpi_webhook_moves_the_open_goal_page_live(
     stack: Stack,
     team: Team,
     page: Page,
+    open_page: OpenPage,
     sign_in: SignIn,
     check_a11y: Check,
     screenshot: Shot,
@@ -61,15 +62,30 @@ def test_a_kpi_webhook_moves_the_open_goal_page_live(
     # a marker that a reload would wipe: the change must arrive without one
     page.evaluate("window.northstarMarker = 'still here'")
 
+    # the manager has Northstar open in another browser: the header's badge shows unread items
+    manager = open_page()
+    sign_in(manager, "manager")
+    badge = manager.locator("#unread-badge .badge-count")
+    unread_before = int(badge.text_content() or 0)
+
     source = create_kpi_source(stack, team)
     push_kpi(stack, source, "adoption_rate", 12, product="mobile")
 
     # 12 of 40 %: progress 30 %, and the 25 % milestone with its cause in the timeline
-    expect(progress).to_have_text("30 %", timeout=30_000)
+    expect(progress).to_have_text("30 %", timeout=60_000)
     entry = page.locator(".timeline-entry", has_text="Milestone 25 % reached")
     expect(entry).to_contain_text(f"KPI adoption_rate = 12 from source {source['id']}")
     assert page.evaluate("window.northstarMarker") == "still here"
-    expect(page.locator("canvas.progress-chart")).to_be_visible()
+    # the milestone's celebration reached the manager's inbox: the badge rose without a reload
+    expect(badge).not_to_have_text(str(unread_before) if unread_before else "", timeout=60_000)
+    assert int(badge.text_content() or 0) > unread_before
+    # the chart was redrawn from the pushed fragment: goal created, then the KPI's change
+    page.wait_for_function(
+        """() => {
+            const chart = Chart.getChart(document.querySelector("canvas.progress-chart"));
+            return chart && chart.data.datasets[0].data.join() === "0,30";
+        }"""
+    )
     check_a11y(page)
     screenshot(page, "goal")
 

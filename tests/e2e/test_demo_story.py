@@ -7,9 +7,11 @@ feedback flows, a manager change reopens the goal for review.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from deploy.local import demo
@@ -32,6 +34,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         **{
             f"{prefix}_MONGODB_DATABASE": f"t{run}_{name}"
             for name, prefix in [
+                ("web", "WEB"),
                 ("people", "PEOPLE"),
                 ("goals", "GOALS"),
                 ("feedback", "FEEDBACK"),
@@ -68,8 +71,26 @@ def _drop_databases(env: dict[str, str]) -> None:
 def test_the_demo_story_passes_end_to_end(
     stack: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ports = ",".join(str(stack[name]) for name in SERVICES)
-    code = demo.main(["--ports", ports, "--maildir", str(tmp_path / "mail"), "--timeout", "30"])
+    ports = ",".join(str(stack[name]) for name in SERVICES if name != "web")
+    code = demo.main(
+        [
+            "--ports",
+            ports,
+            "--web-port",
+            str(stack["web"]),
+            "--maildir",
+            str(tmp_path / "mail"),
+            "--timeout",
+            "30",
+        ]
+    )
     output = capsys.readouterr().out
     assert code == 0, output
     assert "14 passed, 0 failed" in output
+    # the story ends with one-time sign-in links for the cast, and they sign a browser in
+    links = re.findall(r"^  (employee|manager|mentor|HR admin) +(http\S+)$", output, re.M)
+    assert [role for role, _ in links] == ["employee", "manager", "mentor", "HR admin"]
+    with httpx.Client(base_url=f"http://127.0.0.1:{stack['web']}") as browser:
+        signed_in = browser.get(links[0][1], follow_redirects=True)
+        assert signed_in.status_code == 200
+        assert "Priya Shah" in signed_in.text

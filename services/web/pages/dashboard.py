@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -33,6 +34,12 @@ async def _my_goals(api: Api, session: Session) -> list[dict[str, Any]] | None:
     return [g for g in found["items"] if g["status"] in ("draft", "active")]
 
 
+def review_due(goal: dict[str, Any], today: str) -> bool:
+    """A review is pending (e.g. the manager changed) or the goal's cadence has come round."""
+    next_review = goal.get("review_due_on") or goal.get("next_review_on")
+    return bool(goal.get("review_pending")) or bool(next_review and next_review <= today)
+
+
 @router.get("/")
 async def dashboard(request: Request, session: CurrentSession, api: ApiDep) -> Response:
     goals, requests, inbox = await asyncio.gather(
@@ -42,9 +49,10 @@ async def dashboard(request: Request, session: CurrentSession, api: ApiDep) -> R
         ),
         _or_none(api.get("notifications", "/v1/inbox", session, unread="true", limit=5)),
     )
+    today = date.today().isoformat()
     by_horizon: dict[str, list[dict[str, Any]]] = {"short_term": [], "long_term": []}
     for goal in goals or []:
-        goal["review_due"] = bool(goal.get("review_pending"))
+        goal["review_due"] = review_due(goal, today)
         by_horizon[goal["horizon"]].append(goal)
     for horizon_goals in by_horizon.values():
         # what needs attention first: at risk, then due for review

@@ -110,7 +110,7 @@ def timeline_view(goal: dict[str, Any], entries: list[dict[str, Any]]) -> list[d
         if entry["kind"] == "progress":
             cause = entry.get("cause") or {}
             old, new = entry.get("old_progress", 0.0), entry.get("new_progress", 0.0)
-            item["progress"] = new
+            item["progress"], item["old"] = new, old
             if cause.get("kind") == "kpi":
                 item["text"] = (
                     f"KPI {cause.get('metric')} = {entry.get('value', '?'):g} "
@@ -124,13 +124,18 @@ def timeline_view(goal: dict[str, Any], entries: list[dict[str, Any]]) -> list[d
                 item["text"] = "Key results changed"
             item["milestones"] = _milestones_between(old, new, reached)
         elif entry["kind"] == "check_in":
-            values = entry.get("key_results") or {}
+            values = entry.get("values") or {}
             moved = ", ".join(f"{titles.get(k, k)} → {v:g}" for k, v in values.items())
             item["text"] = "Check-in" + (f": {moved}" if moved else "")
             if entry.get("note"):
                 item["text"] += f" — “{entry['note']}”"
         elif entry["kind"] == "status":
-            item["text"] = f"Status: {entry.get('new_status') or entry.get('status', '')}"
+            item["text"] = f"Status: {entry.get('from')} → {entry.get('to')}"
+        elif entry["kind"] == "review":
+            reason = str(entry.get("reason") or "").replace("_", " ")
+            item["text"] = (
+                "Review done" if entry.get("state") == "done" else f"Review due: {reason}"
+            )
         else:
             item["text"] = entry["kind"].replace("_", " ").capitalize()
         view.append(item)
@@ -139,15 +144,23 @@ def timeline_view(goal: dict[str, Any], entries: list[dict[str, Any]]) -> list[d
 
 def chart_points(goal: dict[str, Any], timeline: list[dict[str, Any]]) -> dict[str, Any]:
     """The chart's data: progress over time, each point labelled with its cause."""
-    points = [
+    changes = [item for item in timeline if "progress" in item]
+    first = {
+        "at": str(goal["created_at"]),
+        "progress": round(changes[0]["old"] * 100, 1)
+        if changes
+        else round(goal["progress"] * 100, 1),
+        "cause": "Goal created",
+        "milestone": False,
+    }
+    points = [first] + [
         {
             "at": item["at"],
             "progress": round(item["progress"] * 100, 1),
             "cause": item["text"],
             "milestone": bool(item["milestones"]),
         }
-        for item in timeline
-        if "progress" in item
+        for item in changes
     ]
     return {"points": points, "title": goal["title"]}
 

@@ -15,6 +15,7 @@ from shared.config import CommonSettings
 # read by `northstar serve` itself, not by the settings
 CLI_ENV = {"NORTHSTAR_HOST", "NORTHSTAR_SERVICE"}
 SETTINGS_CLASSES = {
+    "web": "services.web.config:WebSettings",
     "people": "services.people.config:PeopleSettings",
     "goals": "services.goals.config:GoalsSettings",
     "feedback": "services.feedback.config:FeedbackSettings",

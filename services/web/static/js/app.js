@@ -5,10 +5,9 @@
   function drawProgressCharts(root) {
     if (typeof Chart === "undefined") return;
     root.querySelectorAll("canvas.progress-chart").forEach(function (canvas) {
-      var holder = canvas.closest("section");
-      var dataTag = holder && holder.querySelector("script.chart-data");
-      if (!dataTag) return;
-      var data = JSON.parse(dataTag.textContent);
+      // the data rides on the canvas: htmx drops <script> elements from swapped fragments
+      if (!canvas.dataset.chart) return;
+      var data = JSON.parse(canvas.dataset.chart);
       var existing = Chart.getChart(canvas);
       if (existing) existing.destroy();
       new Chart(canvas, {
