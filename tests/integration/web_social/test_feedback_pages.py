@@ -345,4 +345,5 @@ async def test_a_profile_shows_visible_goals_and_says_when_skills_are_not_shared
     assert "<h1>Bob Builder</h1>" in html
     assert ">Company goal<" in html
     assert 'href="/feedback/ask?subject_id=bob"' in html  # Ada manages Bob
+    assert 'href="/feedback/ask?subject_id=bob&amp;goal_id=g1"' in html  # on that goal
     assert "not with you" in html
