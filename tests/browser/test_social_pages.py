@@ -62,7 +62,7 @@ def test_the_managers_team_and_a_reports_profile_are_accessible_and_readable(
     stack: Stack, team: Team, open_page: OpenPage, sign_in: SignIn, width: int
 ) -> None:
     product = f"tablet-{unique()}"
-    kpi_goal(stack, team, f"Grow {product} adoption", product)
+    goal = kpi_goal(stack, team, f"Grow {product} adoption", product)
     manager = open_page(width=width)
     sign_in(manager, "manager", next_url="/team")
     expect(manager.get_by_role("heading", level=1)).to_have_text("Your team")
@@ -71,13 +71,15 @@ def test_the_managers_team_and_a_reports_profile_are_accessible_and_readable(
     readable(manager, "team")
     member.get_by_role("link", name="Priya Shah", exact=True).click()
     expect(manager.get_by_role("heading", level=1)).to_have_text("Priya Shah")
-    expect(manager.get_by_role("link", name=f"Grow {product} adoption")).to_be_visible()
+    expect(manager.get_by_role("link", name=f"Grow {product} adoption", exact=True)).to_be_visible()
     readable(manager, "person-as-manager")
-    # the manager asks for feedback on the report
-    manager.get_by_role("link", name="Ask for feedback about Priya Shah").click()
+    # the manager asks for feedback on the report, about that goal
+    ask_on_goal = re.compile(f"^Ask for feedback on this goal.*Grow {product} adoption$")
+    manager.get_by_role("link", name=ask_on_goal).click()
     expect(manager.get_by_role("heading", level=1)).to_have_text(
         "Ask for feedback about Priya Shah"
     )
+    expect(manager.get_by_label("About a goal (optional)")).to_have_value(goal["id"])
     readable(manager, "feedback-ask-about-report")
 
 
