@@ -19,6 +19,7 @@ Fixtures for page authors (all in this file):
 from __future__ import annotations
 
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -54,13 +55,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(600))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # pytest then tears the session down: no orphaned services
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    # a `timeout` or CI cancel sends SIGTERM, which would otherwise skip the teardown below
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     started = start_stack(tmp_path_factory.mktemp("browser-stack"))
     try:
         yield started
     finally:
         stop_stack(started)
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture(scope="session")

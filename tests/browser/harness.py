@@ -75,8 +75,14 @@ def start_stack(state_dir: Path) -> Stack:
     }
     ports = {name: free_port() for name in [*SERVICES, "mailsink"]}
     env["NOTIFICATIONS_APP_URL"] = f"http://127.0.0.1:{ports['web']}"
-    processes = start_services(state_dir, env, ports)
-    processes.append(Process("mailsink", state_dir / "pids" / "mailsink.pid"))
+    pids = state_dir / "pids"
+    try:
+        processes = start_services(state_dir, env, ports)
+    except BaseException:
+        # one service did not get ready: stop those that did start (their pid files say which)
+        stop([Process(name, pids / f"{name}.pid") for name in ports])
+        raise
+    processes.append(Process("mailsink", pids / "mailsink.pid"))
     return Stack(ports=ports, env=env, processes=processes)
 
 

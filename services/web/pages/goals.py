@@ -29,6 +29,8 @@ STATUS_ACTIONS = {
     "abandoned": [("active", "Reopen")],
 }
 MILESTONES = (0.25, 0.5, 0.75, 1.0)
+TIMELINE_PAGES = 10  # up to 2,000 entries for the chart
+TIMELINE_SHOWN = 50  # the latest entries listed under it
 
 
 async def _templates(api: Api, session: Session) -> list[dict[str, Any]]:
@@ -167,9 +169,23 @@ def chart_points(goal: dict[str, Any], timeline: list[dict[str, Any]]) -> dict[s
 
 async def goal_live_context(api: Api, session: Session, goal: dict[str, Any]) -> dict[str, Any]:
     """What the live part of the goal page shows (rendered at load and on every change)."""
-    found = await api.get("goals", f"/v1/goals/{goal['id']}/timeline", session, limit=200)
-    timeline = timeline_view(goal, list(found.get("items", [])))
-    return {"goal": goal, "timeline": timeline, "chart": chart_points(goal, timeline)}
+    entries: list[dict[str, Any]] = []
+    cursor = None
+    # the API lists oldest first: follow its pages (bounded) so the newest changes are shown
+    for _ in range(TIMELINE_PAGES):
+        found = await api.get(
+            "goals", f"/v1/goals/{goal['id']}/timeline", session, limit=200, cursor=cursor
+        )
+        entries.extend(found.get("items", []))
+        cursor = found.get("next_cursor")
+        if not cursor:
+            break
+    timeline = timeline_view(goal, entries)
+    return {
+        "goal": goal,
+        "timeline": timeline[-TIMELINE_SHOWN:],
+        "chart": chart_points(goal, timeline),
+    }
 
 
 @router.get("/goals/{goal_id}")

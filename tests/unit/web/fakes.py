@@ -78,16 +78,23 @@ class FakeApi:
         self.routes[(method, service, path)] = handler
 
     async def request(
-        self, method: str, service: str, path: str, session: Session, *, json: Any = None, **_: Any
+        self,
+        method: str,
+        service: str,
+        path: str,
+        session: Session,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
     ) -> Any:
         self.calls.append((method, service, path, session.person_id, json))
         handler = self.routes.get((method, service, path))
         if handler is None:
             raise ApiProblem(404, f"no fake for {method} {service} {path}")
-        return handler(body=json, session=session)
+        return handler(body=json, session=session, params=params or {})
 
     async def get(self, service: str, path: str, session: Session, **params: Any) -> Any:
-        return await self.request("GET", service, path, session)
+        return await self.request("GET", service, path, session, params=params)
 
     async def post(self, service: str, path: str, session: Session, body: Any = None) -> Any:
         return await self.request("POST", service, path, session, json=body)
