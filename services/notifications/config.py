@@ -29,7 +29,7 @@ class NotificationsSettings(CommonSettings):
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = 10.0
     mail_from: str = "Northstar <notifications@northstar.local>"
-    app_url: str = "http://127.0.0.1:8005"
+    app_url: str = "http://127.0.0.1:8000"  # the web app: emails link to its pages
 
     # outbound HTTP (Slack and webhooks)
     http_timeout_s: float = 10.0

@@ -101,6 +101,7 @@ class Delivery:
     ref: str | None = None
     ref_at: datetime | None = None  # the time of the event that made the reminder (settled.py)
     title: str | None = None  # a notification's, for email and Slack
+    page: str | None = None  # a notification's web app page (its email links there)
     summary: str | None = None
     payload: str | None = None  # a webhook's body, encoded when it was queued
     day: str | None = None  # a digest's local date

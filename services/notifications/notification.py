@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from services.notifications.delivery import DIGEST, PENDING, Delivery, delivery_id
 from services.notifications.domain import Audience, ChannelDecision, Rule
@@ -27,6 +28,16 @@ LINKS = (
     "step",
     "due_date",
 )
+
+
+def page_of(data: dict[str, Any]) -> str:
+    """The web app page a notification opens (a path; emails put the app's URL before it):
+    the feedback request it is about, else its goal, else the inbox."""
+    if request_id := data.get("request_id"):
+        return f"/feedback/requests/{quote(str(request_id), safe='')}"
+    if goal_id := data.get("goal_id"):
+        return f"/goals/{quote(str(goal_id), safe='')}"
+    return "/inbox"
 
 
 def notification_id(tenant: str, event_id: str, recipient_id: str) -> str:
@@ -119,6 +130,10 @@ class Notification:
         return self.event.type
 
     @property
+    def page(self) -> str:
+        return page_of(self.data)
+
+    @property
     def seen(self) -> bool:
         return self.seen_at is not None
 
@@ -148,6 +163,7 @@ class Notification:
                 due_at=self.created_at,
                 ref=self.ref,
                 ref_at=self.event.time if self.ref else None,
+                page=self.page,
                 title=self.title,
                 summary=self.summary,
                 created_at=self.created_at,

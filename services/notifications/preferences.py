@@ -122,10 +122,17 @@ class PreferenceCenter:
                     raise Forbidden(
                         f"{category} on {channel} is locked by your organisation to {locked}",
                     )
-        if prefs.time_zone:
-            validate_time_zone(prefs.time_zone)
-        if prefs.slack_webhook_url:
-            await self._guard.check(prefs.slack_webhook_url)
+        # ``field`` names the input a form shows the problem next to
+        try:
+            if prefs.time_zone:
+                validate_time_zone(prefs.time_zone)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.detail, field="time_zone") from exc
+        try:
+            if prefs.slack_webhook_url:
+                await self._guard.check(prefs.slack_webhook_url)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.detail, field="slack_webhook_url") from exc
         await self._preferences.save(tenant, person_id, prefs)
         return await self.view(tenant, person_id)
 

@@ -94,6 +94,7 @@ class InboxItem(Public):
     title: str
     summary: str
     data: dict[str, Any]
+    page: str = Field(description="the web app page it opens, e.g. /goals/{id} (a path)")
     created_at: datetime
     seen: bool
     read: bool

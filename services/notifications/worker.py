@@ -172,6 +172,7 @@ class Dispatcher:
             "name": person.name,
             "link": f"{base}/inbox",
             "preferences_link": f"{base}/preferences",
+            "base": base,
         }
         items: list[Delivery] = []
         if delivery.kind == "digest":
@@ -191,6 +192,8 @@ class Dispatcher:
                 "title": delivery.title,
                 "summary": delivery.summary,
                 "reason": delivery.reason,
+                # older queued deliveries have no page: the inbox lists them all
+                "link": base + (delivery.page or "/inbox"),
             }
             subject = delivery.title or ""
             text, html = self._email.render("notification", context)

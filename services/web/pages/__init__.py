@@ -4,13 +4,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.web.pages import admin_integrations, admin_people, auth, dashboard, goals, live
+from services.web.pages import (
+    admin_integrations,
+    admin_people,
+    auth,
+    dashboard,
+    feedback,
+    feedback_ask,
+    goals,
+    inbox,
+    live,
+    preferences,
+    skills,
+    team,
+)
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     live.router,
     dashboard.router,
     goals.router,
+    inbox.router,
+    preferences.router,
+    feedback.router,
+    feedback_ask.router,
+    skills.router,
+    team.router,
     admin_people.router,
     admin_integrations.router,
 ]

@@ -291,6 +291,7 @@ async def test_a_slack_url_reaching_a_private_address_is_refused(service: Servic
     )
     assert r.status_code == 422
     assert "link-local" in r.json()["detail"]
+    assert r.json()["field"] == "slack_webhook_url"
 
 
 async def test_only_admins_subscribe_webhooks(service: Service, receiver: WebhookReceiver) -> None:

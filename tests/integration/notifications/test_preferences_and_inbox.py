@@ -312,6 +312,7 @@ async def test_locked_tenant_defaults_apply_and_cannot_be_overridden(service: Se
     assert not_admin.status_code == 403
     bad_zone = await put_prefs(service, tenant, "ana", {"time_zone": "Mars/Olympus"})
     assert bad_zone.status_code == 422
+    assert bad_zone.json()["field"] == "time_zone"  # a form shows it next to that input
 
 
 async def test_the_sse_stream_pushes_new_inbox_items(service: Service) -> None:

@@ -21,7 +21,7 @@ from shared.events.kpi import KpiStale
 from shared.events.notifications import NotificationDelivered, NotificationFailed
 from shared.tracing import continued_span, trace_id_of
 from tests.unit.notifications.conftest import START, TENANT, World
-from tests.unit.notifications.test_rules import milestone
+from tests.unit.notifications.test_rules import milestone, request
 
 PARIS = "Europe/Paris"
 
@@ -46,6 +46,24 @@ async def test_a_delivered_email_records_its_attempt_and_notification_delivered(
     assert delivered.data["recipient_id"] == "ada"
     assert delivered.data["attempts"] == 1
     assert await world.dispatcher.run_once() == 0  # nothing is sent twice
+
+
+async def test_emails_link_to_the_web_app_page_of_their_goal_or_feedback_request(
+    world: World,
+) -> None:
+    world.person("ada")
+    world.person("rex")
+    await world.receive(milestone(goal_id="g/1"))
+    await world.receive(request(reviewer="rex", request_id="r1"))
+    await world.dispatcher.run_once()
+    await world.dispatcher.run_once()
+    bodies = {str(m["To"]): str(m.get_body(("plain",)).get_content()) for m in world.email.sent}
+    # the web app (port 8000) by default, not the notifications API
+    assert "Open it in Northstar: http://127.0.0.1:8000/goals/g%2F1\n" in bodies["ada@acme.test"]
+    assert "http://127.0.0.1:8000/feedback/requests/r1\n" in bodies["rex@acme.test"]
+    assert "preferences: http://127.0.0.1:8000/preferences" in bodies["ada@acme.test"]
+    [inbox_item] = world.notifications.of("rex")
+    assert inbox_item.page == "/feedback/requests/r1"
 
 
 async def test_quiet_hours_defer_the_email_to_their_local_end(world: World) -> None:
@@ -151,6 +169,8 @@ async def test_the_digest_goes_out_once_at_the_local_digest_time(world: World) -
     await world.dispatcher.run_once()
     [mail] = world.email.sent
     assert mail["Subject"] == "Your Northstar digest: 1 update"
+    # a KPI has no page of its own: the item links to the inbox
+    assert "http://127.0.0.1:8000/inbox" in str(mail.get_body(("html",)).get_content())
     kinds = {d.kind: d.status for d in world.deliveries.of("ada")}
     assert kinds == {"notification": DIGESTED, "digest": DELIVERED}
     assert await world.dispatcher.assemble_digests() == 0  # today's went out
