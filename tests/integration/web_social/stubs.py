@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
 from services.web.config import WebSettings
 from services.web.main import create_app
 from services.web.sessions import Identity, Session, SessionStore
-
 from tests.support import isolated_settings, running
 
 Answer = tuple[int, Any] | Callable[[httpx.Request], tuple[int, Any]]
