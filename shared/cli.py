@@ -22,6 +22,7 @@ SERVICES = {
     "feedback": 8003,
     "kpi_ingest": 8004,
     "notifications": 8005,
+    "reviews": 8006,
 }
 
 EXTENSIONS = ("services.people.commands", "services.web.commands", "shared.messaging.dlq")

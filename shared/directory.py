@@ -23,7 +23,7 @@ from shared.events.people import (
     PersonUpserted,
 )
 from shared.messaging.consumer import Router
-from shared.orgchart import management_chain, reports
+from shared.orgchart import MAX_REPORTS, management_chain, reports
 
 BULK_LOOKUP = 200  # ids above which one scan of the tenant beats a huge $in
 
@@ -163,6 +163,16 @@ class PeopleDirectory:
         """The ids of the active people anywhere below a manager."""
         below = await reports(manager_id, lambda level: self._reports_of(tenant, level))
         return [person.id for person in below]
+
+    async def members(
+        self, tenant: str, *, department: str | None = None, limit: int = MAX_REPORTS
+    ) -> list[Person]:
+        """The active people of a tenant (of one department when given), by id."""
+        query: dict[str, Any] = {"tenant": tenant, "active": True}
+        if department is not None:
+            query["department"] = department
+        cursor = self._people.find(query).sort("id", ASCENDING).limit(limit)
+        return [_person(doc) async for doc in cursor]
 
     async def _reports_of(self, tenant: str, manager_ids: list[str]) -> list[Person]:
         query = {"tenant": tenant, "manager_id": {"$in": manager_ids}, "active": True}

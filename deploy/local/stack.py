@@ -36,6 +36,7 @@ SERVICES = {
     "feedback": 8003,
     "kpi_ingest": 8004,
     "notifications": 8005,
+    "reviews": 8006,
 }
 
 

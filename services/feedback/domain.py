@@ -34,7 +34,7 @@ MAX_SKILLS = 20
 MAX_QUESTIONS = 10
 MAX_TEXT = 4000
 
-RequestKind = Literal["requested", "goal", "handover"]
+RequestKind = Literal["requested", "goal", "handover", "review"]
 RequestStatus = Literal["open", "completed", "expired"]
 ReviewerStatus = Literal["open", "answered", "declined"]
 
@@ -298,6 +298,7 @@ class FeedbackRequest:
                 reviewer_id=None if self.anonymous else reviewer_id,
                 goal_id=self.goal_id,
                 skills=sorted(ratings),
+                ratings=dict(ratings) if self.released else {},
             ),
             now,
             "submitted",
@@ -313,6 +314,7 @@ class FeedbackRequest:
                     subject_id=self.subject_id,
                     requester_id=self.requester_id,
                     response_count=self.answered_count,
+                    ratings=[dict(r.ratings) for r in self.responses if r.ratings],
                 ),
                 now,
                 "released",

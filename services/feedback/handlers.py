@@ -7,6 +7,7 @@ from shared.directory import PeopleDirectory
 from shared.events.envelope import Envelope
 from shared.events.goals import GoalAchieved, GoalFacts, GoalMilestoneReached
 from shared.events.people import PersonManagerChanged
+from shared.events.reviews import ReviewPeerFeedbackRequested
 from shared.messaging.consumer import Router
 
 HANDOVER_QUESTIONS = [
@@ -62,6 +63,24 @@ def build_router(directory: PeopleDirectory, requests: FeedbackRequests) -> Rout
             questions=HANDOVER_QUESTIONS,
             kind="handover",
             relationship="manager",
+        )
+
+    @router.on(ReviewPeerFeedbackRequested)
+    async def on_review_peers_approved(event: Envelope, ask: ReviewPeerFeedbackRequested) -> None:
+        """Ask the approved peers of a review, under this service's anonymity rules."""
+        await requests.ask_on_behalf(
+            event_id=event.id,
+            tenant=ask.tenant,
+            subject_id=ask.subject_id,
+            requester_id=ask.requester_id,
+            reviewer_ids=ask.reviewer_ids,
+            questions=ask.questions,
+            kind="review",
+            relationship="peer",
+            skills=ask.skills,
+            due_date=ask.due_date,
+            anonymous=ask.anonymous,
+            min_responses=ask.min_responses,
         )
 
     return router

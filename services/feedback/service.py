@@ -277,8 +277,16 @@ class FeedbackRequests:
         kind: RequestKind,
         goal_id: str | None = None,
         relationship: Relationship | None = None,
+        skills: list[str] | None = None,
+        due_date: date | None = None,
+        anonymous: bool = False,
+        min_responses: int | None = None,
     ) -> bool:
-        """Create the request an event asks for, once per event id; False if nothing to do."""
+        """Create the request an event asks for, once per event id; False if nothing to do.
+
+        An anonymous one keeps the same rules as one asked through the API: at least
+        ``min_responses`` (2 or more) reviewers, or the event asks for nothing.
+        """
         reviewer_ids = [pid for pid in dict.fromkeys(reviewer_ids) if pid and pid != subject_id]
         known = await self._directory.many(tenant, reviewer_ids)
         reviewer_ids = [pid for pid in reviewer_ids if pid not in known or known[pid].active]
@@ -289,17 +297,22 @@ class FeedbackRequests:
             for pid in reviewer_ids
         ]
         now = self._clock()
+        default_due = now.date() + timedelta(days=self._policy.auto_request_due_days)
+        due = max(due_date, now.date()) if due_date else default_due
+        floor = max(2, min_responses or self._policy.default_min_responses)
+        if anonymous and len(reviewers) < floor:
+            return False
         request = FeedbackRequest.create(
             id=deterministic_id("feedback-request-from-event", tenant, event_id),
             tenant=tenant,
             subject_id=subject_id,
             requester_id=requester_id,
             reviewers=reviewers[: self._policy.max_reviewers],
-            skills=[],
+            skills=skills or [],
             questions=questions,
-            due_date=now.date() + timedelta(days=self._policy.auto_request_due_days),
-            anonymous=False,
-            min_responses=1,
+            due_date=due,
+            anonymous=anonymous,
+            min_responses=floor if anonymous else 1,
             now=now,
             max_reviewers=self._policy.max_reviewers,
             kind=kind,

@@ -31,6 +31,15 @@ from shared.events.goals import (
 )
 from shared.events.kpi import KpiStale, KpiThresholdCrossed
 from shared.events.people import PersonUpserted
+from shared.events.reviews import (
+    ReviewAcknowledged,
+    ReviewAssigned,
+    ReviewPeerFeedbackRequested,
+    ReviewPeersNominated,
+    ReviewReleased,
+    ReviewReminderDue,
+    ReviewSubmitted,
+)
 
 Category = Literal[
     "celebration",
@@ -132,6 +141,33 @@ RULES: dict[type[EventPayload], Rule] = {
             "a stale KPI goes to the people whose active goals are bound to it",
         ),
         Rule(PersonUpserted, "welcome", ("person",), "a newly created person is welcomed"),
+        # review events name whose turn it is: the handler passes that person
+        Rule(ReviewAssigned, "review_due", ("person",), "a new review asks for a self review"),
+        Rule(
+            ReviewPeersNominated,
+            "review_due",
+            ("person",),
+            "nominated peers go to the manager to approve",
+        ),
+        Rule(
+            ReviewSubmitted,
+            "review_due",
+            ("person",),
+            "a submitted self review asks the manager for theirs",
+        ),
+        Rule(ReviewReleased, "review_due", ("person",), "a released review asks to be read"),
+        Rule(
+            ReviewAcknowledged,
+            "review_due",
+            ("person",),
+            "an acknowledged review is announced to the manager",
+        ),
+        Rule(
+            ReviewReminderDue,
+            "review_due",
+            ("person",),
+            "a review step due soon goes to the person whose step it is",
+        ),
     )
 }
 
@@ -162,6 +198,8 @@ def reminder_ref(payload: EventPayload) -> str | None:
             return f"feedback:{payload.request_id}:{payload.reviewer_id}"
         case GoalReviewDue() | GoalAtRisk():
             return f"goal:{payload.goal_id}"
+        case ReviewReminderDue():
+            return f"review:{payload.review_id or payload.cycle_id}:{payload.step}"
     return None
 
 
@@ -179,6 +217,13 @@ def done_reminders(payload: EventPayload) -> list[tuple[str, str]]:
             ]
         case GoalAchieved() | GoalAbandoned():
             return [(f"goal:{payload.goal_id}", f"the goal is {payload.status}")]
+        case ReviewSubmitted():
+            step = "self_review" if payload.form == "self" else "manager_review"
+            return [(f"review:{payload.review_id}:{step}", f"the {payload.form} review is in")]
+        case ReviewPeersNominated():
+            return [(f"review:{payload.review_id}:peer_feedback", "the peers are nominated")]
+        case ReviewPeerFeedbackRequested():
+            return [(f"review:{payload.review_id}:peer_feedback", "the peers are approved")]
     return []
 
 

@@ -29,9 +29,24 @@ from shared.events.goals import (
 )
 from shared.events.kpi import KpiDatapointRecorded, KpiStale, KpiThresholdCrossed
 from shared.events.people import PersonUpserted
+from shared.events.reviews import (
+    ReviewAcknowledged,
+    ReviewAssigned,
+    ReviewPeerFeedbackRequested,
+    ReviewPeersNominated,
+    ReviewReleased,
+    ReviewReminderDue,
+    ReviewSubmitted,
+)
 from shared.messaging.consumer import Router
 
-CONSUMED_TOPICS = (topics.PEOPLE, topics.GOALS, topics.FEEDBACK, topics.KPI_DATAPOINTS)
+CONSUMED_TOPICS = (
+    topics.PEOPLE,
+    topics.GOALS,
+    topics.FEEDBACK,
+    topics.KPI_DATAPOINTS,
+    topics.REVIEWS,
+)
 # raw data points only move goals (the goals service tells us what matters); too many for
 # webhook subscribers
 IGNORED: frozenset[type[EventPayload]] = frozenset({KpiDatapointRecorded})
@@ -125,6 +140,44 @@ def build_router(directory: PeopleDirectory, notifier: Notifier) -> Router:
         """Welcome a person once, when they are created."""
         if payload.created:
             await notifier.notify(event, payload, Parties(person_id=payload.id))
+
+    @router.on(ReviewAssigned)
+    async def on_review_assigned(event: Envelope, payload: ReviewAssigned) -> None:
+        """Ask the person for their self review."""
+        await notifier.notify(event, payload, Parties(person_id=payload.person_id))
+
+    @router.on(ReviewPeersNominated)
+    async def on_peers_nominated(event: Envelope, payload: ReviewPeersNominated) -> None:
+        """The person's reminder to nominate is pointless now; ask the manager to approve."""
+        await notifier.drop_reminders(event.tenant, payload)
+        await notifier.notify(event, payload, Parties(person_id=payload.manager_id))
+
+    @router.on(ReviewPeerFeedbackRequested)
+    async def on_peers_approved(event: Envelope, payload: ReviewPeerFeedbackRequested) -> None:
+        """The reminder to approve is pointless now (feedback asks the peers itself)."""
+        await notifier.drop_reminders(event.tenant, payload)
+
+    @router.on(ReviewSubmitted)
+    async def on_review_submitted(event: Envelope, payload: ReviewSubmitted) -> None:
+        """The step's reminder is pointless now; a self review asks the manager for theirs."""
+        await notifier.drop_reminders(event.tenant, payload)
+        if payload.form == "self":
+            await notifier.notify(event, payload, Parties(person_id=payload.manager_id))
+
+    @router.on(ReviewReleased)
+    async def on_review_released(event: Envelope, payload: ReviewReleased) -> None:
+        """Ask the person to read and acknowledge it."""
+        await notifier.notify(event, payload, Parties(person_id=payload.person_id))
+
+    @router.on(ReviewAcknowledged)
+    async def on_review_acknowledged(event: Envelope, payload: ReviewAcknowledged) -> None:
+        """Tell the manager."""
+        await notifier.notify(event, payload, Parties(person_id=payload.manager_id))
+
+    @router.on(ReviewReminderDue)
+    async def on_review_reminder(event: Envelope, payload: ReviewReminderDue) -> None:
+        """Remind the person whose step it is."""
+        await notifier.notify(event, payload, Parties(person_id=payload.recipient_id))
 
     async def offer_to_webhooks(event: Envelope, payload: EventPayload) -> None:
         """Queue the event for the tenant's webhook subscriptions that ask for it."""

@@ -7,6 +7,22 @@ from shared.events.feedback import FeedbackReleased, FeedbackRequested, Feedback
 from shared.events.goals import GoalAchieved, GoalAtRisk, GoalMilestoneReached, GoalReviewDue
 from shared.events.kpi import KpiStale, KpiThresholdCrossed
 from shared.events.people import PersonUpserted
+from shared.events.reviews import (
+    ReviewAcknowledged,
+    ReviewAssigned,
+    ReviewPeersNominated,
+    ReviewReleased,
+    ReviewReminderDue,
+    ReviewSubmitted,
+)
+
+STEP_NAMES = {
+    "self_review": "your self review",
+    "peer_feedback": "the peer feedback step",
+    "manager_review": "the manager review",
+    "calibration": "calibration",
+    "release": "the release",
+}
 
 
 def _percent(fraction: float) -> str:
@@ -63,4 +79,20 @@ def describe(payload: EventPayload) -> tuple[str, str]:
         case PersonUpserted():
             name = payload.display_name or payload.user_name
             return ("Welcome to Northstar", f"Welcome, {name}! Set your first career goal.")
+        case ReviewAssigned():
+            return (
+                f"Your review is open: {payload.cycle_name}",
+                f"Write your self review by {payload.self_review_due} and nominate peers.",
+            )
+        case ReviewPeersNominated():
+            return ("Peers to approve", "Peers were nominated for a review you manage.")
+        case ReviewSubmitted():
+            return ("Self review submitted", "A self review is in: write the manager review.")
+        case ReviewReleased():
+            return ("Your review is released", "Read your review and acknowledge it.")
+        case ReviewAcknowledged():
+            return ("Review acknowledged", "A review you wrote was acknowledged.")
+        case ReviewReminderDue():
+            what = STEP_NAMES.get(payload.step, payload.step)
+            return ("Review step due soon", f"Please complete {what} by {payload.due_on}.")
     return (payload.event_type, "")

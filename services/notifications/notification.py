@@ -15,7 +15,17 @@ from services.notifications.domain import Audience, ChannelDecision, Rule
 from shared.events.envelope import Envelope, deterministic_id
 
 # what an inbox item keeps of its event's data: enough to link to the goal, request or metric
-LINKS = ("goal_id", "request_id", "metric", "owner_id", "milestone", "progress", "due_on")
+LINKS = (
+    "goal_id",
+    "request_id",
+    "metric",
+    "owner_id",
+    "milestone",
+    "progress",
+    "due_on",
+    "review_id",
+    "step",
+)
 
 
 def notification_id(tenant: str, event_id: str, recipient_id: str) -> str:

@@ -40,6 +40,9 @@ class FeedbackSubmitted(EventPayload):
     reviewer_id: str | None = None  # None whenever the request is anonymous
     goal_id: str | None = None
     skills: list[str] = []
+    # the answer's ratings when its reader may see them at once: always for a named request,
+    # for an anonymous one only after its release (before, they wait in feedback.released)
+    ratings: dict[str, int] = {}
 
 
 @event("northstar.feedback.declined.v1", FEEDBACK)
@@ -72,6 +75,8 @@ class FeedbackReleased(EventPayload):
     subject_id: str
     requester_id: str
     response_count: int
+    # every answer's ratings, unnamed and in the random order of the answers' ids
+    ratings: list[dict[str, int]] = []
 
 
 @event("northstar.feedback.given.v1", FEEDBACK)

@@ -40,6 +40,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
                 ("feedback", "FEEDBACK"),
                 ("kpi_ingest", "KPI"),
                 ("notifications", "NOTIFICATIONS"),
+                ("reviews", "REVIEWS"),
             ]
         },
     }

@@ -1,6 +1,6 @@
 """Tenant isolation on every read path of every service, through HTTP on the real servers.
 
-The five services run together (one run id: they share topics, as in production). Tenant A gets
+The six services run together (one run id: they share topics, as in production). Tenant A gets
 one object of each kind through the public APIs: people and a group over SCIM, a mentorship, a
 SCIM token, goals with a check-in (so a timeline) and a child (so a tree), a template and
 settings, a feedback request and praise, a KPI source, metric and points (series and latest
@@ -40,6 +40,8 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.main import create_app as notifications_app
 from services.people.config import PeopleSettings
 from services.people.main import create_app as people_app
+from services.reviews.config import ReviewsSettings
+from services.reviews.main import create_app as reviews_app
 from shared.events import topics
 from shared.messaging import ensure_topics
 from shared.webhooks import signed_headers
@@ -136,6 +138,26 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         ),
         ("GET", "/v1/deliveries"): ("/v1/deliveries?event_id={event}", "nothing"),
     },
+    "reviews": {
+        ("GET", "/v1/review-cycles"): ("/v1/review-cycles", "nothing"),
+        ("GET", "/v1/review-cycles/{cycle_id}"): ("/v1/review-cycles/{cycle}", "missing"),
+        ("GET", "/v1/review-cycles/{cycle_id}/calibration"): (
+            "/v1/review-cycles/{cycle}/calibration",
+            "missing",
+        ),
+        ("GET", "/v1/review-cycles/{cycle_id}/export.csv"): (
+            "/v1/review-cycles/{cycle}/export.csv",
+            "missing",
+        ),
+        ("GET", "/v1/reviews"): ("/v1/reviews", "nothing"),
+        ("GET", "/v1/reviews/{review_id}"): ("/v1/reviews/{review}", "missing"),
+        ("GET", "/v1/reviews/{review_id}/packet"): ("/v1/reviews/{review}/packet", "missing"),
+        ("GET", "/v1/ladders"): ("/v1/ladders", "nothing"),
+        ("GET", "/v1/ladders/{ladder_id}"): ("/v1/ladders/{ladder}", "missing"),
+        # B's admin has the owner's id as its own subject: its own (empty) career record
+        ("GET", "/v1/people/{person_id}/career"): ("/v1/people/{owner}/career", "nothing"),
+        ("GET", "/v1/people/{person_id}/gaps"): ("/v1/people/{owner}/gaps", "nothing"),
+    },
 }
 
 APPS = {
@@ -144,6 +166,7 @@ APPS = {
     "feedback": feedback_app,
     "kpi_ingest": kpi_app,
     "notifications": notifications_app,
+    "reviews": reviews_app,
 }
 
 
@@ -423,6 +446,66 @@ async def _seed_notifications(w: World, mark: str, receiver: WebhookReceiver) ->
     assert rows["items"], "tenant A sees its own deliveries"
 
 
+async def _seed_reviews(w: World, mark: str) -> None:
+    reviews = w.clients["reviews"]
+    hr = w.a("hr", "hr_admin")
+    ladder = _ok(
+        await reviews.put(
+            f"/v1/ladders/ladder-{mark}",
+            json={
+                "name": f"ladder {mark}",
+                "levels": [
+                    {"id": "one", "name": f"level {mark}", "expectations": {"ux_design": 2}}
+                ],
+            },
+            headers=hr,
+        ),
+        200,
+    )
+    w.ids["ladder"] = ladder["id"]
+    today = date.today()
+    steps = ("self_review", "peer_feedback", "manager_review", "calibration", "release")
+    cycle = _ok(
+        await reviews.post(
+            "/v1/review-cycles",
+            json={
+                "name": f"cycle {mark}",
+                "period_start": (today - timedelta(days=90)).isoformat(),
+                "period_end": today.isoformat(),
+                # the SCIM group: its members reach the reviews projection over Kafka
+                "population": {"kind": "group", "value": w.ids["group"]},
+                "deadlines": {
+                    s: (today + timedelta(days=10 + n)).isoformat() for n, s in enumerate(steps)
+                },
+            },
+            headers=hr,
+        )
+    )
+    w.ids["cycle"] = cycle["id"]
+
+    async def launched() -> bool:
+        r = await reviews.post(f"/v1/review-cycles/{cycle['id']}/launch", headers=hr)
+        return r.status_code == 200
+
+    await eventually(launched, timeout=60, interval=0.5)
+    [review] = _ok(await reviews.get("/v1/reviews", headers=w.a(w.ids["owner"])), 200)["items"]
+    w.ids["review"] = review["id"]
+    _ok(
+        await reviews.put(
+            f"/v1/reviews/{review['id']}/self-review",
+            json={"ratings": {"ux_design": 3}, "comments": f"self {mark}"},
+            headers=w.a(w.ids["owner"]),
+        ),
+        200,
+    )
+    _ok(
+        await reviews.put(
+            "/v1/people/me/career/target", json={"level": "senior_pm"}, headers=w.a(w.ids["owner"])
+        ),
+        200,
+    )
+
+
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[SmtpSink]:
     sink = SmtpSink()
@@ -456,6 +539,7 @@ async def world(smtp: SmtpSink, receiver: WebhookReceiver) -> AsyncIterator[Worl
             sse_poll_interval_s=0.2,
             sse_keepalive_s=0.2,  # a keep-alive after every empty poll of the store
         ),
+        "reviews": isolated_settings(ReviewsSettings, run_id, scheduler_enabled=False),
     }
     await ensure_topics(settings["goals"], topics.ALL, with_dlq=topics.ALL)
     apps = {name: APPS[name](settings[name]) for name in APPS}
@@ -471,8 +555,9 @@ async def world(smtp: SmtpSink, receiver: WebhookReceiver) -> AsyncIterator[Worl
         await _seed_feedback(w, mark)
         await _seed_kpis(w, mark)
         await _seed_notifications(w, mark, receiver)
+        await _seed_reviews(w, mark)
         # not the owner's id: tenant B's admin has it as its own subject (B's own person)
-        w.markers.update(v for k, v in w.ids.items() if k not in ("metric", "owner"))
+        w.markers.update(v for k, v in w.ids.items() if k not in ("metric", "owner", "ladder"))
         # SCIM routes take a SCIM token, not a JWT: tenant B's own
         b_token = _ok(
             await clients["people"].post(

@@ -111,6 +111,7 @@ def test_the_docs_have_their_pages() -> None:
         "feedback.md",
         "kpi-ingest.md",
         "notifications.md",
+        "reviews.md",
         "architecture.md",
         "operations.md",
         "bench.md",

@@ -6,6 +6,7 @@ import pytest
 
 from shared.events.goals import GoalAchieved, GoalMilestoneReached
 from shared.events.people import PersonManagerChanged
+from shared.events.reviews import ReviewPeerFeedbackRequested
 from tests.integration.feedback.conftest import Env
 from tests.support import bearer, eventually, unique
 
@@ -96,3 +97,42 @@ async def test_manager_change_asks_the_previous_manager_for_a_handover_note(env:
     assert item["from_id"] == "old"
     assert item["answers"][0] == "Great at discovery"
     assert len(await env.feedback_events(tenant, expected=2)) == 2  # one requested, one submitted
+
+
+async def test_review_peers_are_asked_once_under_the_anonymity_rules(env: Env) -> None:
+    tenant = unique("review-")
+    await env.org(tenant, ORG)
+    approval = {
+        "review_id": "rv1",
+        "cycle_id": "c1",
+        "tenant": tenant,
+        "subject_id": "pm",
+        "requester_id": "new",
+        "skills": ["communication"],
+        "questions": ["What went well?"],
+    }
+    # too few peers for an anonymous request: this service's floor wins, nobody is asked
+    await env.publish(
+        ReviewPeerFeedbackRequested(**approval, reviewer_ids=["ally"], anonymous=True),
+        tenant=tenant,
+        subject="rv1",
+    )
+    asked = await env.publish(
+        ReviewPeerFeedbackRequested(
+            **approval, reviewer_ids=["ally", "mate", "old"], anonymous=True, min_responses=2
+        ),
+        tenant=tenant,
+        subject="rv1",
+    )
+    await env.app.state.runtime.producer.publish(asked)  # redelivered
+    # the sentinel, on the same key, asks "boss" by name: once boss has it, the rest was handled
+    await env.publish(
+        ReviewPeerFeedbackRequested(**approval, reviewer_ids=["boss"]), tenant=tenant, subject="rv1"
+    )
+    [sentinel] = await eventually(lambda: assigned(env, tenant, "boss"))
+    assert sentinel["anonymous"] is False
+    [request] = await assigned(env, tenant, "ally")
+    assert request["kind"] == "review"
+    assert request["anonymous"] is True
+    assert request["skills"] == ["communication"]
+    assert len(await assigned(env, tenant, "mate")) == 1

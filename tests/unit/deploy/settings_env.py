@@ -21,6 +21,7 @@ SETTINGS_CLASSES = {
     "feedback": "services.feedback.config:FeedbackSettings",
     "kpi_ingest": "services.kpi_ingest.config:KpiIngestSettings",
     "notifications": "services.notifications.config:NotificationsSettings",
+    "reviews": "services.reviews.config:ReviewsSettings",
 }
 assert set(SETTINGS_CLASSES) == set(SERVICES)
 

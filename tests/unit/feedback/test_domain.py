@@ -169,3 +169,25 @@ def test_ratings_must_cover_the_requested_skills_with_whole_numbers_1_to_5() -> 
             )
     assert req.answered_count == 0
     assert req.reviewer("r0") is not None
+
+
+def test_ratings_travel_in_events_only_once_the_subject_may_read_them() -> None:
+    named = request(anonymous=False)
+    named.events.clear()
+    submit(named, "r0", rating=2)
+    [submitted] = named.events
+    assert submitted.data["ratings"] == {"communication": 2}
+
+    anonymous = request()
+    anonymous.events.clear()
+    submit(anonymous, "r0", rating=2)
+    submit(anonymous, "r1", rating=5)
+    assert [e.data["ratings"] for e in anonymous.events] == [{}, {}]  # not yet released
+    submit(anonymous, "r2", rating=3)
+    submitted, released = anonymous.events[-2:]
+    assert submitted.data["ratings"] == {}
+    assert released.type == "northstar.feedback.released.v1"
+    # every answer's ratings, in the answers' (random id) order: nobody's in particular
+    assert sorted(r["communication"] for r in released.data["ratings"]) == [2, 3, 5]
+    submit(anonymous, "r3", rating=4)  # after the release, readable at once
+    assert anonymous.events[-1].data["ratings"] == {"communication": 4}

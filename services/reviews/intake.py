@@ -1,0 +1,98 @@
+"""Evidence taken in from other services' events: goal states and moves, feedback ratings,
+praise, and SCIM groups (a cycle's population may be one)."""
+
+from __future__ import annotations
+
+from services.reviews.evidence import EvidenceRecords
+from shared.events.envelope import Envelope
+from shared.events.feedback import FeedbackGiven, FeedbackReleased, FeedbackSubmitted
+from shared.events.goals import (
+    GoalAchieved,
+    GoalCreated,
+    GoalFacts,
+    GoalMilestoneReached,
+    GoalProgressUpdated,
+)
+from shared.events.people import GroupDeleted, GroupUpserted
+from shared.mongo import Document
+
+
+class EvidenceIntake:
+    def __init__(self, records: EvidenceRecords) -> None:
+        self.records = records
+
+    async def goal_changed(self, event: Envelope, goal: GoalFacts) -> None:
+        """Keep the goal's latest state, then the fact this event tells about it."""
+        fields: Document = {
+            "owner_id": goal.owner_id,
+            "title": goal.title,
+            "horizon": goal.horizon,
+            "status": goal.status,
+            "progress": goal.progress,
+        }
+        if isinstance(goal, GoalCreated):
+            fields.update(skills=list(goal.skills), category=goal.category, created_at=event.time)
+        if isinstance(goal, GoalAchieved):
+            fields["achieved_at"] = event.time
+        await self.records.track_goal(goal.tenant, goal.goal_id, fields, event.time)
+        fact = _goal_fact(goal)
+        if fact is not None:
+            base = {"person_id": goal.owner_id, "goal_id": goal.goal_id, "at": event.time}
+            await self.records.record(goal.tenant, event.id, [{**base, **fact}])
+
+    async def feedback_submitted(self, event: Envelope, answer: FeedbackSubmitted) -> None:
+        """Ratings readable at once (named, or anonymous after the release)."""
+        if answer.ratings:
+            fact = {"kind": "ratings", "ratings": dict(answer.ratings)}
+            await self.records.record(
+                answer.tenant,
+                event.id,
+                [{**fact, "person_id": answer.subject_id, "at": event.time}],
+            )
+
+    async def feedback_released(self, event: Envelope, release: FeedbackReleased) -> None:
+        """The anonymous answers' ratings, unnamed, as of the release."""
+        facts = [
+            {
+                "kind": "ratings",
+                "ratings": dict(r),
+                "person_id": release.subject_id,
+                "at": event.time,
+            }
+            for r in release.ratings
+        ]
+        await self.records.record(release.tenant, event.id, facts)
+
+    async def praise_given(self, event: Envelope, praise: FeedbackGiven) -> None:
+        fact = {
+            "kind": "praise",
+            "person_id": praise.to_id,
+            "from_id": praise.from_id,
+            "skills": list(praise.skills),
+            "visibility": praise.visibility,
+            "at": event.time,
+        }
+        await self.records.record(praise.tenant, event.id, [fact])
+
+    async def group_upserted(self, group: GroupUpserted) -> None:
+        await self.records.put_group(group.tenant, group.id, list(group.member_ids))
+
+    async def group_deleted(self, group: GroupDeleted) -> None:
+        await self.records.drop_group(group.tenant, group.id)
+
+
+def _goal_fact(goal: GoalFacts) -> Document | None:
+    match goal:
+        case GoalProgressUpdated():
+            return {
+                "kind": "progress",
+                "old": goal.old_progress,
+                "new": goal.new_progress,
+                "cause": goal.cause.kind,
+                "metric": goal.cause.metric,
+            }
+        case GoalMilestoneReached():
+            return {"kind": "milestone", "milestone": goal.milestone}
+        case GoalAchieved():
+            return {"kind": "achieved"}
+    return None
