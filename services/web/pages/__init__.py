@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.web.pages import auth, dashboard, goals, live
+from services.web.pages import admin_reviews, auth, dashboard, goals, growth, live, reviews
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     live.router,
     dashboard.router,
     goals.router,
+    growth.router,
+    reviews.router,
+    admin_reviews.router,
 ]
