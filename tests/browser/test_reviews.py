@@ -109,6 +109,16 @@ def test_hr_creates_and_launches_a_cycle_for_a_department(
 
     page.goto(f"{stack.web_url}/admin/ladders")
     expect(page.get_by_role("heading", level=1)).to_have_text("Career ladders")
+    # HR edits an expected level: the API's refusal shows by its cell and keeps the typed value
+    cell = page.locator("#product_management-0-communication")
+    cell.fill("9")
+    page.get_by_role("button", name="Save Product management").click()
+    expect(page.locator("#product_management-0-communication-error")).to_be_visible()
+    expect(page.locator("#product_management-0-communication")).to_have_value("9")
+    page.locator("#product_management-0-communication").fill("2")
+    page.get_by_role("button", name="Save Product management").click()
+    expect(page.get_by_text("Saved the ladder.")).to_be_visible()
+    expect(page.locator("#product_management-0-communication")).to_have_value("2")
     check_a11y(page)
     screenshot(page, "admin-ladders")
 
