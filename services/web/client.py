@@ -167,6 +167,17 @@ class Api:
         detail = str(problem.get("detail") or problem.get("title") or response.reason_phrase)
         raise ApiProblem(status, detail, field_errors(problem))
 
+    async def download(self, service: str, path: str, session: Session) -> httpx.Response:
+        """A non-JSON GET (a CSV export) passed through as is; an :class:`ApiProblem` on error."""
+        try:
+            response = await self._http.get(self.url(service, path), headers=self._headers(session))
+        except httpx.HTTPError as exc:
+            raise ApiProblem(503, f"the {service} service does not answer ({exc})") from exc
+        if not response.is_success:
+            status = response.status_code if response.status_code < 500 else 503
+            raise ApiProblem(status, response.reason_phrase)
+        return response
+
     async def get(self, service: str, path: str, session: Session, **params: Any) -> Any:
         return await self.request("GET", service, path, session, params=params)
 

@@ -32,6 +32,8 @@ templates.env.globals["nav"] = [
     ("/goals/new", "New goal"),
     ("/feedback", "Feedback"),
     ("/skills", "Skills"),
+    ("/growth", "Growth"),
+    ("/reviews", "Reviews"),
     ("/team", "Team"),
     ("/inbox", "Inbox"),
 ]

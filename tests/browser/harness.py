@@ -34,6 +34,7 @@ DATABASE_PREFIXES = {
     "feedback": "FEEDBACK",
     "kpi_ingest": "KPI",
     "notifications": "NOTIFICATIONS",
+    "reviews": "REVIEWS",
 }
 
 

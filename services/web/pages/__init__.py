@@ -7,14 +7,17 @@ from fastapi import APIRouter
 from services.web.pages import (
     admin_integrations,
     admin_people,
+    admin_reviews,
     auth,
     dashboard,
     feedback,
     feedback_ask,
     goals,
+    growth,
     inbox,
     live,
     preferences,
+    reviews,
     skills,
     team,
 )
@@ -32,4 +35,7 @@ ROUTERS: list[APIRouter] = [
     team.router,
     admin_people.router,
     admin_integrations.router,
+    growth.router,
+    reviews.router,
+    admin_reviews.router,
 ]
