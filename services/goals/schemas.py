@@ -13,6 +13,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.schemas import KEYS_BY_PATTERN, MapKey, Strict
 
@@ -26,6 +27,8 @@ Text = Annotated[str, StringConstraints(max_length=5000)]
 Horizon = Literal["short_term", "long_term"]
 Category = Literal["skill", "career", "outcome"]
 Visibility = Literal["private", "team", "company"]
+# an optional field that may not be null: None stays its Python default, the schema omits null
+NotNull = SkipJsonSchema[None]
 
 
 class KpiBindingIn(Strict):
@@ -84,6 +87,19 @@ class CheckpointIn(Strict):
 
 
 class GoalCreate(Strict):
+    # the rule of the validator below, in the schema: a title and a horizon, or a template
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["template_id"], "properties": {"template_id": {"type": "string"}}},
+                {
+                    "required": ["title", "horizon"],
+                    "properties": {"title": {"type": "string"}, "horizon": {"type": "string"}},
+                },
+            ]
+        }
+    )
+
     template_id: Id | None = None
     title: Name | None = None
     description: Text | None = None
@@ -109,16 +125,18 @@ class GoalCreate(Strict):
 
 
 class GoalUpdate(Strict):
-    title: Name | None = None
+    # `NotNull` fields may be left out but not set to null (the validator below): the schema
+    # says so by leaving null out of their type
+    title: Name | NotNull = None
     description: Text | None = None
-    category: Category | None = None
-    skills: list[Name] | None = Field(None, max_length=20)
+    category: Category | NotNull = None
+    skills: list[Name] | NotNull = Field(None, max_length=20)
     parent_id: Id | None = None
     start_date: date | None = None
     due_date: date | None = None
-    visibility: Visibility | None = None
+    visibility: Visibility | NotNull = None
     review_every_days: int | None = Field(None, ge=1, le=3650)
-    key_results: list[KeyResultIn] | None = Field(None, max_length=20)
+    key_results: list[KeyResultIn] | NotNull = Field(None, max_length=20)
     checkpoints: list[CheckpointIn] | None = Field(None, max_length=20)
     feedback_reviewer_ids: list[Id] | None = Field(None, max_length=50)
 
@@ -143,6 +161,21 @@ class LearningActivity(Strict):
 
 
 class CheckInCreate(Strict):
+    # the rule of the validator below, in the schema: at least one of them, with a value
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["key_results"], "properties": {"key_results": {"minProperties": 1}}},
+                {"required": ["confidence"], "properties": {"confidence": {"type": "number"}}},
+                {"required": ["note"], "properties": {"note": {"type": "string", "minLength": 1}}},
+                {
+                    "required": ["learning_activity"],
+                    "properties": {"learning_activity": {"type": "object"}},
+                },
+            ]
+        }
+    )
+
     key_results: Annotated[dict[KeyResultId, float], KEYS_BY_PATTERN] = Field(
         default_factory=dict, max_length=20
     )

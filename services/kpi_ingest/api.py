@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
@@ -39,7 +39,20 @@ def _series(request: Request) -> Series:
     return series
 
 
-@router.post("/webhooks/{source_id}", tags=["webhooks"], status_code=202)
+# the body is read raw (its format is the source's); what else a delivery can answer
+WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Accepted, in the reply shape the sender's format expects",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+    401: {"description": "Missing, invalid or expired signature"},
+    429: {"description": "The source is over its rate limit"},
+}
+
+
+@router.post(
+    "/webhooks/{source_id}", tags=["webhooks"], status_code=202, responses=WEBHOOK_RESPONSES
+)
 async def receive_webhook(source_id: str, request: Request) -> Response:
     """Receive signed data points from an analytics tool (Standard Webhooks)."""
     arrived = datetime.now(UTC)  # the signature's age is judged here, not after any wait

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from scim2_models import Context
 
@@ -22,8 +22,19 @@ from services.people.tokens import ScimTokens
 PREFIX = "/scim/v2"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
-router = APIRouter(prefix=PREFIX, tags=["scim"])
-_bearer = HTTPBearer(auto_error=False)
+
+class ScimJSONResponse(JSONResponse):
+    """Documents the routes' answers as SCIM JSON (the routes build their own responses)."""
+
+    media_type = SCIM_JSON
+
+
+router = APIRouter(prefix=PREFIX, tags=["scim"], default_response_class=ScimJSONResponse)
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ScimToken",
+    description="A tenant's SCIM token, from POST /v1/scim-tokens",
+)
 
 
 async def scim_tenant(
@@ -281,7 +292,11 @@ for _name in ("Users", "Groups"):
             )
             return scim_response(replaced)
 
-        @router.patch(f"/{name}/{{resource_id}}", name=f"patch_{name.lower()[:-1]}")
+        @router.patch(
+            f"/{name}/{{resource_id}}",
+            name=f"patch_{name.lower()[:-1]}",
+            responses={204: {"description": "Patched (groups, unless attributes are asked for)"}},
+        )
         async def patch(
             request: Request,
             tenant: Tenant,
@@ -297,7 +312,9 @@ for _name in ("Users", "Groups"):
                 return Response(status_code=204)
             return scim_response(patched)
 
-        @router.delete(f"/{name}/{{resource_id}}", name=f"delete_{name.lower()[:-1]}")
+        @router.delete(
+            f"/{name}/{{resource_id}}", name=f"delete_{name.lower()[:-1]}", status_code=204
+        )
         async def delete(request: Request, tenant: Tenant, resource_id: str) -> Response:
             """Delete a resource (a user is deactivated and leaves every read)."""
             await _resources(request).delete(tenant, kind, resource_id)
