@@ -58,14 +58,18 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 DESCRIPTIONS = {
-    400: "The request is malformed",
     401: "No valid credentials",
     403: "The caller's roles or relation to the object do not allow this",
     404: "Not found, or not in the caller's tenant",
     409: "Conflicts with the current state (or a concurrent change: retry)",
     413: "The request body is too large",
     415: "The request body's media type is not accepted",
-    422: "The request is not valid",
+    400: "The body is not UTF-8 JSON text",
+    422: (
+        "The request is not valid: `/problems/invalid-input` (against the schema), "
+        "`/problems/rule-not-met` (a rule between fields the schema cannot say, told in the "
+        "fields' descriptions), `/problems/invalid-cursor` (a cursor the API did not return)"
+    ),
     429: "Too many requests: retry after `Retry-After` seconds",
     503: "A dependency is down: retry after `Retry-After` seconds",
 }
@@ -107,7 +111,7 @@ def problem_statuses(method: str, operation: dict[str, Any], invalid_status: int
     if method in _CHANGES_STATE:
         statuses.add(409)
     if "requestBody" in operation or method in _HAS_BODY:
-        statuses.add(413)
+        statuses |= {400, 413}
     return statuses
 
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from shared.errors import DomainError, TooManyRequests, Unavailable
 from shared.observability import get_logger
@@ -74,6 +75,19 @@ def render_error(
     )
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method of every route at the request's path.
+
+    Starlette's own 405 names only the first route that matched the path, where GET and POST
+    of one path are two routes.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path_regex.match(request.url.path):
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
 def install_problem_handlers(app: FastAPI, renderers: dict[str, ErrorRenderer]) -> None:
     """Render every error of ``app`` as a problem (or with the renderer of its path prefix)."""
     app.state.error_renderers = dict(renderers)
@@ -121,13 +135,16 @@ def install_problem_handlers(app: FastAPI, renderers: dict[str, ErrorRenderer]) 
         code = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(
             exc.status_code, "http-error"
         )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return render_error(
             request,
             exc.status_code,
             code,
             titles.get(exc.status_code, "HTTP error"),
             str(exc.detail),
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )
 
     @app.exception_handler(Exception)

@@ -23,7 +23,7 @@ from services.goals.progress import (
 )
 from services.goals.records import APPLIED_WINDOW, Applied, PendingEvent, TimelineEntry
 from services.goals.reviews import ReviewReason, ReviewRules
-from shared.errors import Conflict, InvalidInput
+from shared.errors import Conflict, InvalidInput, RuleNotMet
 from shared.events.envelope import EventPayload
 from shared.events.goals import (
     GoalAbandoned,
@@ -125,11 +125,11 @@ class Goal(ReviewRules):
         if not self.title.strip():
             raise InvalidInput("a goal needs a title")
         if self.start_date and self.due_date and self.due_date <= self.start_date:
-            raise InvalidInput("due_date must be after start_date")
+            raise RuleNotMet("due_date must be after start_date")
         if self.review_every_days is not None and self.review_every_days < 1:
             raise InvalidInput("review_every_days must be at least 1")
         if self.parent_id == self.id:
-            raise InvalidInput("a goal cannot be its own parent")
+            raise RuleNotMet("a goal cannot be its own parent")
         for kr in self.key_results.values():
             kr.validate()
         labels = [c.label for c in self.checkpoints]

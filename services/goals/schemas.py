@@ -17,7 +17,10 @@ from pydantic.json_schema import SkipJsonSchema
 
 from shared.schemas import KEYS_BY_PATTERN, MapKey, Strict
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# not blank: the pattern says in the schema what stripping whitespace does here
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 # a key result id is a map key of the stored goal: no leading `$`, no `.` or NUL
 KeyResultId = Annotated[MapKey, StringConstraints(max_length=128)]
@@ -27,6 +30,8 @@ Text = Annotated[str, StringConstraints(max_length=5000)]
 Horizon = Literal["short_term", "long_term"]
 Category = Literal["skill", "career", "outcome"]
 Visibility = Literal["private", "team", "company"]
+# a rule JSON Schema cannot say, told in the description; breaking it is a `rule-not-met` 422
+DueDate = Annotated[date, Field(description="After `start_date` when both are set.")]
 # an optional field that may not be null: None stays its Python default, the schema omits null
 NotNull = SkipJsonSchema[None]
 
@@ -109,7 +114,7 @@ class GoalCreate(Strict):
     owner_id: Id | None = None
     parent_id: Id | None = None
     start_date: date | None = None
-    due_date: date | None = None
+    due_date: DueDate | None = None
     visibility: Visibility = "team"
     status: Literal["draft", "active"] = "draft"
     review_every_days: int | None = Field(None, ge=1, le=3650)
@@ -133,7 +138,7 @@ class GoalUpdate(Strict):
     skills: list[Name] | NotNull = Field(None, max_length=20)
     parent_id: Id | None = None
     start_date: date | None = None
-    due_date: date | None = None
+    due_date: DueDate | None = None
     visibility: Visibility | NotNull = None
     review_every_days: int | None = Field(None, ge=1, le=3650)
     key_results: list[KeyResultIn] | NotNull = Field(None, max_length=20)

@@ -34,8 +34,9 @@ MAX_STEPS = int(os.environ.get("FUZZ_STATEFUL_STEPS", "8"))
 # a bound per service, not a target: at the defaults every run ends well before it
 MAX_TIME_S = int(os.environ.get("FUZZ_MAX_TIME", "90"))
 
-# problems a schema-valid request may get, as the OpenAPI says: a cursor the API did not return
-DOCUMENTED_REJECTIONS = {"/problems/invalid-cursor"}
+# problems a schema-valid request may get, as every 422 of the OpenAPI says: a cursor the API
+# did not return, a rule between fields that JSON Schema cannot say (told in the fields' docs)
+DOCUMENTED_REJECTIONS = {"/problems/invalid-cursor", "/problems/rule-not-met"}
 
 # what a service needs before fuzzing (e.g. a SCIM token): the credentials per security scheme
 Prepare = Callable[[Any, dict[str, str]], dict[str, str]]
@@ -48,10 +49,14 @@ class Finding:
     title: str
     message: str
     reproduce: str
+    response: str
 
     def __str__(self) -> str:
         message = " | ".join(self.message.splitlines())
-        return f"[{self.check}] {self.operation}: {self.title}: {message}\n    {self.reproduce}"
+        return (
+            f"[{self.check}] {self.operation}: {self.title}: {message}\n"
+            f"    {self.reproduce}\n    -> {self.response}"
+        )
 
 
 @dataclass
@@ -93,15 +98,25 @@ def config(credentials: dict[str, str]) -> SchemathesisConfig:
     )
 
 
-def _problem_type(recorder: Any, case_id: str) -> str | None:
+def _response(recorder: Any, case_id: str) -> Any:
     interaction = recorder.interactions.get(case_id)
-    if interaction is None or interaction.response is None:
-        return None
+    return None if interaction is None else interaction.response
+
+
+def _problem_type(recorder: Any, case_id: str) -> str | None:
+    response = _response(recorder, case_id)
     try:
-        problem = json.loads(interaction.response.content)
+        problem = json.loads(response.content) if response is not None else None
     except ValueError:
         return None
     return problem.get("type") if isinstance(problem, dict) else None
+
+
+def _answer(response: Any) -> str:
+    if response is None:
+        return "no response"
+    body = response.content[:300].decode("utf-8", "replace")
+    return f"{response.status_code} {body}"
 
 
 def _record(report: FuzzReport, recorder: Any) -> None:
@@ -126,6 +141,7 @@ def _record(report: FuzzReport, recorder: Any) -> None:
                     failure.title,
                     failure.message[:400],
                     check.failure_info.code_sample[:600],
+                    _answer(_response(recorder, case_id)),
                 ),
             )
 

@@ -65,7 +65,7 @@ def test_each_route_documents_the_problems_it_can_answer() -> None:
         **dict.fromkeys(("401", "403", "404", "422", "503"), problem),
     }
     added = _statuses(spec, "/v1/things", "post")
-    assert set(added) == {"201", "401", "403", "404", "409", "413", "422", "429", "503"}
+    assert set(added) == {"201", "400", "401", "403", "404", "409", "413", "422", "429", "503"}
     assert all(added[code] == problem for code in added if code != "201")
     assert added["429"] == problem
     assert spec["paths"]["/v1/things"]["post"]["responses"]["429"]["description"] == "slow down"
