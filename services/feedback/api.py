@@ -163,7 +163,10 @@ async def person_feedback_summary(
     person_id: str,
     principal: CurrentPrincipal,
     reading: Reading,
-    from_: Annotated[date | None, Query(alias="from")] = None,
+    from_: Annotated[
+        date | None,
+        Query(alias="from", description="Not after `to`; a period is at most 1098 days."),
+    ] = None,
     to: date | None = None,
 ) -> FeedbackSummary:
     """Per skill: mean, count and trend against the previous period of the same length."""

@@ -147,7 +147,10 @@ async def series(
     principal: CurrentPrincipal,
     request: Request,
     start: Annotated[datetime, Query(alias="from")],
-    end: Annotated[datetime, Query(alias="to")],
+    end: Annotated[
+        datetime,
+        Query(alias="to", description="After `from`, at most 2000 buckets from it."),
+    ],
     bucket: Literal["hour", "day"] = "day",
 ) -> SeriesPublic:
     """Bucketed series (mean for gauges, sum for counters); other query params filter dimensions."""

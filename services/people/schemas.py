@@ -100,7 +100,22 @@ class ScimTokenPublic(BaseModel):
 class ImportRequest(BaseModel):
     """An HRIS export: JSON ``rows`` or a ``csv`` text, and which column holds what."""
 
-    model_config = ConfigDict(extra="forbid")
+    # the route's rule in the schema: JSON rows for "json" (the default), a csv text for "csv"
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "properties": {"format": {"const": "json"}, "rows": {"type": "array"}},
+                    "required": ["rows"],
+                },
+                {
+                    "properties": {"format": {"const": "csv"}, "csv": {"type": "string"}},
+                    "required": ["format", "csv"],
+                },
+            ]
+        },
+    )
     format: Literal["json", "csv"] = "json"
     rows: list[dict[str, Any]] | None = None
     csv: str | None = None
