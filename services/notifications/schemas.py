@@ -24,7 +24,10 @@ Matrix = dict[Category, dict[PersonChannel, Setting]]
 WebUrl = Annotated[
     str,
     StringConstraints(max_length=2048, pattern=r"^https?://[^\s/?#@]+"),
-    Field(description="An http(s) URL whose host resolves to public addresses only."),
+    Field(
+        description="An http(s) URL whose host resolves to public addresses only "
+        "(else a 422 `/problems/unsafe-url`)."
+    ),
 ]
 # the IANA names the server knows, so the schema offers only accepted zones
 TimeZone = Annotated[

@@ -34,9 +34,14 @@ MAX_STEPS = int(os.environ.get("FUZZ_STATEFUL_STEPS", "8"))
 # a bound per service, not a target: at the defaults every run ends well before it
 MAX_TIME_S = int(os.environ.get("FUZZ_MAX_TIME", "90"))
 
-# problems a schema-valid request may get, as every 422 of the OpenAPI says: a cursor the API
-# did not return, a rule between fields that JSON Schema cannot say (told in the fields' docs)
-DOCUMENTED_REJECTIONS = {"/problems/invalid-cursor", "/problems/rule-not-met"}
+# problems a schema-valid request may get, as the OpenAPI says (every 422, or the field's
+# description): a cursor the API did not return, a rule between fields that JSON Schema cannot
+# say, a URL whose host does not resolve to public addresses (notifications' SSRF guard)
+DOCUMENTED_REJECTIONS = {
+    "/problems/invalid-cursor",
+    "/problems/rule-not-met",
+    "/problems/unsafe-url",
+}
 
 # what a service needs before fuzzing (e.g. a SCIM token): the credentials per security scheme
 Prepare = Callable[[Any, dict[str, str]], dict[str, str]]
