@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Route
+from starlette.routing import Match
 
 from shared.errors import DomainError, TooManyRequests, Unavailable
 from shared.observability import get_logger
@@ -22,6 +22,8 @@ from shared.observability import get_logger
 log = get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 ErrorRenderer = Callable[[Request, int, str, str, dict[str, Any]], Response]
 
@@ -76,16 +78,19 @@ def render_error(
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method of every route at the request's path.
+    """Every method some route of the app answers at the request's path.
 
     Starlette's own 405 names only the first route that matched the path, where GET and POST
     of one path are two routes.
     """
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.path_regex.match(request.url.path):
-            methods |= route.methods or set()
-    return sorted(methods)
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
 
 
 def install_problem_handlers(app: FastAPI, renderers: dict[str, ErrorRenderer]) -> None:

@@ -23,7 +23,7 @@ from services.goals.progress import (
 )
 from services.goals.records import APPLIED_WINDOW, Applied, PendingEvent, TimelineEntry
 from services.goals.reviews import ReviewReason, ReviewRules
-from shared.errors import Conflict, InvalidInput, RuleNotMet
+from shared.errors import Conflict, InvalidInput, NotFound, RuleNotMet
 from shared.events.envelope import EventPayload
 from shared.events.goals import (
     GoalAbandoned,
@@ -235,7 +235,7 @@ class Goal(ReviewRules):
         for kr_id, value in values.items():
             kr = self.key_results.get(kr_id)
             if kr is None:
-                raise InvalidInput(f"the goal has no key result {kr_id}")
+                raise NotFound(f"the goal has no key result {kr_id}")
             if kr.kpi is not None:
                 raise InvalidInput(f"key result {kr_id} is bound to a KPI; it moves by itself")
             kr.current = value

@@ -49,7 +49,8 @@ class SourceCreated(SourcePublic):
 
 
 class MetricCreate(BaseModel):
-    key: str = Field(min_length=1, max_length=64)
+    # the service's METRIC_KEY rule, in the schema
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     name: str = Field(min_length=1, max_length=200)
     unit: str = Field(default="", max_length=50)
     kind: Literal["gauge", "counter"]

@@ -117,7 +117,11 @@ class ImportRequest(BaseModel):
         },
     )
     format: Literal["json", "csv"] = "json"
-    rows: list[dict[str, Any]] | None = None
+    rows: list[dict[str, Any]] | None = Field(
+        None,
+        description="each row needs the columns `mapping` names for employee_id and email; "
+        "invalid rows refuse the import with a 422 `/problems/rule-not-met` that lists them",
+    )
     csv: str | None = None
     mapping: dict[str, str | None] = Field(
         default_factory=dict,

@@ -51,6 +51,24 @@ async def scim_tenant(
 Tenant = Annotated[str, Depends(scim_tenant)]
 
 
+def scim_body(description: str, *required: str) -> dict[str, Any]:
+    """The request body of a SCIM write, for the OpenAPI (the route reads it raw).
+
+    Its full rules are RFC 7643's schemas, served at /Schemas and applied by scim2-models.
+    """
+    schema = {
+        "type": "object",
+        "required": ["schemas", *required],
+        "properties": {"schemas": {"type": "array", "items": {"type": "string"}, "minItems": 1}},
+    }
+    content = {media: {"schema": schema} for media in (SCIM_JSON, "application/json")}
+    return {"requestBody": {"required": True, "description": description, "content": content}}
+
+
+SEARCH_BODY = scim_body("A SearchRequest (RFC 7644 §3.4.3)")
+PATCH_BODY = scim_body("A PatchOp (RFC 7644 §3.5.2)", "Operations")
+
+
 def _resources(request: Request) -> ScimResources:
     resources: ScimResources = request.app.state.scim_resources
     return resources
@@ -239,11 +257,13 @@ async def _search(request: Request, tenant: str, kinds: list[Kind]) -> Response:
     return scim_response(_list_body(page, start))
 
 
-@router.post("/.search")
+@router.post("/.search", openapi_extra=SEARCH_BODY)
 async def search_everything(request: Request, tenant: Tenant) -> Response:
     """Search users and groups at once (RFC 7644 §3.4.3)."""
     return await _search(request, tenant, [Kind.USER, Kind.GROUP])
 
+
+_REQUIRED = {"Users": ("userName",), "Groups": ("displayName",)}
 
 for _name in ("Users", "Groups"):
 
@@ -257,12 +277,16 @@ for _name in ("Users", "Groups"):
             """List or filter resources with startIndex/count pagination."""
             return await _list(request, tenant, kind, params)
 
-        @router.post(f"/{name}/.search", name=f"search_{name.lower()}")
+        resource = scim_body(f"A {name[:-1]} (RFC 7643)", *_REQUIRED[name])
+
+        @router.post(f"/{name}/.search", name=f"search_{name.lower()}", openapi_extra=SEARCH_BODY)
         async def search_resources(request: Request, tenant: Tenant) -> Response:
             """Search with a SearchRequest body."""
             return await _search(request, tenant, [kind])
 
-        @router.post(f"/{name}", name=f"create_{name.lower()}", status_code=201)
+        @router.post(
+            f"/{name}", name=f"create_{name.lower()}", status_code=201, openapi_extra=resource
+        )
         async def create(request: Request, tenant: Tenant) -> Response:
             """Create a resource; a duplicate userName is 409 uniqueness."""
             base = base_url(request)
@@ -283,7 +307,9 @@ for _name in ("Users", "Groups"):
             )
             return scim_response(found)
 
-        @router.put(f"/{name}/{{resource_id}}", name=f"replace_{name.lower()[:-1]}")
+        @router.put(
+            f"/{name}/{{resource_id}}", name=f"replace_{name.lower()[:-1]}", openapi_extra=resource
+        )
         async def replace(request: Request, tenant: Tenant, resource_id: str) -> Response:
             """Replace a resource (Okta sends profile changes this way)."""
             body = await _json(request)
@@ -296,6 +322,7 @@ for _name in ("Users", "Groups"):
             f"/{name}/{{resource_id}}",
             name=f"patch_{name.lower()[:-1]}",
             responses={204: {"description": "Patched (groups, unless attributes are asked for)"}},
+            openapi_extra=PATCH_BODY,
         )
         async def patch(
             request: Request,
