@@ -131,17 +131,17 @@ class GoalCreate(Strict):
 
 class GoalUpdate(Strict):
     # `NotNull` fields may be left out but not set to null (the validator below): the schema
-    # says so by leaving null out of their type
+    # says so by leaving null out of their type (constraints go inside: None has no length)
     title: Name | NotNull = None
     description: Text | None = None
     category: Category | NotNull = None
-    skills: list[Name] | NotNull = Field(None, max_length=20)
+    skills: Annotated[list[Name], Field(max_length=20)] | NotNull = None
     parent_id: Id | None = None
     start_date: date | None = None
     due_date: DueDate | None = None
     visibility: Visibility | NotNull = None
     review_every_days: int | None = Field(None, ge=1, le=3650)
-    key_results: list[KeyResultIn] | NotNull = Field(None, max_length=20)
+    key_results: Annotated[list[KeyResultIn], Field(max_length=20)] | NotNull = None
     checkpoints: list[CheckpointIn] | None = Field(None, max_length=20)
     feedback_reviewer_ids: list[Id] | None = Field(None, max_length=50)
 

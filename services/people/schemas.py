@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.people.domain import Mentorship, Person
 
@@ -130,3 +130,11 @@ class ImportRequest(BaseModel):
     deactivate_missing: bool = Field(
         True, description="people missing from the export are deactivated (a full sync)"
     )
+
+    @model_validator(mode="after")
+    def _rows_or_csv(self) -> ImportRequest:
+        if self.format == "csv" and self.csv is None:
+            raise ValueError("format csv needs a csv text")
+        if self.format == "json" and self.rows is None:
+            raise ValueError("format json needs rows")
+        return self
