@@ -32,7 +32,7 @@ SEED = int(os.environ.get("FUZZ_SEED", "17"))
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 MAX_STEPS = int(os.environ.get("FUZZ_STATEFUL_STEPS", "8"))
 # a bound per service, not a target: at the defaults every run ends well before it
-MAX_TIME_S = int(os.environ.get("FUZZ_MAX_TIME", "90"))
+MAX_TIME_S = int(os.environ.get("FUZZ_MAX_TIME", "120"))
 
 # problems a schema-valid request may get, as the OpenAPI says (every 422, or the field's
 # description): a cursor the API did not return, a rule between fields that JSON Schema cannot

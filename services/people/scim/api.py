@@ -56,10 +56,11 @@ def scim_body(description: str, *required: str) -> dict[str, Any]:
 
     Its full rules are RFC 7643's schemas, served at /Schemas and applied by scim2-models.
     """
+    # `schemas` is not required: IdPs leave it out, and the service fills it in
     schema = {
         "type": "object",
-        "required": ["schemas", *required],
-        "properties": {"schemas": {"type": "array", "items": {"type": "string"}, "minItems": 1}},
+        "required": list(required),
+        "properties": {"schemas": {"type": "array", "items": {"type": "string"}}},
     }
     content = {media: {"schema": schema} for media in (SCIM_JSON, "application/json")}
     return {"requestBody": {"required": True, "description": description, "content": content}}
