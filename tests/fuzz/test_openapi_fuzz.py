@@ -50,7 +50,7 @@ SERVICES: dict[str, tuple[type[CommonSettings], Callable[[Any], FastAPI], Any]] 
 }
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("service", list(SERVICES))
 def test_openapi_holds_under_generated_input(service: str) -> None:
     settings_class, create_app, prepare = SERVICES[service]
