@@ -130,7 +130,9 @@ async def test_feedback_periods_and_kpi_ranges_name_their_rule() -> None:
         assert long.json()["type"] == "/problems/rule-not-met"
     async with service(KpiIngestSettings, kpi_ingest_app) as client:
         created = await client.post(
-            "/v1/metrics", headers=HR, json={"key": "signups", "name": "Signups", "unit": "n"}
+            "/v1/metrics",
+            headers=HR,
+            json={"key": "signups", "name": "Signups", "unit": "n", "kind": "counter"},
         )
         assert created.status_code == 201, created.text
         at = "2026-12-02T15:19:20Z"
