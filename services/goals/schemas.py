@@ -32,6 +32,7 @@ Category = Literal["skill", "career", "outcome"]
 Visibility = Literal["private", "team", "company"]
 # a rule JSON Schema cannot say, told in the description; breaking it is a `rule-not-met` 422
 DueDate = Annotated[date, Field(description="After `start_date` when both are set.")]
+Number = Annotated[float, Field(strict=True)]
 # an optional field that may not be null: None stays its Python default, the schema omits null
 NotNull = SkipJsonSchema[None]
 
@@ -53,12 +54,19 @@ class KpiSourceIn(Strict):
 class KeyResultIn(Strict):
     id: KeyResultId | None = None
     title: Name
-    start: float = 0.0
-    target: float
-    current: float | None = None  # defaults to start
+    # strict: a number, not "3" or true
+    start: Number = 0.0
+    target: Annotated[
+        float,
+        Field(
+            strict=True,
+            description="Not `start`: above it for `increase`, below it for `decrease`.",
+        ),
+    ]
+    current: Number | None = None  # defaults to start
     unit: Annotated[str, StringConstraints(max_length=50)] = ""
     direction: Literal["increase", "decrease"] = "increase"
-    weight: float = Field(1.0, gt=0, le=1000)
+    weight: float = Field(1.0, gt=0, le=1000, strict=True)
     source: Literal["manual"] | KpiSourceIn = "manual"
 
 
@@ -308,7 +316,7 @@ class TemplatePublic(BaseModel):
 
 
 class GoalSettingsPublic(Strict):
-    at_risk_margin: float = Field(ge=0, le=1)
+    at_risk_margin: float = Field(ge=0, le=1, strict=True)
 
 
 GoalTree.model_rebuild()

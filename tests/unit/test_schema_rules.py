@@ -11,7 +11,13 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from services.feedback.schemas import FeedbackResponseCreate
-from services.goals.schemas import CheckInCreate, GoalCreate, GoalUpdate
+from services.goals.schemas import (
+    CheckInCreate,
+    GoalCreate,
+    GoalSettingsPublic,
+    GoalUpdate,
+    KeyResultIn,
+)
 from services.kpi_ingest.schemas import MetricCreate
 from services.notifications.schemas import PreferencesUpdate, WebhookSubscriptionCreate
 from services.people.schemas import ImportRequest
@@ -32,6 +38,11 @@ CASES: list[tuple[type[BaseModel], dict[str, Any], bool]] = [
     (CheckInCreate, {"key_results": {"kr1": 3}}, True),
     (CheckInCreate, {}, False),
     (CheckInCreate, {"note": "", "key_results": {}, "confidence": None}, False),
+    (KeyResultIn, {"title": "Demos", "target": 3}, True),
+    (KeyResultIn, {"title": "Demos", "target": "3"}, False),
+    (KeyResultIn, {"title": "Demos", "target": 3, "current": True}, False),
+    (GoalSettingsPublic, {"at_risk_margin": 0.2}, True),
+    (GoalSettingsPublic, {"at_risk_margin": False}, False),
     (ImportRequest, {"rows": []}, True),
     (ImportRequest, {"format": "csv", "csv": "a,b\n"}, True),
     (ImportRequest, {"format": "json", "rows": None}, False),
@@ -46,6 +57,10 @@ CASES: list[tuple[type[BaseModel], dict[str, Any], bool]] = [
     (PreferencesUpdate, {"time_zone": "Europe/Paris"}, True),
     (PreferencesUpdate, {"time_zone": "Mars/Olympus"}, False),
 ]
+
+
+# models that accept what their schema refuses, because the domain refuses it (with a 422)
+LEFT_TO_THE_DOMAIN = {PreferencesUpdate}
 
 
 @pytest.mark.parametrize(
@@ -64,4 +79,4 @@ def test_the_schema_and_the_model_agree(
     except ValidationError:
         accepted = False
     assert fits == valid
-    assert accepted or not fits
+    assert accepted == fits or (accepted and model in LEFT_TO_THE_DOMAIN)
