@@ -81,7 +81,9 @@ class FuzzReport:
             f"documented rejections {dict(self.documented)}, phases {self.phases}"
         ]
         lines += [str(finding) for finding in self.findings.values()]
-        lines += [f"engine error: {error}" for error in self.errors]
+        # in-process, an unhandled exception leaves the app after its 500 is sent: schemathesis
+        # reports it as an error of the operation, so a server error shows here
+        lines += [f"server or engine error: {error}" for error in self.errors]
         return "\n".join(lines)
 
 
