@@ -48,7 +48,8 @@ class Strict(BaseModel):
 def _check_key(key: object, path: str, *, as_field: bool) -> None:
     if not isinstance(key, str):
         raise ValueError(f"{path}: map keys must be strings")
-    if not key or len(key) > MAX_KEY:
+    # an empty key is harmless in JSON text, and its schema (JsonObject) cannot forbid it deep down
+    if (as_field and not key) or len(key) > MAX_KEY:
         raise ValueError(f"{path}: a map key must have 1 to {MAX_KEY} characters")
     if as_field and (key.startswith("$") or "." in key or "\x00" in key):
         raise ValueError(f"{path}: a map key must not start with '$' or contain '.' or NUL")

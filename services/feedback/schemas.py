@@ -52,7 +52,7 @@ class FeedbackCreate(Strict):
 
 
 class SharingUpdate(Strict):
-    share_with_mentors: bool
+    share_with_mentors: bool = Field(strict=True)  # 0 is not false
 
 
 class SharingPublic(BaseModel):

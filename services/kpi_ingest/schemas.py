@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -54,7 +54,10 @@ class MetricCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     unit: str = Field(default="", max_length=50)
     kind: Literal["gauge", "counter"]
-    thresholds: list[float] = Field(default_factory=list, max_length=20)
+    # strict: false is not a threshold
+    thresholds: list[Annotated[float, Field(strict=True)]] = Field(
+        default_factory=list, max_length=20
+    )
     expected_every: int | None = Field(
         default=None, gt=0, description="seconds; a quieter metric is signalled stale"
     )

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from services.feedback.schemas import FeedbackResponseCreate
+from services.feedback.schemas import FeedbackResponseCreate, SharingUpdate
 from services.goals.schemas import (
     CheckInCreate,
     GoalCreate,
@@ -51,6 +51,9 @@ CASES: list[tuple[type[BaseModel], dict[str, Any], bool]] = [
     (FeedbackResponseCreate, {"ratings": {"communication": 3.5}}, False),
     (MetricCreate, {"key": "active_users", "name": "Active", "kind": "gauge"}, True),
     (MetricCreate, {"key": "Active Users", "name": "Active", "kind": "gauge"}, False),
+    (MetricCreate, {"key": "a", "name": "A", "kind": "gauge", "thresholds": [False]}, False),
+    (SharingUpdate, {"share_with_mentors": 0}, False),
+    (SharingUpdate, {"share_with_mentors": True}, True),
     (WebhookSubscriptionCreate, {"url": "https://h.example/x", "event_types": ["goal.*"]}, True),
     (WebhookSubscriptionCreate, {"url": ", ", "event_types": ["goal.*"]}, False),
     (WebhookSubscriptionCreate, {"url": "https://h.example/x", "event_types": [" "]}, False),
