@@ -128,7 +128,9 @@ class ImportRequest(BaseModel):
         description="our field -> the export's column (defaults: docs/people.md#hris-import)",
     )
     deactivate_missing: bool = Field(
-        True, description="people missing from the export are deactivated (a full sync)"
+        True,
+        strict=True,  # 0 is not false
+        description="people missing from the export are deactivated (a full sync)",
     )
 
     @model_validator(mode="after")
