@@ -7,6 +7,7 @@ into ``application/problem+json``, unless a service registered another format fo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from shared.errors import DomainError, TooManyRequests, Unavailable
 from shared.observability import get_logger
@@ -22,8 +22,6 @@ from shared.observability import get_logger
 log = get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-
-_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 ErrorRenderer = Callable[[Request, int, str, str, dict[str, Any]], Response]
 
@@ -78,19 +76,18 @@ def render_error(
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app answers at the request's path.
+    """The methods the OpenAPI documents for the request's path.
 
-    Starlette's own 405 names only the first route that matched the path, where GET and POST
-    of one path are two routes.
+    Starlette's own 405 names only the first route that matched the path (GET and POST of one
+    path are two routes). A literal path wins over a template that also matches it
+    (``/Users/.search`` over ``/Users/{id}``), as in the document.
     """
-    return [
-        method
-        for method in _METHODS
-        if any(
-            route.matches({**request.scope, "method": method})[0] is Match.FULL
-            for route in request.app.router.routes
-        )
-    ]
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+    for template in sorted(paths, key=lambda t: t.count("{")):
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            return sorted(method.upper() for method in paths[template])
+    return []
 
 
 def install_problem_handlers(app: FastAPI, renderers: dict[str, ErrorRenderer]) -> None:
