@@ -28,6 +28,7 @@ from shared.messaging.producer import EventProducer
 from shared.messaging.topics import ensure_topics
 from shared.mongo import create_client, ensure_indexes, open_database, ping
 from shared.observability import RequestContextMiddleware, configure_logging, get_logger
+from shared.openapi import ErrorFormat, install_problem_documentation
 from shared.problems import ErrorRenderer, install_problem_handlers, problem_response
 from shared.tracing import configure_tracing
 
@@ -120,9 +121,14 @@ def create_service_app(
     topics: Sequence[str] = (),
     wiring: Wiring | None = None,
     error_renderers: Mapping[str, ErrorRenderer] | None = None,
+    error_formats: Mapping[str, ErrorFormat] | None = None,
     description: str = "",
 ) -> FastAPI:
-    """A service's app: ``indexes`` and ``topics`` are ensured at start-up, before ``wiring``."""
+    """A service's app: ``indexes`` and ``topics`` are ensured at start-up, before ``wiring``.
+
+    ``error_renderers`` render the errors under a path prefix in another format than problem
+    details, and ``error_formats`` document that format in the OpenAPI.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -164,6 +170,7 @@ def create_service_app(
     configure_tracing(name)
     app.state.verifier = TokenVerifier(settings)
     install_problem_handlers(app, dict(error_renderers or {}))
+    install_problem_documentation(app, error_formats)
     # added last, so outermost: the request id and metrics cover a refused body too
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=name)

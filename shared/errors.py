@@ -22,6 +22,16 @@ class InvalidInput(DomainError):
     status, code, title = 422, "invalid-input", "The request is not valid"
 
 
+class RuleNotMet(InvalidInput):
+    """A rule between fields that JSON Schema cannot say (a due date after a start date).
+
+    Its own problem type, so the OpenAPI can name it and a schema fuzzer tell it from a
+    rejection the schema should have expressed.
+    """
+
+    code, title = "rule-not-met", "A rule between fields is not met"
+
+
 class Unauthorized(DomainError):
     status, code, title = 401, "unauthorized", "Authentication required"
 

@@ -13,6 +13,17 @@ from shared.errors import InvalidInput
 
 T = TypeVar("T")
 
+CURSOR_DESCRIPTION = (
+    "The `next_cursor` of the previous page. It is opaque: any value the API did not return is "
+    "refused with a 422 `/problems/invalid-cursor`."
+)
+
+
+class InvalidCursor(InvalidInput):
+    """A cursor the API did not hand out: its own problem type, so clients can restart the list."""
+
+    code = "invalid-cursor"
+
 
 class Page(BaseModel, Generic[T]):
     items: list[T]
@@ -30,7 +41,7 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = orjson.loads(raw)
     except (binascii.Error, ValueError) as exc:
-        raise InvalidInput("the cursor is not one this API returned") from exc
+        raise InvalidCursor("the cursor is not one this API returned") from exc
     if not isinstance(value, dict):
-        raise InvalidInput("the cursor is not one this API returned")
+        raise InvalidCursor("the cursor is not one this API returned")
     return value

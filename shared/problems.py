@@ -7,6 +7,7 @@ into ``application/problem+json``, unless a service registered another format fo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -74,6 +75,21 @@ def render_error(
     )
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI documents for the request's path.
+
+    Starlette's own 405 names only the first route that matched the path (GET and POST of one
+    path are two routes). A literal path wins over a template that also matches it
+    (``/Users/.search`` over ``/Users/{id}``), as in the document.
+    """
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+    for template in sorted(paths, key=lambda t: t.count("{")):
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            return sorted(method.upper() for method in paths[template])
+    return []
+
+
 def install_problem_handlers(app: FastAPI, renderers: dict[str, ErrorRenderer]) -> None:
     """Render every error of ``app`` as a problem (or with the renderer of its path prefix)."""
     app.state.error_renderers = dict(renderers)
@@ -121,13 +137,16 @@ def install_problem_handlers(app: FastAPI, renderers: dict[str, ErrorRenderer]) 
         code = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(
             exc.status_code, "http-error"
         )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return render_error(
             request,
             exc.status_code,
             code,
             titles.get(exc.status_code, "HTTP error"),
             str(exc.detail),
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )
 
     @app.exception_handler(Exception)

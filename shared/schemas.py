@@ -32,6 +32,13 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 KEY_PATTERN = r"^[^$.\x00][^.\x00]*$"
 
 
+def whole_number(value: Any) -> Any:
+    """3.0 -> 3 ahead of a strict int: JSON Schema's ``integer`` includes 3.0, a strict int not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class Strict(BaseModel):
     """A request body that refuses unknown fields: a typo is a 422, not a silent no-op."""
 
@@ -41,7 +48,8 @@ class Strict(BaseModel):
 def _check_key(key: object, path: str, *, as_field: bool) -> None:
     if not isinstance(key, str):
         raise ValueError(f"{path}: map keys must be strings")
-    if not key or len(key) > MAX_KEY:
+    # an empty key is harmless in JSON text, and its schema (JsonObject) cannot forbid it deep down
+    if (as_field and not key) or len(key) > MAX_KEY:
         raise ValueError(f"{path}: a map key must have 1 to {MAX_KEY} characters")
     if as_field and (key.startswith("$") or "." in key or "\x00" in key):
         raise ValueError(f"{path}: a map key must not start with '$' or contain '.' or NUL")

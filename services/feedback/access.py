@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from enum import Enum
 
 from services.feedback.praise import Visibility
-from shared.errors import InvalidInput
+from shared.errors import RuleNotMet
 
 MAX_PERIOD_DAYS = 3 * 366
 
@@ -77,9 +77,9 @@ def previous_period(start: date, end: date) -> tuple[date, date]:
 
 def check_period(start: date, end: date) -> None:
     if end < start:
-        raise InvalidInput("`to` must not be before `from`")
+        raise RuleNotMet("`to` must not be before `from`")
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
-        raise InvalidInput(f"a summary period is at most {MAX_PERIOD_DAYS} days")
+        raise RuleNotMet(f"a summary period is at most {MAX_PERIOD_DAYS} days")
 
 
 def summarize(entries: list[Rated], start: date, end: date) -> list[SkillSummary]:

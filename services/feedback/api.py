@@ -24,8 +24,7 @@ from services.feedback.schemas import (
 )
 from services.feedback.service import FeedbackRequests, NewRequest, RequestView
 from shared.auth import CurrentPrincipal
-from shared.errors import InvalidInput
-from shared.pagination import Page, decode_cursor, encode_cursor
+from shared.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 T = TypeVar("T")
@@ -48,7 +47,7 @@ def _page(items: Sequence[T], cursor: str | None, limit: int) -> tuple[list[T], 
     position = decode_cursor(cursor) or {"offset": 0}
     offset = position.get("offset")
     if not isinstance(offset, int) or offset < 0:
-        raise InvalidInput("the cursor is not one this API returned")
+        raise InvalidCursor("the cursor is not one this API returned")
     page = list(items[offset : offset + limit])
     more = offset + limit < len(items)
     return page, encode_cursor({"offset": offset + limit}) if more else None
@@ -164,7 +163,10 @@ async def person_feedback_summary(
     person_id: str,
     principal: CurrentPrincipal,
     reading: Reading,
-    from_: Annotated[date | None, Query(alias="from")] = None,
+    from_: Annotated[
+        date | None,
+        Query(alias="from", description="Not after `to`; a period is at most 1098 days."),
+    ] = None,
     to: date | None = None,
 ) -> FeedbackSummary:
     """Per skill: mean, count and trend against the previous period of the same length."""

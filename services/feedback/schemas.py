@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from services.feedback.domain import MAX_TEXT, SKILL_ID, FeedbackRequest
 from services.feedback.praise import Visibility
 from services.feedback.service import RequestView
 from shared.events.feedback import Relationship
-from shared.schemas import KEYS_BY_PATTERN, Strict
+from shared.schemas import KEYS_BY_PATTERN, Strict, whole_number
 
-Rating = Annotated[int, Field(ge=1, le=5, strict=True)]
+# strict: neither "3" nor true is a rating; 3.0 is, as JSON Schema's integer says
+Rating = Annotated[int, Field(ge=1, le=5, strict=True), BeforeValidator(whole_number)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 # a skill id (also a field name of the stored ratings): the domain's rule, shown in OpenAPI
@@ -51,7 +52,7 @@ class FeedbackCreate(Strict):
 
 
 class SharingUpdate(Strict):
-    share_with_mentors: bool
+    share_with_mentors: bool = Field(strict=True)  # 0 is not false
 
 
 class SharingPublic(BaseModel):

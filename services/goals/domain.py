@@ -24,7 +24,7 @@ from services.goals.progress import (
 )
 from services.goals.records import APPLIED_WINDOW, Applied, PendingEvent, TimelineEntry
 from services.goals.reviews import ReviewReason, ReviewRules
-from shared.errors import Conflict, InvalidInput
+from shared.errors import Conflict, InvalidInput, NotFound, RuleNotMet
 from shared.events.envelope import EventPayload
 from shared.events.goals import (
     GoalAbandoned,
@@ -131,11 +131,11 @@ class Goal(ReviewRules, UpdateReminders):
         if not self.title.strip():
             raise InvalidInput("a goal needs a title")
         if self.start_date and self.due_date and self.due_date <= self.start_date:
-            raise InvalidInput("due_date must be after start_date")
+            raise RuleNotMet("due_date must be after start_date")
         if self.review_every_days is not None and self.review_every_days < 1:
             raise InvalidInput("review_every_days must be at least 1")
         if self.parent_id == self.id:
-            raise InvalidInput("a goal cannot be its own parent")
+            raise RuleNotMet("a goal cannot be its own parent")
         for kr in self.key_results.values():
             kr.validate()
         labels = [c.label for c in self.checkpoints]
@@ -243,7 +243,7 @@ class Goal(ReviewRules, UpdateReminders):
         for kr_id, value in values.items():
             kr = self.key_results.get(kr_id)
             if kr is None:
-                raise InvalidInput(f"the goal has no key result {kr_id}")
+                raise NotFound(f"the goal has no key result {kr_id}")
             if kr.kpi is not None:
                 raise InvalidInput(f"key result {kr_id} is bound to a KPI; it moves by itself")
             kr.current = value

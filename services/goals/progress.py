@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Literal
 
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, RuleNotMet
 
 Direction = Literal["increase", "decrease"]
 Aggregation = Literal["latest", "sum"]
@@ -63,13 +63,13 @@ class KeyResult:
         if self.weight <= 0:
             raise InvalidInput(f"key result {self.title!r}: weight must be positive")
         if self.start == self.target:
-            raise InvalidInput(f"key result {self.title!r}: start and target must differ")
+            raise RuleNotMet(f"key result {self.title!r}: start and target must differ")
         if self.direction == "increase" and self.target < self.start:
-            raise InvalidInput(
+            raise RuleNotMet(
                 f"key result {self.title!r}: an increasing key result needs target > start"
             )
         if self.direction == "decrease" and self.target > self.start:
-            raise InvalidInput(
+            raise RuleNotMet(
                 f"key result {self.title!r}: a decreasing key result needs target < start"
             )
 

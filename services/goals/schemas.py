@@ -13,10 +13,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.schemas import KEYS_BY_PATTERN, MapKey, Strict
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# not blank: the pattern says in the schema what stripping whitespace does here
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 # a key result id is a map key of the stored goal: no leading `$`, no `.` or NUL
 KeyResultId = Annotated[MapKey, StringConstraints(max_length=128)]
@@ -26,6 +30,11 @@ Text = Annotated[str, StringConstraints(max_length=5000)]
 Horizon = Literal["short_term", "long_term"]
 Category = Literal["skill", "career", "outcome"]
 Visibility = Literal["private", "team", "company"]
+# a rule JSON Schema cannot say, told in the description; breaking it is a `rule-not-met` 422
+DueDate = Annotated[date, Field(description="After `start_date` when both are set.")]
+Number = Annotated[float, Field(strict=True)]
+# an optional field that may not be null: None stays its Python default, the schema omits null
+NotNull = SkipJsonSchema[None]
 
 
 class KpiBindingIn(Strict):
@@ -45,12 +54,19 @@ class KpiSourceIn(Strict):
 class KeyResultIn(Strict):
     id: KeyResultId | None = None
     title: Name
-    start: float = 0.0
-    target: float
-    current: float | None = None  # defaults to start
+    # strict: a number, not "3" or true
+    start: Number = 0.0
+    target: Annotated[
+        float,
+        Field(
+            strict=True,
+            description="Not `start`: above it for `increase`, below it for `decrease`.",
+        ),
+    ]
+    current: Number | None = None  # defaults to start
     unit: Annotated[str, StringConstraints(max_length=50)] = ""
     direction: Literal["increase", "decrease"] = "increase"
-    weight: float = Field(1.0, gt=0, le=1000)
+    weight: float = Field(1.0, gt=0, le=1000, strict=True)
     source: Literal["manual"] | KpiSourceIn = "manual"
 
 
@@ -84,6 +100,19 @@ class CheckpointIn(Strict):
 
 
 class GoalCreate(Strict):
+    # the rule of the validator below, in the schema: a title and a horizon, or a template
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["template_id"], "properties": {"template_id": {"type": "string"}}},
+                {
+                    "required": ["title", "horizon"],
+                    "properties": {"title": {"type": "string"}, "horizon": {"type": "string"}},
+                },
+            ]
+        }
+    )
+
     template_id: Id | None = None
     title: Name | None = None
     description: Text | None = None
@@ -93,7 +122,7 @@ class GoalCreate(Strict):
     owner_id: Id | None = None
     parent_id: Id | None = None
     start_date: date | None = None
-    due_date: date | None = None
+    due_date: DueDate | None = None
     visibility: Visibility = "team"
     status: Literal["draft", "active"] = "draft"
     review_every_days: int | None = Field(None, ge=1, le=3650)
@@ -109,16 +138,18 @@ class GoalCreate(Strict):
 
 
 class GoalUpdate(Strict):
-    title: Name | None = None
+    # `NotNull` fields may be left out but not set to null (the validator below): the schema
+    # says so by leaving null out of their type (constraints go inside: None has no length)
+    title: Name | NotNull = None
     description: Text | None = None
-    category: Category | None = None
-    skills: list[Name] | None = Field(None, max_length=20)
+    category: Category | NotNull = None
+    skills: Annotated[list[Name], Field(max_length=20)] | NotNull = None
     parent_id: Id | None = None
     start_date: date | None = None
-    due_date: date | None = None
-    visibility: Visibility | None = None
+    due_date: DueDate | None = None
+    visibility: Visibility | NotNull = None
     review_every_days: int | None = Field(None, ge=1, le=3650)
-    key_results: list[KeyResultIn] | None = Field(None, max_length=20)
+    key_results: Annotated[list[KeyResultIn], Field(max_length=20)] | NotNull = None
     checkpoints: list[CheckpointIn] | None = Field(None, max_length=20)
     feedback_reviewer_ids: list[Id] | None = Field(None, max_length=50)
 
@@ -143,6 +174,21 @@ class LearningActivity(Strict):
 
 
 class CheckInCreate(Strict):
+    # the rule of the validator below, in the schema: at least one of them, with a value
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["key_results"], "properties": {"key_results": {"minProperties": 1}}},
+                {"required": ["confidence"], "properties": {"confidence": {"type": "number"}}},
+                {"required": ["note"], "properties": {"note": {"type": "string", "minLength": 1}}},
+                {
+                    "required": ["learning_activity"],
+                    "properties": {"learning_activity": {"type": "object"}},
+                },
+            ]
+        }
+    )
+
     key_results: Annotated[dict[KeyResultId, float], KEYS_BY_PATTERN] = Field(
         default_factory=dict, max_length=20
     )
@@ -273,7 +319,7 @@ ReminderDays = Annotated[int, Field(ge=1, le=90, strict=True)]
 
 
 class GoalSettingsPublic(Strict):
-    at_risk_margin: float = Field(ge=0, le=1)
+    at_risk_margin: float = Field(ge=0, le=1, strict=True)
     # N of the weekly "update your key results" nudge (days without check-in or KPI movement)
     update_reminder_days: ReminderDays
 
@@ -281,7 +327,7 @@ class GoalSettingsPublic(Strict):
 class GoalSettingsUpdate(Strict):
     """The settings to change; a field left out keeps its value."""
 
-    at_risk_margin: float | None = Field(None, ge=0, le=1)
+    at_risk_margin: float | None = Field(None, ge=0, le=1, strict=True)
     update_reminder_days: ReminderDays | None = None
 
     @model_validator(mode="after")

@@ -21,10 +21,10 @@ from services.goals.schemas import (
 from services.goals.templates import BUILTIN_BY_ID, BUILTIN_TEMPLATES
 from shared.auth import Principal
 from shared.directory import PeopleDirectory
-from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events.goals import GoalCreated
 from shared.mongo import Document
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 MAX_TREE_DEPTH = 10
 
@@ -123,7 +123,7 @@ class GoalService:
 
     async def add_template(self, tenant: str, body: dict[str, Any]) -> Document:
         if body["id"] in BUILTIN_BY_ID:
-            raise InvalidInput(f"{body['id']} is a built-in template id")
+            raise Conflict(f"{body['id']} is a built-in template id")
         build_key_results([KeyResultIn(**kr) for kr in body["suggested_key_results"]])
         doc = {"tenant": tenant, **body}
         await self.repo.add_template(doc)
@@ -271,7 +271,7 @@ class GoalService:
         await self.readable(principal, goal_id)
         after = (decode_cursor(cursor) or {}).get("after")
         if after is not None and type(after) is not int:
-            raise InvalidInput("the cursor is not one this API returned")
+            raise InvalidCursor("the cursor is not one this API returned")
         entries = await self.repo.timeline(principal.tenant, goal_id, after=after, limit=limit + 1)
         page = entries[:limit]
         more = len(entries) > limit

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
@@ -39,7 +39,20 @@ def _series(request: Request) -> Series:
     return series
 
 
-@router.post("/webhooks/{source_id}", tags=["webhooks"], status_code=202)
+# the body is read raw (its format is the source's); what else a delivery can answer
+WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Accepted, in the reply shape the sender's format expects",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+    401: {"description": "Missing, invalid or expired signature"},
+    429: {"description": "The source is over its rate limit"},
+}
+
+
+@router.post(
+    "/webhooks/{source_id}", tags=["webhooks"], status_code=202, responses=WEBHOOK_RESPONSES
+)
 async def receive_webhook(source_id: str, request: Request) -> Response:
     """Receive data points from an analytics tool: signed (Standard Webhooks, Segment's
     X-Signature) or, for a source created with bearer or basic auth, with its token."""
@@ -135,7 +148,10 @@ async def series(
     principal: CurrentPrincipal,
     request: Request,
     start: Annotated[datetime, Query(alias="from")],
-    end: Annotated[datetime, Query(alias="to")],
+    end: Annotated[
+        datetime,
+        Query(alias="to", description="After `from`, at most 2000 buckets from it."),
+    ],
     bucket: Literal["hour", "day"] = "day",
 ) -> SeriesPublic:
     """Bucketed series (mean for gauges, sum for counters); other query params filter dimensions."""

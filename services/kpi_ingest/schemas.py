@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -61,11 +61,15 @@ class SourceCreated(SourcePublic):
 
 
 class MetricCreate(BaseModel):
-    key: str = Field(min_length=1, max_length=64)
+    # the service's METRIC_KEY rule, in the schema
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     name: str = Field(min_length=1, max_length=200)
     unit: str = Field(default="", max_length=50)
     kind: Literal["gauge", "counter"]
-    thresholds: list[float] = Field(default_factory=list, max_length=20)
+    # strict: false is not a threshold
+    thresholds: list[Annotated[float, Field(strict=True)]] = Field(
+        default_factory=list, max_length=20
+    )
     expected_every: int | None = Field(
         default=None, gt=0, description="seconds; a quieter metric is signalled stale"
     )

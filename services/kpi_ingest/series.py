@@ -12,7 +12,7 @@ from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.domain import DataPoint, crossings, is_stale
 from services.kpi_ingest.repository import KpiRepository, prune_horizon
 from shared.background import BackgroundLoop
-from shared.errors import InvalidInput, NotFound
+from shared.errors import NotFound, RuleNotMet
 from shared.events.kpi import series_key
 from shared.observability import get_logger
 
@@ -55,9 +55,9 @@ class Series:
         """Mean per bucket for gauges, sum per bucket for counters; empty buckets are left out."""
         definition = await self._definition(tenant, key)
         if end <= start:
-            raise InvalidInput("to must be after from")
+            raise RuleNotMet("to must be after from")
         if (end - start) / BUCKET_WIDTH[bucket] > MAX_BUCKETS:
-            raise InvalidInput(f"at most {MAX_BUCKETS} buckets per request; widen the bucket")
+            raise RuleNotMet(f"at most {MAX_BUCKETS} buckets per request; widen the bucket")
         rows = await self._repo.buckets(tenant, key, start, end, bucket, dimensions)
         aggregation = "mean" if definition.kind == "gauge" else "sum"
         return aggregation, [

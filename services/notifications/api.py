@@ -80,7 +80,13 @@ async def inbox_count(request: Request, principal: CurrentPrincipal) -> InboxCou
     return InboxCounts(unread=unread, unseen=unseen)
 
 
-@router.get("/inbox/stream")
+class EventStream(StreamingResponse):
+    """Documents the stream's media type in the OpenAPI (the route answers SSE, not JSON)."""
+
+    media_type = "text/event-stream"
+
+
+@router.get("/inbox/stream", response_class=EventStream)
 async def inbox_stream(request: Request, principal: CurrentPrincipal) -> StreamingResponse:
     """Server-Sent Events: one ``notification`` event per new inbox item."""
     settings = request.app.state.settings

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from shared.errors import InvalidInput, NotFound
-from shared.pagination import decode_cursor, encode_cursor
+from shared.errors import NotFound
+from shared.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
     from services.notifications.notification import Notification
@@ -62,7 +62,7 @@ class Inbox:
             try:
                 after = (datetime.fromisoformat(position["t"]), str(position["i"]))
             except (KeyError, ValueError, TypeError):
-                raise InvalidInput("the cursor is not one this API returned") from None
+                raise InvalidCursor("the cursor is not one this API returned") from None
         items = await self._notifications.inbox_page(
             tenant, person_id, unread=unread, archived=archived, after=after, limit=limit + 1
         )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any
+from typing import Annotated, Any
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.notifications.domain import (
     Category,
@@ -18,6 +19,21 @@ from services.notifications.domain import (
 from shared.pagination import Page
 
 Matrix = dict[Category, dict[PersonChannel, Setting]]
+# what the SSRF guard (ssrf.py) needs before it resolves the host, said in the schema; a host
+# that does not resolve to a public address is refused with a 422 `/problems/unsafe-url`
+WebUrl = Annotated[
+    str,
+    StringConstraints(max_length=2048, pattern=r"^https?://[^\s/?#@]+"),
+    Field(
+        description="An http(s) URL whose host resolves to public addresses only "
+        "(else a 422 `/problems/unsafe-url`)."
+    ),
+]
+# the IANA names the server knows, so the schema offers only accepted zones
+TimeZone = Annotated[
+    str, Field(max_length=64, json_schema_extra={"enum": sorted(available_timezones())})
+]
+EventType = Annotated[str, StringConstraints(max_length=200, pattern=r"\S")]
 
 
 class Public(BaseModel):
@@ -39,8 +55,8 @@ class PreferencesUpdate(BaseModel):
     channels: Matrix = Field(default_factory=dict)
     quiet_hours: QuietHoursIn | None = None
     digest_time: time = time(9, 0)
-    time_zone: str | None = Field(None, max_length=64)
-    slack_webhook_url: str | None = Field(None, max_length=2048)
+    time_zone: TimeZone | None = None
+    slack_webhook_url: WebUrl | None = None
 
     def to_preferences(self) -> Preferences:
         quiet = self.quiet_hours
@@ -121,8 +137,8 @@ class MarkedCount(BaseModel):
 class WebhookSubscriptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2048)
-    event_types: list[str] = Field(min_length=1, max_length=50)
+    url: WebUrl
+    event_types: list[EventType] = Field(min_length=1, max_length=50)
     description: str | None = Field(None, max_length=500)
 
     @field_validator("event_types")

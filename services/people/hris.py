@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.people.domain import ManagerCycle, PersonFacts, find_cycle
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, RuleNotMet
 
 # our field -> the column of the export that holds it
 DEFAULT_MAPPING: dict[str, str | None] = {
@@ -94,7 +94,7 @@ def parse_rows(
         )
         parsed.append(ImportRow(line, external_id, facts, cell(row, "manager_external_id")))
     if problems:
-        raise InvalidInput("the export has invalid rows", problems=problems[:50])
+        raise RuleNotMet("the export has invalid rows", problems=problems[:50])
     return parsed
 
 

@@ -10,7 +10,7 @@ from services.people.imports import HrisImports
 from services.people.mentorships import Mentorships
 from services.people.repository import INDEXES, PeopleRepository
 from services.people.scim import api as scim_api
-from services.people.scim.errors import render_scim_error
+from services.people.scim.errors import SCIM_ERROR_FORMAT, render_scim_error
 from services.people.scim.protocol import build_provider
 from services.people.scim.resources import ScimResources
 from services.people.service import PeopleService
@@ -47,5 +47,6 @@ def create_app(settings: PeopleSettings | None = None) -> FastAPI:
         topics=[topics.PEOPLE],
         wiring=wiring,
         error_renderers={scim_api.PREFIX: render_scim_error},
+        error_formats={scim_api.PREFIX: SCIM_ERROR_FORMAT},
         description="HR integration: SCIM 2.0, HRIS imports, people, org chart and mentorships.",
     )

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from services.people.domain import Mentorship, Person
 from services.people.repository import PeopleRepository
 from shared.auth import Principal
-from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.events.envelope import Envelope
 
 
@@ -36,9 +36,9 @@ class Mentorships:
         for role, person_id in (("mentor", mentor_id), ("mentee", mentee_id)):
             person = found.get(person_id)
             if person is None:
-                raise InvalidInput(f"no {role} {person_id} in this tenant")
+                raise NotFound(f"no {role} {person_id} in this tenant")
             if not person.facts.active:
-                raise InvalidInput(f"the {role} {person_id} is not active")
+                raise Conflict(f"the {role} {person_id} is not active")
         mentorship, events = Mentorship.start(
             str(uuid.uuid4()),
             tenant,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.people.domain import Mentorship, Person
 
@@ -102,14 +102,43 @@ class ScimTokenPublic(BaseModel):
 class ImportRequest(BaseModel):
     """An HRIS export: JSON ``rows`` or a ``csv`` text, and which column holds what."""
 
-    model_config = ConfigDict(extra="forbid")
+    # the route's rule in the schema: JSON rows for "json" (the default), a csv text for "csv"
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "properties": {"format": {"const": "json"}, "rows": {"type": "array"}},
+                    "required": ["rows"],
+                },
+                {
+                    "properties": {"format": {"const": "csv"}, "csv": {"type": "string"}},
+                    "required": ["format", "csv"],
+                },
+            ]
+        },
+    )
     format: Literal["json", "csv"] = "json"
-    rows: list[dict[str, Any]] | None = None
+    rows: list[dict[str, Any]] | None = Field(
+        None,
+        description="each row needs the columns `mapping` names for employee_id and email; "
+        "invalid rows refuse the import with a 422 `/problems/rule-not-met` that lists them",
+    )
     csv: str | None = None
     mapping: dict[str, str | None] = Field(
         default_factory=dict,
         description="our field -> the export's column (defaults: docs/people.md#hris-import)",
     )
     deactivate_missing: bool = Field(
-        True, description="people missing from the export are deactivated (a full sync)"
+        True,
+        strict=True,  # 0 is not false
+        description="people missing from the export are deactivated (a full sync)",
     )
+
+    @model_validator(mode="after")
+    def _rows_or_csv(self) -> ImportRequest:
+        if self.format == "csv" and self.csv is None:
+            raise ValueError("format csv needs a csv text")
+        if self.format == "json" and self.rows is None:
+            raise ValueError("format json needs rows")
+        return self

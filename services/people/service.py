@@ -157,7 +157,7 @@ class PeopleService:
     async def set_manager(self, tenant: str, person_id: str, manager_id: str | None) -> Person:
         person = await self.person(tenant, person_id)
         if manager_id is not None and await self.repo.get_person(tenant, manager_id) is None:
-            raise InvalidInput(f"no person {manager_id} in this tenant")
+            raise NotFound(f"no person {manager_id} in this tenant")
         return await self.change_person(
             tenant, person, person.facts.with_changes(manager_id=manager_id)
         )

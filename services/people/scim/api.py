@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from scim2_models import Context
 
@@ -22,8 +22,19 @@ from services.people.tokens import ScimTokens
 PREFIX = "/scim/v2"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
-router = APIRouter(prefix=PREFIX, tags=["scim"])
-_bearer = HTTPBearer(auto_error=False)
+
+class ScimJSONResponse(JSONResponse):
+    """Documents the routes' answers as SCIM JSON (the routes build their own responses)."""
+
+    media_type = SCIM_JSON
+
+
+router = APIRouter(prefix=PREFIX, tags=["scim"], default_response_class=ScimJSONResponse)
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ScimToken",
+    description="A tenant's SCIM token, from POST /v1/scim-tokens",
+)
 
 
 async def scim_tenant(
@@ -38,6 +49,25 @@ async def scim_tenant(
 
 
 Tenant = Annotated[str, Depends(scim_tenant)]
+
+
+def scim_body(description: str, *required: str) -> dict[str, Any]:
+    """The request body of a SCIM write, for the OpenAPI (the route reads it raw).
+
+    Its full rules are RFC 7643's schemas, served at /Schemas and applied by scim2-models.
+    """
+    # `schemas` is not required: IdPs leave it out, and the service fills it in
+    schema = {
+        "type": "object",
+        "required": list(required),
+        "properties": {"schemas": {"type": "array", "items": {"type": "string"}}},
+    }
+    content = {media: {"schema": schema} for media in (SCIM_JSON, "application/json")}
+    return {"requestBody": {"required": True, "description": description, "content": content}}
+
+
+SEARCH_BODY = scim_body("A SearchRequest (RFC 7644 §3.4.3)")
+PATCH_BODY = scim_body("A PatchOp (RFC 7644 §3.5.2)", "Operations")
 
 
 def _resources(request: Request) -> ScimResources:
@@ -228,11 +258,13 @@ async def _search(request: Request, tenant: str, kinds: list[Kind]) -> Response:
     return scim_response(_list_body(page, start))
 
 
-@router.post("/.search")
+@router.post("/.search", openapi_extra=SEARCH_BODY)
 async def search_everything(request: Request, tenant: Tenant) -> Response:
     """Search users and groups at once (RFC 7644 §3.4.3)."""
     return await _search(request, tenant, [Kind.USER, Kind.GROUP])
 
+
+_REQUIRED = {"Users": ("userName",), "Groups": ("displayName",)}
 
 for _name in ("Users", "Groups"):
 
@@ -246,12 +278,16 @@ for _name in ("Users", "Groups"):
             """List or filter resources with startIndex/count pagination."""
             return await _list(request, tenant, kind, params)
 
-        @router.post(f"/{name}/.search", name=f"search_{name.lower()}")
+        resource = scim_body(f"A {name[:-1]} (RFC 7643)", *_REQUIRED[name])
+
+        @router.post(f"/{name}/.search", name=f"search_{name.lower()}", openapi_extra=SEARCH_BODY)
         async def search_resources(request: Request, tenant: Tenant) -> Response:
             """Search with a SearchRequest body."""
             return await _search(request, tenant, [kind])
 
-        @router.post(f"/{name}", name=f"create_{name.lower()}", status_code=201)
+        @router.post(
+            f"/{name}", name=f"create_{name.lower()}", status_code=201, openapi_extra=resource
+        )
         async def create(request: Request, tenant: Tenant) -> Response:
             """Create a resource; a duplicate userName is 409 uniqueness."""
             base = base_url(request)
@@ -272,7 +308,9 @@ for _name in ("Users", "Groups"):
             )
             return scim_response(found)
 
-        @router.put(f"/{name}/{{resource_id}}", name=f"replace_{name.lower()[:-1]}")
+        @router.put(
+            f"/{name}/{{resource_id}}", name=f"replace_{name.lower()[:-1]}", openapi_extra=resource
+        )
         async def replace(request: Request, tenant: Tenant, resource_id: str) -> Response:
             """Replace a resource (Okta sends profile changes this way)."""
             body = await _json(request)
@@ -281,7 +319,12 @@ for _name in ("Users", "Groups"):
             )
             return scim_response(replaced)
 
-        @router.patch(f"/{name}/{{resource_id}}", name=f"patch_{name.lower()[:-1]}")
+        @router.patch(
+            f"/{name}/{{resource_id}}",
+            name=f"patch_{name.lower()[:-1]}",
+            responses={204: {"description": "Patched (groups, unless attributes are asked for)"}},
+            openapi_extra=PATCH_BODY,
+        )
         async def patch(
             request: Request,
             tenant: Tenant,
@@ -297,7 +340,9 @@ for _name in ("Users", "Groups"):
                 return Response(status_code=204)
             return scim_response(patched)
 
-        @router.delete(f"/{name}/{{resource_id}}", name=f"delete_{name.lower()[:-1]}")
+        @router.delete(
+            f"/{name}/{{resource_id}}", name=f"delete_{name.lower()[:-1]}", status_code=204
+        )
         async def delete(request: Request, tenant: Tenant, resource_id: str) -> Response:
             """Delete a resource (a user is deactivated and leaves every read)."""
             await _resources(request).delete(tenant, kind, resource_id)

@@ -8,8 +8,29 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from shared.errors import DomainError
+from shared.openapi import ErrorFormat
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+# what the OpenAPI says of the errors under /scim/v2
+SCIM_ERROR_FORMAT = ErrorFormat(
+    media_type="application/scim+json",
+    schema_name="ScimError",
+    schema={
+        "title": "ScimError",
+        "description": "A SCIM error (RFC 7644 §3.12)",
+        "type": "object",
+        "required": ["schemas", "status"],
+        "properties": {
+            "schemas": {"type": "array", "items": {"type": "string", "const": ERROR_SCHEMA}},
+            "status": {"type": "string", "pattern": "^[45][0-9][0-9]$"},
+            "scimType": {"type": "string"},
+            "detail": {"type": "string"},
+        },
+    },
+    invalid_status=400,
+    descriptions={400: "Invalid syntax, filter, path or value (`scimType` says which)"},
+)
 
 # our problem codes -> SCIM scimType
 _SCIM_TYPES = {
