@@ -10,6 +10,7 @@ from typing import Protocol, TypeVar
 
 from services.feedback.access import Access, Viewer, access_of
 from services.feedback.domain import (
+    MIN_ANONYMOUS_RESPONSES,
     FeedbackRequest,
     RequestKind,
     Response,
@@ -303,7 +304,8 @@ class FeedbackRequests:
         """Create the request an event asks for, once per event id; False if nothing to do.
 
         An anonymous one keeps the same rules as one asked through the API: at least
-        ``min_responses`` (2 or more) reviewers, or the event asks for nothing.
+        ``min_responses`` (never below the anonymity floor of 3) reviewers, or the event asks
+        for nothing.
         """
         reviewer_ids = [pid for pid in dict.fromkeys(reviewer_ids) if pid and pid != subject_id]
         known = await self._directory.many(tenant, reviewer_ids)
@@ -317,7 +319,7 @@ class FeedbackRequests:
         now = self._clock()
         default_due = now.date() + timedelta(days=self._policy.auto_request_due_days)
         due = max(due_date, now.date()) if due_date else default_due
-        floor = max(2, min_responses or self._policy.default_min_responses)
+        floor = max(MIN_ANONYMOUS_RESPONSES, min_responses or self._policy.default_min_responses)
         if anonymous and len(reviewers) < floor:
             return False
         request = FeedbackRequest.create(
