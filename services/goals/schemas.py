@@ -327,8 +327,9 @@ class GoalSettingsPublic(Strict):
 class GoalSettingsUpdate(Strict):
     """The settings to change; a field left out keeps its value."""
 
-    at_risk_margin: float | None = Field(None, ge=0, le=1, strict=True)
-    update_reminder_days: ReminderDays | None = None
+    # left out keeps the value; null is refused (the validator below), so the schema leaves it out
+    at_risk_margin: Annotated[float, Field(ge=0, le=1, strict=True)] | NotNull = None
+    update_reminder_days: ReminderDays | NotNull = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> GoalSettingsUpdate:

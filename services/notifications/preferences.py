@@ -132,7 +132,8 @@ class PreferenceCenter:
             if prefs.slack_webhook_url:
                 await self._guard.check(prefs.slack_webhook_url)
         except InvalidInput as exc:
-            raise InvalidInput(exc.detail, field="slack_webhook_url") from exc
+            # the same problem type (an unsafe URL stays `unsafe-url`), now naming its field
+            raise type(exc)(exc.detail, field="slack_webhook_url") from exc
         await self._preferences.save(tenant, person_id, prefs)
         return await self.view(tenant, person_id)
 

@@ -37,6 +37,8 @@ async def system_resolver(host: str, port: int) -> list[str]:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise UnsafeUrl(f"the host {host!r} does not resolve: {exc.strerror}") from exc
+    except UnicodeError as exc:  # the resolver's IDNA step: a label over 63 characters, say
+        raise UnsafeUrl(f"the host {host!r} is not a valid name: {exc}") from exc
     return sorted({str(info[4][0]) for info in infos})
 
 

@@ -76,13 +76,15 @@ def team(stack: Stack) -> Team:
     return provision_team(stack)
 
 
-@pytest.fixture(scope="session")
+# module scope: the sync API keeps an event loop running in this thread while it lives, and
+# every async test after the browser modules needs that thread's loop free again
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     executable = shutil.which("chromium")
     if executable is None:

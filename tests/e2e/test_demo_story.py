@@ -72,7 +72,7 @@ def _drop_databases(env: dict[str, str]) -> None:
 def test_the_demo_story_passes_end_to_end(
     stack: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ports = ",".join(str(stack[name]) for name in SERVICES if name != "web")
+    ports = ",".join(str(stack[name]) for name in demo.SERVICES)
     code = demo.main(
         [
             "--ports",

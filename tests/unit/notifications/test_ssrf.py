@@ -19,7 +19,7 @@ import pytest
 
 from services.notifications.channels import HttpSender
 from services.notifications.config import NotificationsSettings
-from services.notifications.ssrf import UnsafeUrl, UrlGuard
+from services.notifications.ssrf import UnsafeUrl, UrlGuard, system_resolver
 
 # (address, the kind named in the refusal)
 REFUSED = [
@@ -207,3 +207,9 @@ async def test_redirects_are_refused_not_followed(receiver: Receiver) -> None:
     assert result.status_code == 302
     assert result.error == "redirects are not followed"
     assert receiver.paths == ["/redirect"]  # /internal never reached
+
+
+async def test_a_host_name_the_resolver_cannot_encode_is_refused_not_a_500() -> None:
+    # a label over 63 characters fails the resolver's IDNA step (found by the schema fuzzer)
+    with pytest.raises(UnsafeUrl, match="not a valid name"):
+        await system_resolver("x" * 64 + ".example", 443)
