@@ -68,7 +68,9 @@ DESCRIPTIONS = {
     422: (
         "The request is not valid: `/problems/invalid-input` (against the schema), "
         "`/problems/rule-not-met` (a rule between fields the schema cannot say, told in the "
-        "fields' descriptions), `/problems/invalid-cursor` (a cursor the API did not return)"
+        "fields' descriptions), `/problems/invalid-cursor` (a cursor the API did not return), "
+        "`/problems/unstorable-text` (text the document store cannot hold: a NUL character "
+        "on FerretDB over PostgreSQL; nothing is written)"
     ),
     429: "Too many requests: retry after `Retry-After` seconds",
     503: "A dependency is down: retry after `Retry-After` seconds",

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pymongo.errors import OperationFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import DomainError, TooManyRequests, Unavailable
@@ -148,6 +149,20 @@ def install_problem_handlers(app: FastAPI, renderers: dict[str, ErrorRenderer]) 
             str(exc.detail),
             headers=headers,
         )
+
+    @app.exception_handler(OperationFailure)
+    async def store_refused(request: Request, exc: OperationFailure) -> Response:
+        # PostgreSQL under FerretDB cannot hold a NUL character in text (SQLSTATE 22P05): the
+        # write failed whole, so the request is refused like other input; MongoDB stores it
+        if "SQLSTATE 22P05" in str(exc):
+            return render_error(
+                request,
+                422,
+                "unstorable-text",
+                "The text cannot be stored",
+                "text with a NUL character cannot be stored; nothing was written",
+            )
+        return await unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -18,7 +18,6 @@ from pydantic import (
     Field,
     GetJsonSchemaHandler,
     StringConstraints,
-    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -41,34 +40,9 @@ def whole_number(value: Any) -> Any:
 
 
 class Strict(BaseModel):
-    """A request body that refuses unknown fields: a typo is a 422, not a silent no-op.
-
-    It also refuses text holding a NUL character anywhere in the body: PostgreSQL (under the
-    local FerretDB) cannot store one, and no text a person types needs it.
-    """
+    """A request body that refuses unknown fields: a typo is a 422, not a silent no-op."""
 
     model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul_characters(cls, data: Any) -> Any:
-        _refuse_nul(data, "body")
-        return data
-
-
-def _refuse_nul(value: Any, path: str, depth: int = 0) -> None:
-    if depth > MAX_DEPTH:
-        return  # deeper nesting is refused by the body's own schema or check_storable
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError(f"{path}: text must not contain NUL characters")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _refuse_nul(key, f"{path}.{key}", depth + 1)
-            _refuse_nul(item, f"{path}.{key}", depth + 1)
-    elif isinstance(value, list):
-        for n, item in enumerate(value):
-            _refuse_nul(item, f"{path}[{n}]", depth + 1)
 
 
 def _check_key(key: object, path: str, *, as_field: bool) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -15,7 +16,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from shared.schemas import KEYS_BY_PATTERN, MapKey, Strict
+from shared.schemas import KEYS_BY_PATTERN, MapKey, Strict, whole_number
 
 # not blank: the pattern says in the schema what stripping whitespace does here
 Name = Annotated[
@@ -315,7 +316,7 @@ class TemplatePublic(BaseModel):
     builtin: bool
 
 
-ReminderDays = Annotated[int, Field(ge=1, le=90, strict=True)]
+ReminderDays = Annotated[int, Field(ge=1, le=90, strict=True), BeforeValidator(whole_number)]
 
 
 class GoalSettingsPublic(Strict):
