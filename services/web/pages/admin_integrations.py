@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.web.client import Api, ApiProblem
 from services.web.goal_forms import form_values
-from services.web.security import HRSession, PageNotFound
+from services.web.security import HRSession
 from services.web.sessions import Session
 from services.web.templating import ApiDep, page
 
@@ -102,14 +102,11 @@ async def issue_token(request: Request, session: HRSession, api: ApiDep) -> Resp
 
 @router.post("/admin/tokens/{token_id}/revoke")
 async def revoke_token(token_id: str, session: HRSession, api: ApiDep) -> Response:
-    try:
-        await api.delete("people", f"/v1/scim-tokens/{token_id}", session)
-    except ApiProblem as problem:
-        if problem.status == 404:
-            raise PageNotFound() from problem
-        raise
+    await api.delete("people", f"/v1/scim-tokens/{token_id}", session)
     return RedirectResponse("/admin/tokens", status_code=303)
 
+
+# An API 404 left unhandled is the 404 page (services.web.errors): no route repeats that.
 
 # ---------------------------------------------------------------------------------- KPI
 
@@ -218,12 +215,7 @@ async def create_source(request: Request, session: HRSession, api: ApiDep) -> Re
 async def rotate_secret(
     request: Request, source_id: str, session: HRSession, api: ApiDep
 ) -> Response:
-    try:
-        rotated = await api.post("kpi_ingest", f"/v1/sources/{source_id}/rotate-secret", session)
-    except ApiProblem as problem:
-        if problem.status == 404:
-            raise PageNotFound() from problem
-        raise
+    rotated = await api.post("kpi_ingest", f"/v1/sources/{source_id}/rotate-secret", session)
     return await _kpi_page(request, session, api, secret=rotated)
 
 
@@ -317,10 +309,5 @@ async def subscribe(request: Request, session: HRSession, api: ApiDep) -> Respon
 
 @router.post("/admin/webhooks/{subscription_id}/delete")
 async def unsubscribe(subscription_id: str, session: HRSession, api: ApiDep) -> Response:
-    try:
-        await api.delete("notifications", f"/v1/webhook-subscriptions/{subscription_id}", session)
-    except ApiProblem as problem:
-        if problem.status == 404:
-            raise PageNotFound() from problem
-        raise
+    await api.delete("notifications", f"/v1/webhook-subscriptions/{subscription_id}", session)
     return RedirectResponse("/admin/webhooks", status_code=303)

@@ -96,12 +96,7 @@ async def confirm_deactivation(
 
 @router.post("/admin/people/{person_id}/deactivate")
 async def deactivate(person_id: str, session: HRSession, api: ApiDep) -> Response:
-    try:
-        await api.post("people", f"/v1/people/{person_id}/deactivate", session)
-    except ApiProblem as problem:
-        if problem.status == 404:
-            raise PageNotFound() from problem
-        raise
+    await api.post("people", f"/v1/people/{person_id}/deactivate", session)
     return RedirectResponse(f"/admin/people?deactivated={person_id}", status_code=303)
 
 
