@@ -14,7 +14,7 @@ from services.reviews.records import (
     PopulationKind,
     StepOutOfOrder,
 )
-from shared.errors import Conflict, InvalidInput
+from shared.errors import Conflict, InvalidInput, RuleNotMet
 from shared.events.envelope import EventPayload
 from shared.events.reviews import ReviewCycleLaunched, ReviewReminderDue, Step
 
@@ -59,11 +59,11 @@ class Cycle:
         if not cycle.name.strip() or len(cycle.name) > 200:
             raise InvalidInput("a cycle needs a name of at most 200 characters")
         if cycle.period_end < cycle.period_start:
-            raise InvalidInput("the period ends before it starts")
+            raise RuleNotMet("the period ends before it starts")
         if not (cycle.period_start >= EARLIEST and cycle.period_end <= LATEST):
-            raise InvalidInput(f"the period lies between {EARLIEST} and {LATEST}")
+            raise RuleNotMet(f"the period lies between {EARLIEST} and {LATEST}")
         if cycle.period_end - cycle.period_start > MAX_PERIOD:
-            raise InvalidInput("a review period lasts at most three years")
+            raise RuleNotMet("a review period lasts at most three years")
         missing = [s for s in STEPS if s not in cycle.deadlines]
         if missing or set(cycle.deadlines) - set(STEPS):
             raise InvalidInput(f"deadlines are needed for exactly these steps: {list(STEPS)}")
@@ -71,9 +71,7 @@ class Cycle:
         # the reminder job does date arithmetic on them: keep them near the period
         latest = cycle.period_end + MAX_PERIOD
         if any(not cycle.period_start <= day <= latest for day in d.values()):
-            raise InvalidInput(
-                "deadlines fall between the period's start and 3 years after its end"
-            )
+            raise RuleNotMet("deadlines fall between the period's start and 3 years after its end")
         ordered = [
             ("self_review", "manager_review"),
             ("peer_feedback", "manager_review"),
@@ -82,14 +80,14 @@ class Cycle:
         ]
         for before, after in ordered:
             if d[before] > d[after]:
-                raise InvalidInput(f"the {before} deadline must not be after the {after} one")
+                raise RuleNotMet(f"the {before} deadline must not be after the {after} one")
         return cycle
 
     def launch(self, review_count: int, by: str, now: datetime) -> None:
         if self.status != "draft":
             raise Conflict(f"cycle {self.id} is already {self.status}")
         if review_count == 0:
-            raise InvalidInput("the population of this cycle has nobody in it")
+            raise Conflict("the population of this cycle has nobody in it")
         self.status, self.review_count, self.launched_at = "launched", review_count, now
         self._record(
             ReviewCycleLaunched(

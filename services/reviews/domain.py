@@ -15,7 +15,7 @@ from typing import Literal
 
 from services.reviews.cycle import Cycle
 from services.reviews.records import PendingEvent, StepOutOfOrder, check_ratings, check_text
-from shared.errors import Conflict, InvalidInput
+from shared.errors import Conflict, InvalidInput, RuleNotMet
 from shared.events.envelope import EventPayload
 from shared.events.reviews import (
     ReviewAcknowledged,
@@ -180,9 +180,9 @@ class Review:
         self._open()
         peers = list(dict.fromkeys(peer_ids))
         if not peers or len(peers) > max_peers:
-            raise InvalidInput(f"nominate 1 to {max_peers} peers")
+            raise RuleNotMet(f"nominate 1 to {max_peers} peers")
         if self.person_id in peers:
-            raise InvalidInput("a person cannot be their own peer reviewer")
+            raise RuleNotMet("a person cannot be their own peer reviewer")
         self.nominated_peers = peers
         self._record(
             ReviewPeersNominated(
@@ -232,7 +232,7 @@ class Review:
         chosen = list(dict.fromkeys(approved)) if approved is not None else self.nominated_peers
         outside = sorted(set(chosen) - set(self.nominated_peers))
         if outside:
-            raise InvalidInput(f"only nominated peers can be approved: {', '.join(outside)}")
+            raise RuleNotMet(f"only nominated peers can be approved: {', '.join(outside)}")
         if not chosen:
             raise InvalidInput("approve at least one of the nominated peers")
         self.approved_peers, self.approved_by = chosen, by
@@ -270,7 +270,7 @@ class Review:
             raise Conflict("the manager review was already submitted")
         self._open()
         if isinstance(overall_rating, bool) or not 1 <= overall_rating <= scale:
-            raise InvalidInput(f"the overall rating is a whole number from 1 to {scale}")
+            raise RuleNotMet(f"the overall rating is a whole number from 1 to {scale}")
         if not summary.strip():
             raise InvalidInput("the manager review needs a summary")
         self.manager_review = ManagerReview(
@@ -289,7 +289,7 @@ class Review:
             raise StepOutOfOrder("a review is calibrated once its manager review is submitted")
         self._open()
         if isinstance(rating, bool) or not 1 <= rating <= scale:
-            raise InvalidInput(f"the rating is a whole number from 1 to {scale}")
+            raise RuleNotMet(f"the rating is a whole number from 1 to {scale}")
         if not reason.strip():
             raise InvalidInput("a calibration change needs a reason")
         old = self.final_rating

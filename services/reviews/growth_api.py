@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from services.reviews.growth import CareerService
 from services.reviews.ladders import Ladder, Level
 from services.reviews.schemas import (
+    LEVEL_ID_PATTERN,
     CareerLevelPublic,
     CurrentLevelIn,
     GapAnalysisPublic,
@@ -70,7 +71,10 @@ async def get_ladder(ladder_id: str, principal: CurrentPrincipal, service: Servi
 
 @router.put("/ladders/{ladder_id}", response_model=LadderPublic)
 async def put_ladder(
-    ladder_id: str, body: LadderIn, principal: HRPrincipal, service: Service
+    ladder_id: Annotated[str, Path(pattern=LEVEL_ID_PATTERN)],
+    body: LadderIn,
+    principal: HRPrincipal,
+    service: Service,
 ) -> LadderPublic:
     """HR edits a ladder or adds one for another role."""
     levels = [Level(lv.id, lv.name, dict(lv.expectations), tuple(lv.titles)) for lv in body.levels]

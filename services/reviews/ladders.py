@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, RuleNotMet
 
 SKILLS = (
     "communication",
@@ -101,7 +101,7 @@ class Ladder:
             raise InvalidInput(f"a ladder has 1 to {MAX_LEVELS} levels")
         ids = [lv.id for lv in levels]
         if len(set(ids)) != len(ids):
-            raise InvalidInput("level ids must not repeat")
+            raise RuleNotMet("level ids must not repeat")
         skills = list(levels[0].expectations)
         if not skills or len(skills) > MAX_SKILLS:
             raise InvalidInput(f"a level expects 1 to {MAX_SKILLS} skills")
@@ -109,7 +109,7 @@ class Ladder:
             if not LEVEL_ID.match(level.id):
                 raise InvalidInput(f"level id {level.id!r} must be lowercase letters and digits")
             if set(level.expectations) != set(skills):
-                raise InvalidInput(f"level {level.id} must rate the same skills as the others")
+                raise RuleNotMet(f"level {level.id} must rate the same skills as the others")
             for skill, expected in level.expectations.items():
                 if not SKILL_ID.match(skill):
                     raise InvalidInput(f"skill id {skill!r} must be lowercase letters, digits, _")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.errors import Conflict, InvalidInput
+from shared.errors import Conflict, InvalidInput, RuleNotMet
 from shared.events.envelope import EventPayload
 from shared.events.reviews import Step
 
@@ -34,7 +34,7 @@ class PendingEvent:
 def check_ratings(ratings: dict[str, int], skills: tuple[str, ...] | list[str]) -> dict[str, int]:
     unknown = sorted(set(ratings) - set(skills))
     if unknown:
-        raise InvalidInput(f"ratings name unknown skills: {', '.join(unknown)}", skills=skills)
+        raise RuleNotMet(f"ratings name unknown skills: {', '.join(unknown)}", skills=skills)
     for skill, value in ratings.items():
         if isinstance(value, bool) or not 1 <= value <= 5:
             raise InvalidInput(f"the rating of {skill} must be a whole number from 1 to 5")

@@ -5,15 +5,36 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from shared.schemas import KEYS_BY_PATTERN, MapKey, Strict
+from services.reviews.ladders import LEVEL_ID
+from shared.schemas import KEYS_BY_PATTERN, MapKey, Strict, whole_number
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# not blank: the pattern says in the schema what stripping whitespace does here
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 SkillId = Annotated[MapKey, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
-LevelId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
-Rating = Annotated[StrictInt, Field(ge=1, le=5)]
+# one pattern for the schema (bodies and the ladder id in the path) and the domain's check
+LEVEL_ID_PATTERN = LEVEL_ID.pattern
+LevelId = Annotated[str, StringConstraints(pattern=LEVEL_ID_PATTERN)]
+# strict ints that take 3.0 as JSON Schema's `integer` does (never "3" or true); the bounds come
+# before the validator so that the schema shows them
+WHOLE = BeforeValidator(whole_number)
+Rating = Annotated[int, Field(ge=1, le=5, strict=True), WHOLE]
+# the tenant's overall scale (REVIEWS_RATING_SCALE, 5 by default) is configured, not in the schema
+OverallRating = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=100,
+        strict=True,
+        description="1 to the tenant's rating scale (5 by default); above it is a `rule-not-met` "
+        "422",
+    ),
+    WHOLE,
+]
 Ratings = Annotated[dict[SkillId, Rating], KEYS_BY_PATTERN, Field(max_length=20)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
 
@@ -30,9 +51,14 @@ class LevelIn(Strict):
 
 class LadderIn(Strict):
     name: Name
-    levels: list[LevelIn] = Field(min_length=1, max_length=20)
+    levels: list[LevelIn] = Field(
+        min_length=1,
+        max_length=20,
+        # rules between items JSON Schema cannot say; breaking one is a `rule-not-met` 422
+        description="Level ids do not repeat; every level rates the same skills.",
+    )
     # the version read before editing: a concurrent edit is a 409 (omit to overwrite)
-    version: int | None = Field(None, ge=0)
+    version: Annotated[int, Field(ge=0, strict=True), WHOLE] | None = None
 
 
 class LevelPublic(BaseModel):
@@ -113,9 +139,18 @@ class GapAnalysisPublic(BaseModel):
 # ---------------------------------------------------------------------- cycles
 
 
-class PopulationIn(Strict):
-    kind: Literal["everyone", "department", "group"]
-    value: Name | None = None  # the department, or the SCIM group id
+class EveryoneIn(Strict):
+    kind: Literal["everyone"]
+    value: None = None  # names nobody: said in the schema, not only by the domain
+
+
+class NamedPopulationIn(Strict):
+    kind: Literal["department", "group"]
+    value: Name  # the department, or the SCIM group id
+
+
+# a department or group names it, everyone names none: a union on `kind` says so in the schema
+PopulationIn = Annotated[EveryoneIn | NamedPopulationIn, Field(discriminator="kind")]
 
 
 class DeadlinesIn(Strict):
@@ -126,12 +161,22 @@ class DeadlinesIn(Strict):
     release: date
 
 
+# rules between fields JSON Schema cannot say, told here; breaking one is a `rule-not-met` 422
+PERIOD_RULES = (
+    "The period starts on or after 2000-01-01, ends by 2999-12-31 and lasts at most 3 years."
+)
+DEADLINE_RULES = (
+    "Each deadline falls between the period's start and 3 years after its end; self_review and "
+    "peer_feedback come no later than manager_review, then calibration, then release."
+)
+
+
 class CycleCreate(Strict):
     name: Name
-    period_start: date
-    period_end: date
+    period_start: date = Field(description=PERIOD_RULES)
+    period_end: date = Field(description="On or after `period_start`. " + PERIOD_RULES)
     population: PopulationIn
-    deadlines: DeadlinesIn
+    deadlines: DeadlinesIn = Field(description=DEADLINE_RULES)
 
 
 class CyclePublic(BaseModel):
@@ -179,8 +224,13 @@ class CalibrationPublic(BaseModel):
 # ---------------------------------------------------------------------- reviews
 
 
+RATINGS_RULE = (
+    "One rating per skill of the person's career ladder; another skill is a `rule-not-met` 422."
+)
+
+
 class SelfReviewIn(Strict):
-    ratings: Ratings
+    ratings: Ratings = Field(description=RATINGS_RULE)
     goal_comments: Annotated[
         dict[Annotated[MapKey, StringConstraints(max_length=128)], Text], KEYS_BY_PATTERN
     ] = Field(default_factory=dict, max_length=100)
@@ -196,14 +246,16 @@ class PeerApprovalIn(Strict):
 
 
 class ManagerReviewIn(Strict):
-    ratings: Ratings
-    overall_rating: StrictInt = Field(ge=1, le=100)  # the tenant's scale is checked too
-    summary: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+    ratings: Ratings = Field(description=RATINGS_RULE)
+    overall_rating: OverallRating
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=10_000, pattern=r"\S")]
 
 
 class CalibrationIn(Strict):
-    rating: StrictInt = Field(ge=1, le=100)
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    rating: OverallRating
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=r"\S")
+    ]
 
 
 class SelfReviewPublic(BaseModel):

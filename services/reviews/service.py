@@ -17,7 +17,7 @@ from services.reviews.growth import CareerService
 from services.reviews.packet import assemble, bounds
 from shared.auth import Principal
 from shared.directory import Person
-from shared.errors import Forbidden, InvalidInput, NotFound, VersionConflict
+from shared.errors import Conflict, Forbidden, NotFound, RuleNotMet, VersionConflict
 from shared.events.envelope import deterministic_id
 
 SAVE_ATTEMPTS = 5
@@ -83,14 +83,14 @@ class ReviewService:
         if kind == "group":
             members = await self.evidence.group_members(tenant, cycle.population.value or "")
             if members is None:
-                raise InvalidInput(f"group {cycle.population.value} is not known here")
+                raise Conflict(f"group {cycle.population.value} is not known here")
             found = await self.directory.many(tenant, members)
             people = [found[m] for m in sorted(found) if found[m].active]
         else:
             department = cycle.population.value if kind == "department" else None
             people = await self.directory.members(tenant, department=department, limit=limit + 1)
         if len(people) > limit:
-            raise InvalidInput(f"a cycle reviews at most {limit} people")
+            raise Conflict(f"a cycle reviews at most {limit} people")
         return people
 
     async def launch(self, principal: Principal, cycle_id: str) -> Cycle:
@@ -230,7 +230,7 @@ class ReviewService:
         known = await self.directory.many(review.tenant, peer_ids)
         unknown = [p for p in peer_ids if p not in known or not known[p].active]
         if unknown:
-            raise InvalidInput(f"peers not found or inactive: {', '.join(unknown)}", peers=unknown)
+            raise RuleNotMet(f"peers not found or inactive: {', '.join(unknown)}", peers=unknown)
         return await self._edit(
             review, lambda r: r.nominate_peers(peer_ids, max_peers=self.policy.max_peers)
         )

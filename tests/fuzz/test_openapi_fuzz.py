@@ -22,6 +22,8 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.main import create_app as notifications_app
 from services.people.config import PeopleSettings
 from services.people.main import create_app as people_app
+from services.reviews.config import ReviewsSettings
+from services.reviews.main import create_app as reviews_app
 from shared.config import CommonSettings
 from tests.fuzz.harness import admin_token, fuzz, started
 from tests.support import isolated_settings
@@ -47,6 +49,7 @@ SERVICES: dict[str, tuple[type[CommonSettings], Callable[[Any], FastAPI], Any]] 
     "feedback": (FeedbackSettings, feedback_app, nothing),
     "kpi_ingest": (KpiIngestSettings, kpi_ingest_app, nothing),
     "notifications": (NotificationsSettings, notifications_app, nothing),
+    "reviews": (ReviewsSettings, reviews_app, nothing),
 }
 
 

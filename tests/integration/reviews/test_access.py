@@ -159,3 +159,47 @@ async def test_bad_input_is_a_422_problem_and_writes_nothing(env: Env) -> None:
     ladder = (await env.call("GET", "/v1/ladders/product_management", (tenant, "hr"))).json()
     assert ladder["built_in"] is True
     assert len(ladder["levels"]) == 5
+
+
+async def test_what_the_fuzzer_found_answers_as_the_openapi_says(env: Env) -> None:
+    """Whole floats are integers, rules between fields are `rule-not-met`, an empty population
+    is a 409 at launch (tests/fuzz found each refused as `invalid-input`)."""
+    tenant, _cycle, review_id = await setup(env)
+    url = f"/v1/reviews/{review_id}"
+    ratings = dict.fromkeys(SKILLS, 4.0)
+    response = await env.call(
+        "PUT", f"{url}/self-review", (tenant, "ada"), json={"ratings": ratings}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["self_review"]["ratings"] == dict.fromkeys(SKILLS, 4)
+
+    level = {"id": "pm", "name": "PM", "expectations": {"communication": 3}}
+    response = await env.call(
+        "PUT",
+        "/v1/ladders/product_management",
+        (tenant, "hr"),
+        *HR,
+        json={"name": "PM", "levels": [level, level]},
+    )
+    assert (response.status_code, response.json()["type"]) == (422, "/problems/rule-not-met")
+    response = await env.call(
+        "PUT", "/v1/ladders/Ünïcode", (tenant, "hr"), *HR, json={"name": "PM", "levels": [level]}
+    )
+    assert (response.status_code, response.json()["type"]) == (422, "/problems/invalid-input")
+
+    nobody = (
+        await env.call(
+            "POST",
+            "/v1/review-cycles",
+            (tenant, "hr"),
+            *HR,
+            json=cycle_body({"kind": "department", "value": "Nobody works here"}),
+        )
+    ).json()
+    response = await env.call(
+        "POST", f"/v1/review-cycles/{nobody['id']}/launch", (tenant, "hr"), *HR
+    )
+    assert response.status_code == 409, response.text
+    assert (await env.call("GET", f"/v1/review-cycles/{nobody['id']}", (tenant, "hr"), *HR)).json()[
+        "status"
+    ] == "draft"
