@@ -34,7 +34,7 @@ from shared.events.goals import (
     GoalUpdateReminderDue,
 )
 from shared.events.kpi import KpiStale, KpiThresholdCrossed
-from shared.events.people import PersonUpserted
+from shared.events.people import MentorshipRequested, PersonUpserted
 from shared.events.reviews import (
     ReviewAcknowledged,
     ReviewAssigned,
@@ -54,6 +54,7 @@ Category = Literal[
     "kpi_alert",
     "welcome",
     "nudge",
+    "mentorship",
 ]
 CATEGORIES: tuple[Category, ...] = (
     "celebration",
@@ -64,6 +65,7 @@ CATEGORIES: tuple[Category, ...] = (
     "kpi_alert",
     "welcome",
     "nudge",
+    "mentorship",
 )
 PersonChannel = Literal["inbox", "email", "slack"]
 PERSON_CHANNELS: tuple[PersonChannel, ...] = ("inbox", "email", "slack")
@@ -147,6 +149,12 @@ RULES: dict[type[EventPayload], Rule] = {
             "a stale KPI goes to the people whose active goals are bound to it",
         ),
         Rule(PersonUpserted, "welcome", ("person",), "a newly created person is welcomed"),
+        Rule(
+            MentorshipRequested,
+            "mentorship",
+            ("person",),
+            "a mentorship request goes to the mentor asked, who accepts or declines it",
+        ),
         # review events name whose turn it is: the handler passes that person
         Rule(ReviewAssigned, "review_due", ("person",), "a new review asks for a self review"),
         Rule(
@@ -273,6 +281,8 @@ BUILT_IN: dict[Category, dict[PersonChannel, Setting]] = {
     "kpi_alert": {"inbox": "on", "email": "digest", "slack": "off"},
     "welcome": {"inbox": "on", "email": "on", "slack": "off"},
     "nudge": {"inbox": "on", "email": "on", "slack": "off"},
+    # someone waits for the mentor's answer: as a feedback request, minus Slack (rare, personal)
+    "mentorship": {"inbox": "on", "email": "on", "slack": "off"},
 }
 DEFAULT_DIGEST_TIME = time(9, 0)
 

@@ -32,7 +32,7 @@ from shared.events.goals import (
     GoalUpdateReminderDue,
 )
 from shared.events.kpi import KpiDatapointRecorded, KpiStale, KpiThresholdCrossed
-from shared.events.people import PersonUpserted
+from shared.events.people import MentorshipRequested, PersonUpserted
 from shared.events.reviews import (
     ReviewAcknowledged,
     ReviewAssigned,
@@ -164,6 +164,11 @@ def build_router(directory: PeopleDirectory, notifier: Notifier) -> Router:
         """Welcome a person once, when they are created."""
         if payload.created:
             await notifier.notify(event, payload, Parties(person_id=payload.id))
+
+    @router.on(MentorshipRequested)
+    async def on_mentorship_requested(event: Envelope, payload: MentorshipRequested) -> None:
+        """Ask the mentor named: nothing starts until they accept (people service)."""
+        await notifier.notify(event, payload, Parties(person_id=payload.mentor_id))
 
     @router.on(ReviewAssigned)
     async def on_review_assigned(event: Envelope, payload: ReviewAssigned) -> None:

@@ -17,7 +17,7 @@ from shared.events.goals import (
     GoalUpdateReminderDue,
 )
 from shared.events.kpi import KpiStale, KpiThresholdCrossed
-from shared.events.people import PersonUpserted
+from shared.events.people import MentorshipRequested, PersonUpserted
 from shared.events.reviews import (
     ReviewAcknowledged,
     ReviewAssigned,
@@ -107,6 +107,13 @@ def describe(payload: EventPayload) -> tuple[str, str]:
         case PersonUpserted():
             name = payload.display_name or payload.user_name
             return ("Welcome to Northstar", f"Welcome, {name}! Set your first career goal.")
+        case MentorshipRequested():
+            focus = f" on {', '.join(payload.focus_skills)}" if payload.focus_skills else ""
+            return (
+                "You are asked to be a mentor",
+                f"A colleague asked you to mentor them{focus}. Nothing starts until you accept; "
+                "you can also decline.",
+            )
         case ReviewAssigned():
             return (
                 f"Your review is open: {payload.cycle_name}",

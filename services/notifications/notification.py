@@ -14,6 +14,7 @@ from urllib.parse import quote
 from services.notifications.delivery import DIGEST, PENDING, Delivery, delivery_id
 from services.notifications.domain import Audience, ChannelDecision, Rule
 from shared.events.envelope import Envelope, deterministic_id
+from shared.events.people import MentorshipRequested
 
 # what an inbox item keeps of its event's data: enough to link to the goal, request or metric
 LINKS = (
@@ -27,16 +28,23 @@ LINKS = (
     "review_id",
     "step",
     "due_date",
+    "mentee_id",
 )
+# a generic field worth keeping under a name that says what it is: the id the API acts on
+RENAMED = {MentorshipRequested.event_type: {"id": "mentorship_id"}}
 
 
 def page_of(data: dict[str, Any]) -> str:
     """The web app page a notification opens (a path; emails put the app's URL before it):
-    the feedback request it is about, else its goal, else the inbox."""
+    the feedback request it is about, else its goal, else the profile of whoever asks to be
+    mentored, else the inbox."""
     if request_id := data.get("request_id"):
         return f"/feedback/requests/{quote(str(request_id), safe='')}"
     if goal_id := data.get("goal_id"):
         return f"/goals/{quote(str(goal_id), safe='')}"
+    if mentee_id := data.get("mentee_id"):
+        # the person asking to be mentored: who they are before answering
+        return f"/people/{quote(str(mentee_id), safe='')}"
     return "/inbox"
 
 
@@ -110,7 +118,8 @@ class Notification:
             rule=RuleRef(rule.name, rule.category, rule.description),
             title=title,
             summary=summary,
-            data={k: event.data[k] for k in LINKS if k in event.data},
+            data={k: event.data[k] for k in LINKS if k in event.data}
+            | {new: event.data[old] for old, new in RENAMED.get(event.type, {}).items()},
             ref=ref,
             decisions=decisions,
             in_inbox=decisions[0].setting != "off",

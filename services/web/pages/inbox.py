@@ -24,6 +24,7 @@ CATEGORY_LABELS = {
     "feedback_received": "Feedback received",
     "kpi_alert": "KPI alert",
     "welcome": "Welcome",
+    "mentorship": "Mentorship",
 }
 
 

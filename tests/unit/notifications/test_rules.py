@@ -21,7 +21,7 @@ from shared.events.goals import (
     GoalReviewDue,
 )
 from shared.events.kpi import KpiDatapointRecorded, KpiThresholdCrossed
-from shared.events.people import PersonUpserted
+from shared.events.people import MentorshipRequested, MentorshipStarted, PersonUpserted
 from tests.unit.notifications.conftest import START, TENANT, World
 
 GOAL = {"tenant": TENANT, "title": "Ship the launch", "horizon": "short_term"}
@@ -275,3 +275,43 @@ async def test_why_explains_the_rule_and_the_decisions_to_the_recipient_only(
         ("max", "email"),
         ("max", "inbox"),
     ]
+
+
+async def test_a_mentorship_request_asks_the_mentor_once_with_a_link_to_the_mentee(
+    world: World,
+) -> None:
+    world.person("mia")
+    world.person("ada")
+    asked = MentorshipRequested(
+        id="m1", tenant=TENANT, mentor_id="mia", mentee_id="ada", focus_skills=["leadership"]
+    )
+    event = await world.receive(asked, subject="m1")
+    await world.deliver(event)  # redelivered: nothing new
+    assert [n.recipient_id for n in world.notifications.stored()] == ["mia"]
+    [item] = world.notifications.of("mia")
+    assert (item.category, item.recipient_reason) == ("mentorship", "person")
+    assert item.title == "You are asked to be a mentor"
+    assert "on leadership" in item.summary
+    assert item.data == {"mentee_id": "ada", "mentorship_id": "m1"}
+    assert item.page == "/people/ada"
+    assert [(d.channel, d.status, d.page) for d in world.deliveries.of("mia")] == [
+        ("email", PENDING, "/people/ada")
+    ]
+    # the start that follows the mentor's acceptance tells nobody anything
+    await world.receive(MentorshipStarted(id="m1", tenant=TENANT, mentor_id="mia", mentee_id="ada"))
+    assert len(world.notifications.stored()) == 1
+
+
+async def test_a_mentor_who_turned_mentorship_requests_off_gets_no_email(world: World) -> None:
+    world.person("mia")
+    await world.preferences.save(
+        TENANT, "mia", Preferences(channels={"mentorship": {"email": "off", "inbox": "on"}})
+    )
+    await world.receive(
+        MentorshipRequested(id="m2", tenant=TENANT, mentor_id="mia", mentee_id="ada"),
+        subject="m2",
+    )
+    [item] = world.notifications.of("mia")
+    assert item.in_inbox
+    assert item.decisions[1].source == "person"
+    assert world.deliveries.of("mia") == []
