@@ -255,12 +255,26 @@ class FeedbackRequest(RequestReminders):
     def reviewer(self, person_id: str) -> Reviewer | None:
         return next((r for r in self.reviewers if r.person_id == person_id), None)
 
-    def readable_responses(self) -> list[Response]:
-        """The answers as readers see them: anonymous ones only once released, unnamed, and dated
-        no earlier than the release, so the first batch's dates say nothing either."""
+    def readable_by(self, reader_id: str | None) -> bool:
+        """Whether this reader may see the answers: named ones always; anonymous ones once
+        released and, for a reader who answered it themselves (a manager anywhere in the subject's
+        chain asked as a reviewer, HR, the requester), once the floor is met by the others'
+        answers: setting their own aside must still leave MIN_ANONYMOUS_RESPONSES."""
+        if not self.anonymous:
+            return True
+        if not self.released:
+            return False
+        own = self.reviewer(reader_id) if reader_id else None
+        answered = own is not None and own.status == "answered"
+        return self.answered_count - int(answered) >= MIN_ANONYMOUS_RESPONSES
+
+    def readable_responses(self, reader_id: str | None = None) -> list[Response]:
+        """The answers as ``reader_id`` sees them: anonymous ones only once readable by them
+        (``readable_by``), unnamed, and dated no earlier than the release, so the first batch's
+        dates say nothing either."""
         if not self.anonymous:
             return list(self.responses)
-        if not self.released or (on := self.released_on) is None:
+        if not self.readable_by(reader_id) or (on := self.released_on) is None:
             return []
         return [
             replace(r, submitted_on=max(r.submitted_on, on), reviewer_id=None, relationship=None)

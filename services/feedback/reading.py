@@ -82,7 +82,7 @@ class FeedbackReading:
         viewer = Viewer(principal.person_id, principal.is_hr)
         items: list[FeedbackItem] = []
         if access is not Access.OTHER:
-            items.extend(await self._responses(principal.tenant, subject_id))
+            items.extend(await self._responses(principal.tenant, subject_id, principal.person_id))
         for praise in await self._praise.to_person(principal.tenant, subject_id):
             if praise_visible(
                 access,
@@ -96,11 +96,11 @@ class FeedbackReading:
         items.sort(key=lambda item: (item.on, item.id), reverse=True)
         return items
 
-    async def _responses(self, tenant: str, subject_id: str) -> list[FeedbackItem]:
+    async def _responses(self, tenant: str, subject_id: str, reader_id: str) -> list[FeedbackItem]:
         items = []
         for request in await self._requests.about(tenant, subject_id):
-            # anonymous answers stay hidden until min_responses answered
-            for response in request.readable_responses():
+            # anonymous answers stay hidden until min_responses answered (without the reader's own)
+            for response in request.readable_responses(reader_id):
                 items.append(
                     FeedbackItem(
                         kind="response",

@@ -145,13 +145,15 @@ class FeedbackRequestPublic(BaseModel):
                 open=len(r.open_reviewer_ids),
             )
             body.released = r.released
-            body.responses = _responses(r)
+            # a reader who was asked too counts their own answer out (FeedbackRequest.readable_by)
+            reader = view.as_reviewer.person_id if view.as_reviewer else None
+            body.responses = _responses(r, reader)
         return body
 
 
-def _responses(r: FeedbackRequest) -> list[ResponsePublic]:
+def _responses(r: FeedbackRequest, reader_id: str | None) -> list[ResponsePublic]:
     # sorted by random id: their order says nothing
-    return [ResponsePublic.model_validate(resp) for resp in r.readable_responses()]
+    return [ResponsePublic.model_validate(resp) for resp in r.readable_responses(reader_id)]
 
 
 class FeedbackPublic(BaseModel):

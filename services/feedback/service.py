@@ -39,6 +39,13 @@ class Directory(Protocol):
     async def manages(self, tenant: str, manager_id: str, person_id: str) -> bool: ...
 
 
+def counted_as(reviewer_id: str, asked_as: Relationship, chain: list[str]) -> Relationship:
+    """A reviewer anywhere in the subject's management chain (a skip-level manager, not only the
+    direct one) is a manager, whatever the asker called them: owners see them as such, and as a
+    reader who answered they set their own answer aside (FeedbackRequest.readable_by)."""
+    return "manager" if reviewer_id in chain else asked_as
+
+
 @dataclass(frozen=True)
 class RequestPolicy:
     secret: bytes
@@ -117,12 +124,13 @@ class FeedbackRequests:
         ):
             raise Forbidden("you may ask for feedback about yourself or the people you manage")
         await self._check_reviewers(tenant, [pid for pid, _ in new.reviewers])
+        chain = await self._directory.management_chain(tenant, new.subject_id)
         request = FeedbackRequest.create(
             id=str(uuid.uuid4()),
             tenant=tenant,
             subject_id=new.subject_id,
             requester_id=principal.person_id,
-            reviewers=[Reviewer(pid, rel) for pid, rel in new.reviewers],
+            reviewers=[Reviewer(pid, counted_as(pid, rel, chain)) for pid, rel in new.reviewers],
             skills=new.skills,
             questions=new.questions,
             due_date=new.due_date,
@@ -312,8 +320,14 @@ class FeedbackRequests:
         reviewer_ids = [pid for pid in reviewer_ids if pid not in known or known[pid].active]
         if not reviewer_ids:
             return False
+        chain = await self._directory.management_chain(tenant, subject_id)
         reviewers = [
-            Reviewer(pid, relationship or await self._relationship(tenant, subject_id, pid))
+            Reviewer(
+                pid,
+                counted_as(
+                    pid, relationship or await self._relationship(tenant, subject_id, pid), chain
+                ),
+            )
             for pid in reviewer_ids
         ]
         now = self._clock()

@@ -82,3 +82,50 @@ async def test_the_release_threshold_setting_cannot_go_below_three() -> None:
     with pytest.raises(ValidationError, match="greater than or equal to 3"):
         FeedbackSettings(default_min_responses=2)
     assert FeedbackSettings().default_min_responses == 3
+
+
+async def test_a_skip_level_manager_asked_as_a_peer_counts_as_a_manager(env: Env) -> None:
+    """vp manages pm's manager: asked (as a "peer") on pm's anonymous request, vp is listed as a
+    manager, and as a reader who answered sees the answers only once three others answered."""
+    tenant = unique("k-")
+    reviewers = ["r1", "r2", "vp", "r3"]
+    await env.org(
+        tenant, {"vp": None, "mgr": "vp", "pm": "mgr", "r1": "mgr", "r2": "mgr", "r3": "mgr"}
+    )
+    created = await env.call(
+        "POST",
+        "/v1/feedback-requests",
+        (tenant, "pm"),
+        json={
+            "subject_id": "pm",
+            "reviewers": [{"person_id": r, "relationship": "peer"} for r in reviewers],
+            "skills": ["communication"],
+            "due_date": due(env),
+            "anonymous": True,
+        },
+    )
+    assert created.status_code == 201, created.text
+    request_id = created.json()["id"]
+    listed = {r["person_id"]: r["relationship"] for r in created.json()["reviewers"]}
+    assert listed == {"r1": "peer", "r2": "peer", "vp": "manager", "r3": "peer"}
+    url = f"/v1/feedback-requests/{request_id}"
+
+    for reviewer in ("r1", "vp", "r2"):
+        answered = await env.call("POST", f"{url}/responses", (tenant, reviewer), json=RATINGS)
+        assert answered.status_code == 201, answered.text
+    as_subject = (await env.call("GET", url, (tenant, "pm"))).json()
+    assert (as_subject["released"], len(as_subject["responses"])) == (True, 3)
+    as_vp = (await env.call("GET", url, (tenant, "vp"))).json()
+    assert as_vp["my_relationship"] == "manager"
+    assert as_vp["responses"] == []  # vp's own set aside, two are left: not yet
+    feedback = await env.call("GET", "/v1/people/pm/feedback", (tenant, "vp"))
+    assert feedback.json()["items"] == []
+    # mgr, the direct manager, asked nothing of it: reads the three
+    assert len((await env.call("GET", url, (tenant, "mgr"))).json()["responses"]) == 3
+
+    assert (
+        await env.call("POST", f"{url}/responses", (tenant, "r3"), json=RATINGS)
+    ).status_code == 201
+    assert len((await env.call("GET", url, (tenant, "vp"))).json()["responses"]) == 4
+    feedback = await env.call("GET", "/v1/people/pm/feedback", (tenant, "vp"))
+    assert len(feedback.json()["items"]) == 4

@@ -16,6 +16,7 @@ from services.feedback.domain import (
     Reviewer,
     answer_key,
 )
+from services.feedback.service import counted_as
 from shared.errors import InvalidInput
 
 NOW = datetime(2026, 5, 4, 12, tzinfo=UTC)
@@ -212,3 +213,25 @@ def test_a_request_stored_before_the_floor_with_two_needs_a_third_answer() -> No
     submit(req, "r2")
     assert req.released
     assert len(req.readable_responses()) == 3
+
+
+def test_a_reader_who_answered_sees_anonymous_answers_only_when_three_others_did() -> None:
+    # the skip-level manager "vp" was asked too: with three answers, one of them theirs, setting
+    # it aside would leave two, and each of those reviewers' answers readable by subtraction
+    req = request(reviewers=[Reviewer(p, "peer") for p in ("r0", "r1", "vp", "r3")])
+    for who in ("r0", "r1", "vp"):
+        submit(req, who)
+    assert req.released
+    assert len(req.readable_responses("pm")) == 3  # the subject answered nothing of it
+    assert len(req.readable_responses("hr")) == 3
+    assert not req.readable_by("vp")
+    assert req.readable_responses("vp") == []
+    submit(req, "r3")
+    assert len(req.readable_responses("vp")) == 4
+
+
+def test_a_reviewer_anywhere_in_the_subjects_chain_counts_as_a_manager() -> None:
+    chain = ["mgr", "director", "vp"]  # the subject's manager first
+    assert counted_as("vp", "peer", chain) == "manager"
+    assert counted_as("mgr", "mentor", chain) == "manager"
+    assert counted_as("r0", "peer", chain) == "peer"
