@@ -30,7 +30,7 @@ from shared.mongo import create_client, ensure_indexes, open_database, ping
 from shared.observability import RequestContextMiddleware, configure_logging, get_logger
 from shared.openapi import ErrorFormat, install_problem_documentation
 from shared.problems import ErrorRenderer, install_problem_handlers, problem_response
-from shared.tracing import configure_tracing
+from shared.tracing import configure_tracing, export_spans, otlp_exporter
 
 __all__ = ["Lifecycle", "Runtime", "Wiring", "create_service_app"]
 
@@ -134,6 +134,12 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level)
         async with AsyncExitStack() as stack:
+            # registered first, so shut down last: the spans of the whole shutdown are flushed
+            exporting = export_spans(
+                name, otlp_exporter(settings.otlp_endpoint, settings.otlp_timeout_s)
+            )
+            if exporting is not None:
+                stack.callback(exporting.shutdown)
             stack.callback(log.info, "service stopped", service=name)
             mongo = create_client(settings)
             stack.push_async_callback(mongo.close)

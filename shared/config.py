@@ -75,6 +75,18 @@ class CommonSettings(BaseSettings):
         validation_alias=_alias("JWT_JWKS_REFRESH_COOLDOWN_S", "jwt_jwks_refresh_cooldown_s"),
     )
 
+    # OTLP/HTTP trace export, off unless set: the collector's base URL (spans go to
+    # <url>/v1/traces), read from the standard OpenTelemetry variable
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", "NORTHSTAR_OTLP_ENDPOINT", "otlp_endpoint"
+        ),
+    )
+    otlp_timeout_s: float = Field(
+        10.0, gt=0, validation_alias=_alias("OTLP_TIMEOUT_S", "otlp_timeout_s")
+    )
+
     max_body_bytes: int = 1_048_576
     outbox_poll_interval_s: float = 0.5
     # False: this replica runs no Kafka consumers (e.g. an HTTP-only replica scaled for

@@ -7,7 +7,8 @@ it with the stored event. A consumer runs its handlers in a child span of the ev
 the events they produce continue it. Log lines carry the current ``trace_id`` and ``span_id``.
 
 Spans are recorded by the SDK's tracer provider (so a request without a ``traceparent`` gets
-real ids); nothing is exported.
+real ids). They are exported over OTLP/HTTP (protobuf) only when ``OTEL_EXPORTER_OTLP_ENDPOINT``
+is set (``CommonSettings.otlp_endpoint``): off by default, nothing leaves the process.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -27,11 +30,56 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 _TRACER_NAME = "northstar"
 
 
-def configure_tracing(service: str) -> None:
+def configure_tracing(service: str) -> TracerProvider:
     """Install the SDK's tracer provider once per process (the global provider is set-once)."""
-    if isinstance(trace.get_tracer_provider(), TracerProvider):
-        return
-    trace.set_tracer_provider(TracerProvider(resource=Resource.create({SERVICE_NAME: service})))
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+        trace.set_tracer_provider(provider)
+    return provider
+
+
+def otlp_exporter(endpoint: str | None, timeout_s: float = 10.0) -> SpanExporter | None:
+    """The OTLP/HTTP span exporter to a collector's base URL, or None when export is off."""
+    if not endpoint:
+        return None
+    return OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces", timeout=timeout_s)
+
+
+def export_spans(service: str, exporter: SpanExporter | None) -> SpanProcessor | None:
+    """Send the spans that end from now on to ``exporter`` in batches (a background thread);
+    the caller shuts the processor down when it stops, which flushes what is left. None: off.
+
+    Batched so a slow or absent collector never delays a request: spans beyond the queue are
+    dropped, and export errors are logged by the SDK, never raised here.
+    """
+    if exporter is None:
+        return None
+    processor = _UntilShutdown(BatchSpanProcessor(exporter))
+    configure_tracing(service).add_span_processor(processor)
+    return processor
+
+
+class _UntilShutdown(SpanProcessor):
+    """Forwards ended spans until shut down, then ignores them quietly: the global provider
+    cannot drop a processor, and an app stopped in a process that goes on (tests, a reload)
+    must not leave one that complains about every later span."""
+
+    def __init__(self, inner: SpanProcessor) -> None:
+        self._inner = inner
+        self._stopped = False
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not self._stopped:
+            self._inner.on_end(span)
+
+    def shutdown(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._stopped or self._inner.force_flush(timeout_millis)
 
 
 # a proxy until configure_tracing installs the provider; fetched once (get_tracer is costly)

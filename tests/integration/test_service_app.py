@@ -22,6 +22,7 @@ from shared.events.topics import PEOPLE
 from shared.messaging import Router
 from shared.messaging.outbox import HAS_PENDING
 from shared.mongo import Document
+from tests.otlp import Collector
 from tests.support import bearer, eventually, isolated_settings, read_topic, running
 
 pytestmark = pytest.mark.integration
@@ -243,3 +244,20 @@ async def test_with_consumers_switched_off_the_outbox_is_still_relayed() -> None
 
 async def _relayed(handovers: Handovers) -> bool:
     return await handovers.collection.find_one(HAS_PENDING) is None
+
+
+async def test_an_app_with_otlp_on_exports_its_request_spans_and_flushes_them_on_stop() -> None:
+    """The app factory wires the exporter from the settings (the lifespan starts it, the stop
+    flushes it); the collector is a loopback receiver."""
+    settings = isolated_settings(CommonSettings, service_name="demo")
+    with Collector() as collector:
+        settings = settings.model_copy(update={"otlp_endpoint": collector.url})
+        async with running(app_with(settings)) as client:
+            response = await client.get("/healthz", headers={"traceparent": TRACEPARENT})
+            assert response.status_code == 200
+        names = [name for name, trace in collector.spans() if trace == TRACE_ID]
+        assert "GET /healthz" in names, names  # the request span (shared.observability)
+
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"

@@ -154,3 +154,19 @@ def test_prometheus_and_grafana_mount_the_repository_config(config: dict[str, An
     assert "deploy/prometheus/rules" in mounts["prometheus"]
     assert "deploy/grafana/provisioning" in mounts["grafana"]
     assert "deploy/grafana/dashboards" in mounts["grafana"]
+
+
+def test_every_service_exports_its_spans_to_the_trace_viewer(compose: list[str]) -> None:
+    config = resolved(compose)
+    jaeger = config["services"]["jaeger"]
+    assert jaeger["image"].startswith("jaegertracing/all-in-one:")
+    assert {int(p["target"]) for p in _ports(jaeger["ports"])} == {16686, 4318}
+    for service in SERVICES:
+        env = config["services"][compose_name(service)]["environment"]
+        settings = load_settings(service, {k: str(v) for k, v in env.items()})
+        assert settings.otlp_endpoint == "http://jaeger:4318", service
+    # an empty variable turns export off (the code's default)
+    off = resolved(compose, OTEL_EXPORTER_OTLP_ENDPOINT="")
+    for service in SERVICES:
+        env = off["services"][compose_name(service)]["environment"]
+        assert not load_settings(service, {k: str(v) for k, v in env.items()}).otlp_endpoint
