@@ -153,3 +153,19 @@ def test_every_alert_runbook_points_at_a_heading() -> None:
     assert found, "no runbook annotations found"
     problems = [f"{alert}: {why}" for alert, link in found if (why := broken(README, link))]
     assert problems == []
+
+
+def test_the_readme_shows_the_collectors_metrics_endpoint_as_the_kpi_page_does() -> None:
+    """Beside the metrics, how a collector sends KPIs: the same exporter settings as the page."""
+    readme = README.read_text(encoding="utf-8")
+    page = (REPO / "docs" / "kpi-ingest.md").read_text(encoding="utf-8")
+    for setting in (
+        "otlphttp/northstar:",
+        "metrics_endpoint: https://northstar.example/v1/webhooks/src_…",
+        "encoding: json",
+        "compression: none",
+        "Bearer ${env:NORTHSTAR_KPI_TOKEN}",
+    ):
+        assert setting in readme, setting
+        assert setting in page, setting
+    assert readme.index("metrics_endpoint") - readme.index("`/metrics` (Prometheus)") < 800
