@@ -176,15 +176,23 @@ def cycle_body(values: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def population_errors(errors: dict[str, str]) -> dict[str, str]:
+    """The API names a population problem by the union's branch (``population.department.value``)
+    or the whole object: the form has one input for it, the value's."""
+    shown = {k: v for k, v in errors.items() if not k.startswith("population")}
+    for key, message in errors.items():
+        if key.startswith("population"):
+            shown.setdefault("population.value", message)
+    return shown
+
+
 @router.post("/admin/cycles")
 async def create_cycle(request: Request, session: HRSession, api: ApiDep) -> Response:
     values = form_values(await request.form())
     try:
         cycle = await api.post("reviews", "/v1/review-cycles", session, cycle_body(values))
     except ApiProblem as problem:
-        errors = _errors(problem)
-        if "population" in errors:
-            errors["population.value"] = errors.pop("population")
+        errors = population_errors(_errors(problem))
         return await _cycles_page(
             request, session, api, values=values, errors=errors, status_code=422
         )

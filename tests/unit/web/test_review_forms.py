@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from services.web.pages.admin_reviews import cycle_body, distribution_chart, ladder_body
+from services.web.pages.admin_reviews import (
+    cycle_body,
+    distribution_chart,
+    ladder_body,
+    population_errors,
+)
 from services.web.pages.growth import gap_chart
 
 LADDER = {
@@ -49,3 +54,10 @@ def test_charts_carry_every_skill_and_every_rating() -> None:
     assert gap_chart(gaps) == {"labels": ["Ux design"], "expected": [4], "observed": [None]}
     calibration = {"scale": 3, "overall": {"2": 5}}
     assert distribution_chart(calibration) == {"labels": ["1", "2", "3"], "counts": [0, 5, 0]}
+
+
+def test_a_population_problem_shows_next_to_the_population_value_input() -> None:
+    # the reviews API names the union's branch in `loc` since the rule moved into its schema
+    errors = {"population.department.value": "Field required", "name": "too long"}
+    assert population_errors(errors) == {"name": "too long", "population.value": "Field required"}
+    assert population_errors({"population": "bad kind"}) == {"population.value": "bad kind"}
