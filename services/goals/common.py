@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from services.goals.domain import Goal
@@ -91,8 +91,16 @@ class GoalStore:
         goal.new_timeline.clear()
         self.notify()
 
-    async def save(self, goal: Goal, *, guard_event_id: str | None = None) -> None:
-        has_events = bool(goal.events)
-        await self.repo.save(goal, envelopes(goal, self.clock()), guard_event_id=guard_event_id)
+    async def save(
+        self,
+        goal: Goal,
+        *,
+        guard_event_id: str | None = None,
+        audit: Sequence[Envelope] = (),
+    ) -> None:
+        """Save the goal with its events, and ``audit`` records of the change (same outbox)."""
+        has_events = bool(goal.events) or bool(audit)
+        events = [*envelopes(goal, self.clock()), *audit]
+        await self.repo.save(goal, events, guard_event_id=guard_event_id)
         if has_events:
             self.notify()

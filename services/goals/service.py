@@ -19,14 +19,49 @@ from services.goals.schemas import (
     StatusChange,
 )
 from services.goals.templates import BUILTIN_BY_ID, BUILTIN_TEMPLATES
+from shared.audit import Actor, audit_event, changed_fields, jsonable
 from shared.auth import Principal
 from shared.directory import PeopleDirectory
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.events.envelope import Envelope
 from shared.events.goals import GoalCreated
 from shared.mongo import Document
 from shared.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 MAX_TREE_DEPTH = 10
+
+
+def _snapshot(goal: Goal, names: Sequence[str]) -> dict[str, Any]:
+    """The named fields of a goal, as an audit record shows them."""
+    return {name: jsonable(getattr(goal, name)) for name in names}
+
+
+def _by_other(
+    principal: Principal,
+    goal: Goal,
+    action: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    details: dict[str, Any] | None = None,
+) -> list[Envelope]:
+    """The audit record of a change to someone else's goal (a manager's, HR's); the owner's
+    own changes are the goal's timeline, not the audit trail."""
+    if principal.person_id == goal.owner_id or (before == after and not details):
+        return []
+    return [
+        audit_event(
+            tenant=goal.tenant,
+            actor=Actor.of(principal),
+            action=action,
+            object_type="goal",
+            object_id=goal.id,
+            service="goals",
+            before=before,
+            after=after,
+            details={"owner_id": goal.owner_id, **(details or {})},
+        )
+    ]
 
 
 def build_key_results(
@@ -197,6 +232,8 @@ class GoalService:
         now = self.store.clock()
         fields = body.model_fields_set - {"key_results"}
         changes: dict[str, Any] = {name: getattr(body, name) for name in fields}
+        audited = sorted(fields | ({"key_results"} if body.key_results is not None else set()))
+        before = _snapshot(goal, audited)
         if "checkpoints" in changes:
             changes["checkpoints"] = _checkpoints(body.checkpoints or [])
         if "description" in changes and changes["description"] is None:
@@ -213,7 +250,8 @@ class GoalService:
                 now=now,
                 margin=margin,
             )
-        await self.store.save(goal)
+        old, new = changed_fields(before, _snapshot(goal, audited))
+        await self.store.save(goal, audit=_by_other(principal, goal, "goal.changed", old, new))
         return goal
 
     async def _refuse_cycle(self, principal: Principal, goal: Goal, parent_id: str) -> None:
@@ -229,10 +267,13 @@ class GoalService:
     async def change_status(self, principal: Principal, goal_id: str, body: StatusChange) -> Goal:
         goal = await self.writable(principal, goal_id)
         now = self.store.clock()
+        before = goal.status
         goal.change_status(body.status, by=principal.person_id, today=now.date(), now=now)
         if body.status == "active":
             goal.assess_risk(now.date(), await self.store.margin(goal.tenant))
-        await self.store.save(goal)
+        old, new = changed_fields({"status": before}, {"status": goal.status})
+        audit = _by_other(principal, goal, "goal.status_changed", old, new)
+        await self.store.save(goal, audit=audit)
         return goal
 
     async def check_in(
@@ -240,6 +281,7 @@ class GoalService:
     ) -> tuple[str, Goal]:
         goal = await self.writable(principal, goal_id)
         now, check_in_id = self.store.clock(), new_id()
+        before = {"progress": goal.progress}
         goal.check_in(
             check_in_id=check_in_id,
             by=principal.person_id,
@@ -253,7 +295,15 @@ class GoalService:
             now=now,
             margin=await self.store.margin(goal.tenant),
         )
-        await self.store.save(goal)
+        audit = _by_other(
+            principal,
+            goal,
+            "goal.checked_in",
+            before,
+            {"progress": goal.progress},
+            details={"check_in_id": check_in_id, "key_results": body.key_results},
+        )
+        await self.store.save(goal, audit=audit)
         return check_in_id, goal
 
     async def mark_reviewed(self, principal: Principal, goal_id: str, note: str | None) -> Goal:
