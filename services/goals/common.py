@@ -85,8 +85,9 @@ class GoalStore:
         """This replica changed the tenant's settings: read them again next time."""
         self._settings.pop(tenant, None)
 
-    async def insert(self, goal: Goal) -> None:
-        await self.repo.insert(goal, envelopes(goal, self.clock()))
+    async def insert(self, goal: Goal, *, audit: Sequence[Envelope] = ()) -> None:
+        """Insert the goal with its events, and ``audit`` records of its creation."""
+        await self.repo.insert(goal, [*envelopes(goal, self.clock()), *audit])
         goal.events.clear()
         goal.new_timeline.clear()
         self.notify()

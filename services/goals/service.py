@@ -45,9 +45,10 @@ def _by_other(
     *,
     details: dict[str, Any] | None = None,
 ) -> list[Envelope]:
-    """The audit record of a change to someone else's goal (a manager's, HR's); the owner's
-    own changes are the goal's timeline, not the audit trail."""
-    if principal.person_id == goal.owner_id or (before == after and not details):
+    """The audit record of a change someone else makes to a person's goal: a manager or HR
+    setting it for them, a manager reviewing it (only the owner edits a goal, ``can_write``).
+    The owner's own changes are the goal's timeline, not the audit trail."""
+    if principal.person_id == goal.owner_id:
         return []
     return [
         audit_event(
@@ -220,7 +221,10 @@ class GoalService:
         if body.status == "active":
             goal.change_status("active", by=principal.person_id, today=now.date(), now=now)
             goal.assess_risk(now.date(), await self.store.margin(tenant))
-        await self.store.insert(goal)
+        assigned = {"title": goal.title, "owner_id": owner_id, "status": goal.status}
+        await self.store.insert(
+            goal, audit=_by_other(principal, goal, "goal.assigned", {}, assigned)
+        )
         return goal
 
     async def get(self, principal: Principal, goal_id: str) -> Goal:
@@ -232,8 +236,6 @@ class GoalService:
         now = self.store.clock()
         fields = body.model_fields_set - {"key_results"}
         changes: dict[str, Any] = {name: getattr(body, name) for name in fields}
-        audited = sorted(fields | ({"key_results"} if body.key_results is not None else set()))
-        before = _snapshot(goal, audited)
         if "checkpoints" in changes:
             changes["checkpoints"] = _checkpoints(body.checkpoints or [])
         if "description" in changes and changes["description"] is None:
@@ -250,8 +252,7 @@ class GoalService:
                 now=now,
                 margin=margin,
             )
-        old, new = changed_fields(before, _snapshot(goal, audited))
-        await self.store.save(goal, audit=_by_other(principal, goal, "goal.changed", old, new))
+        await self.store.save(goal)
         return goal
 
     async def _refuse_cycle(self, principal: Principal, goal: Goal, parent_id: str) -> None:
@@ -267,13 +268,10 @@ class GoalService:
     async def change_status(self, principal: Principal, goal_id: str, body: StatusChange) -> Goal:
         goal = await self.writable(principal, goal_id)
         now = self.store.clock()
-        before = goal.status
         goal.change_status(body.status, by=principal.person_id, today=now.date(), now=now)
         if body.status == "active":
             goal.assess_risk(now.date(), await self.store.margin(goal.tenant))
-        old, new = changed_fields({"status": before}, {"status": goal.status})
-        audit = _by_other(principal, goal, "goal.status_changed", old, new)
-        await self.store.save(goal, audit=audit)
+        await self.store.save(goal)
         return goal
 
     async def check_in(
@@ -281,7 +279,6 @@ class GoalService:
     ) -> tuple[str, Goal]:
         goal = await self.writable(principal, goal_id)
         now, check_in_id = self.store.clock(), new_id()
-        before = {"progress": goal.progress}
         goal.check_in(
             check_in_id=check_in_id,
             by=principal.person_id,
@@ -295,15 +292,7 @@ class GoalService:
             now=now,
             margin=await self.store.margin(goal.tenant),
         )
-        audit = _by_other(
-            principal,
-            goal,
-            "goal.checked_in",
-            before,
-            {"progress": goal.progress},
-            details={"check_in_id": check_in_id, "key_results": body.key_results},
-        )
-        await self.store.save(goal, audit=audit)
+        await self.store.save(goal)
         return check_in_id, goal
 
     async def mark_reviewed(self, principal: Principal, goal_id: str, note: str | None) -> Goal:
@@ -311,8 +300,12 @@ class GoalService:
         if not access.can_review(rel):
             raise Forbidden("only the owner or their managers can review a goal")
         now = self.store.clock()
+        fields = ("review_pending", "review_due_on", "next_review_on")
+        before = _snapshot(goal, fields)
         goal.mark_reviewed(by=principal.person_id, note=note, today=now.date(), now=now)
-        await self.store.save(goal)
+        old, new = changed_fields(before, _snapshot(goal, fields))
+        audit = _by_other(principal, goal, "goal.reviewed", old, new, details={"note": note})
+        await self.store.save(goal, audit=audit)
         return goal
 
     async def timeline(

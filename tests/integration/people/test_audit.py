@@ -40,7 +40,7 @@ async def audited(people: People, expected: int) -> list[dict[str, Any]]:
     """Every audit record the service published (once its outbox is empty), after the read
     model holds as many: the topic is the evidence that nothing more was recorded."""
     records = await published(
-        app_of(people), topics.AUDIT, lambda records: len(records) >= expected
+        app_of(people), topics.AUDIT, lambda records: len(records) >= expected, timeout=60
     )
     payloads = [orjson.loads(r.value) for r in records]
 
