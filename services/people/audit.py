@@ -202,9 +202,12 @@ def after_cursor(cursor: str | None) -> Document | None:
     if position is None:
         return None
     at, record_id = position.get("at"), position.get("id")
-    if not isinstance(at, int) or not isinstance(record_id, str):
+    if type(at) is not int or not isinstance(record_id, str):
         raise InvalidCursor("the cursor is not one this API returned")
-    when = datetime.fromtimestamp(at / 1000, UTC)
+    try:
+        when = datetime.fromtimestamp(at / 1000, UTC)
+    except (OverflowError, OSError, ValueError) as exc:  # a time no record can have
+        raise InvalidCursor("the cursor is not one this API returned") from exc
     return {"$or": [{"at": {"$lt": when}}, {"at": when, "_id": {"$lt": record_id}}]}
 
 

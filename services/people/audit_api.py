@@ -78,7 +78,8 @@ def _query(
     return AuditQuery(actor, object_type, object_id, action, start, end)
 
 
-Text = Annotated[str | None, Query(min_length=1, max_length=200)]
+# the document store cannot hold (nor search for) a NUL character: refused as the schema says
+Text = Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 From = Annotated[datetime | None, Query(alias="from", description="Inclusive (RFC 3339).")]
 To = Annotated[datetime | None, Query(alias="to", description="Exclusive (RFC 3339).")]
 

@@ -104,10 +104,13 @@ async def test_each_people_action_yields_exactly_one_record_with_its_actor(
         "/v1/imports?dry_run=true&force=true", json={"format": "csv", "csv": export}, headers=HR
     )
     assert dry.status_code == 200  # a dry run changes nothing and records nothing
+    # SCIM DELETE: the person leaves every read, recorded as removed by the token
+    removed = await client.delete(f"{SCIM}/Users/{other['id']}", headers=scim)
+    assert removed.status_code == 204, removed.text
     assert (await client.delete(f"/v1/scim-tokens/{token_id}", headers=ADMIN)).status_code == 204
     assert (await client.delete(f"/v1/scim-tokens/{token_id}", headers=ADMIN)).status_code == 404
 
-    payloads = await audited(people, 7)
+    payloads = await audited(people, 8)
     actions = sorted(
         (p["action"], p["object_id"], p["actor_type"], p["actor_id"]) for p in payloads
     )
@@ -119,6 +122,7 @@ async def test_each_people_action_yields_exactly_one_record_with_its_actor(
             ("person.deactivated", ada["id"], "scim_token", token_id),
             ("person.manager_changed", other["id"], "person", "hr-1"),
             ("person.deactivated", other["id"], "person", "hr-1"),
+            ("person.deleted", other["id"], "scim_token", token_id),
             ("people_import.applied", import_id, "person", "hr-1"),
             ("scim_token.revoked", token_id, "person", "admin-1"),
         ]
@@ -168,6 +172,8 @@ async def test_search_pages_filters_by_time_and_exports_csv(people: People) -> N
     assert [r["id"] for r in window["items"]] == ["r2", "r1"]
     bad = await client.get("/v1/audit", params={"cursor": "nonsense!"}, headers=HR)
     assert bad.status_code == 422
+    nul = await client.get("/v1/audit.csv", params={"actor": "a\x00b"}, headers=HR)
+    assert nul.status_code == 422
     backwards = await client.get(
         "/v1/audit",
         params={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},

@@ -87,8 +87,9 @@ def test_a_cursor_is_older_than_the_last_record_and_a_forged_one_is_refused() ->
     condition = after_cursor(encode_cursor({"at": int(at.timestamp() * 1000), "id": "r3"}))
     assert condition == {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": "r3"}}]}
     assert after_cursor(None) is None
-    with pytest.raises(InvalidCursor):
-        after_cursor(encode_cursor({"at": "yesterday", "id": "r3"}))
+    for forged in ({"at": "yesterday", "id": "r3"}, {"at": 10**15, "id": "r3"}, {"at": True}):
+        with pytest.raises(InvalidCursor):
+            after_cursor(encode_cursor(forged))
 
 
 def test_the_csv_header_names_every_column() -> None:
