@@ -14,7 +14,7 @@ the request's log lines and the events it caused.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -128,12 +128,15 @@ class AuditTrail:
     def indexes() -> dict[str, list[IndexModel]]:
         return {AUDIT_OUTBOX: [IndexModel([("tenant", ASCENDING), ("at", ASCENDING)])]}
 
-    async def record(self, event: Envelope) -> None:
+    async def record(self, event: Envelope, *, carried: Sequence[Document] = ()) -> None:
+        """Store ``event`` to be relayed; ``carried``: the still unpublished outbox entries of a
+        document about to be deleted (its creation's record, say), relayed first. Should that
+        document's relay publish them too, the read model keeps one (same event ids)."""
         await self.collection.insert_one(
             {
                 "_id": event.id,
                 "tenant": event.tenant,
                 "at": event.time,
-                "pending_events": [event.to_document()],
+                "pending_events": [*carried, event.to_document()],
             }
         )

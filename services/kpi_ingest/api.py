@@ -103,7 +103,7 @@ async def rotate_secret(
 @router.delete("/sources/{source_id}", tags=["sources"], status_code=204)
 async def delete_source(source_id: str, principal: AdminPrincipal, request: Request) -> Response:
     """Remove a webhook source; its deliveries are refused from then on."""
-    await _admin(request).delete_source(principal.tenant, source_id)
+    await _admin(request).delete_source(principal.tenant, source_id, actor=Actor.of(principal))
     return Response(status_code=204)
 
 

@@ -17,6 +17,7 @@ from services.kpi_ingest.repository import INDEXES, KpiRepository, prune_horizon
 from services.kpi_ingest.series import Series, StaleChecker
 from services.kpi_ingest.service import Admin
 from shared.app import Lifecycle, create_service_app
+from shared.audit import AuditTrail
 from shared.events import topics
 
 
@@ -36,8 +37,9 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
         # an ingest-only replica leaves series, signals and relaying (audit records written
         # here included: they wait in their source's outbox) to the others
         relaying = settings.consumers_enabled
-        notify = service.relay(repo).notify if relaying else lambda: None
-        admin = Admin(repo, catalog, grace, notify=notify)
+        trail = AuditTrail(service.db)
+        notify = service.relay(repo, trail).notify if relaying else lambda: None
+        admin = Admin(repo, catalog, grace, trail=trail, notify=notify)
         service.provide(kpi_admin=admin, kpi_series=series, kpi_ingest=ingest)
         if relaying:
             service.run(StaleChecker(series, repo, settings.stale_check_interval_s, notify=notify))
@@ -47,7 +49,7 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
         name="kpi_ingest",
         settings=settings,
         routers=[router],
-        indexes=INDEXES,
+        indexes={**INDEXES, **AuditTrail.indexes()},
         topics=[topics.KPI_DATAPOINTS, topics.AUDIT],
         wiring=wiring,
         description="Signed KPI webhooks from product analytics, series and signals.",

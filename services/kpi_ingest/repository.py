@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.kpi_ingest.domain import DataPoint, MetricDefinition, Source, SourceSecret
 from shared.events import Envelope
-from shared.messaging.outbox import with_outbox
+from shared.messaging.outbox import PENDING, with_outbox
 from shared.mongo import Document, update_versioned
 from shared.time import as_utc
 
@@ -126,6 +126,11 @@ class KpiRepository:
             {"_id": source.id, "tenant": source.tenant},
             with_outbox({"$set": {"secrets": doc["secrets"]}}, events),
         )
+
+    async def unpublished(self, tenant: str, source_id: str) -> list[Document]:
+        """The outbox entries of a source the relay has not published yet."""
+        doc = await self.sources.find_one({"_id": source_id, "tenant": tenant}, {PENDING: 1})
+        return list(doc.get(PENDING) or []) if doc else []
 
     async def delete_source(self, tenant: str, source_id: str) -> bool:
         result = await self.sources.delete_one({"_id": source_id, "tenant": tenant})

@@ -20,7 +20,7 @@ from services.kpi_ingest.domain import (
 )
 from services.kpi_ingest.formats import FORMATS
 from services.kpi_ingest.repository import KpiRepository
-from shared.audit import Actor, audit_event
+from shared.audit import Actor, AuditTrail, audit_event
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.webhooks import new_secret
 
@@ -52,9 +52,11 @@ class Admin:
         catalog: Catalog,
         rotation_grace: timedelta,
         *,
+        trail: AuditTrail,
         notify: Callable[[], None] = lambda: None,
     ) -> None:
         self._repo = repo
+        self._trail = trail
         self._catalog = catalog
         self._grace = rotation_grace
         self._notify = notify
@@ -137,7 +139,23 @@ class Admin:
         self._notify()
         return rotated, shown
 
-    async def delete_source(self, tenant: str, source_id: str) -> None:
+    async def delete_source(self, tenant: str, source_id: str, *, actor: Actor) -> None:
+        """Remove a source. Its document goes, so the record is written first to the audit
+        trail's own outbox, with the source's unrelayed records (its creation's, say)."""
+        source = await self.source(tenant, source_id)
+        await self._trail.record(
+            audit_event(
+                tenant=tenant,
+                actor=actor,
+                action="kpi_source.deleted",
+                object_type="kpi_source",
+                object_id=source_id,
+                service=SERVICE,
+                before={"name": source.name, "format": source.format, "auth": source.auth},
+            ),
+            carried=await self._repo.unpublished(tenant, source_id),
+        )
+        self._notify()
         if not await self._repo.delete_source(tenant, source_id):
             raise NotFound(f"no webhook source {source_id}")
         self._catalog.forget_source(source_id)

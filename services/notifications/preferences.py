@@ -256,6 +256,7 @@ class PreferenceCenter:
         is written to the audit trail's own outbox first: a failure in between leaves a record
         of a removal to retry, never a removal without its record."""
         subscription = await self.subscription(tenant, subscription_id)
+        carried = await self._subscriptions.unpublished(tenant, subscription_id)
         await self._trail.record(
             audit_event(
                 tenant=tenant,
@@ -266,7 +267,8 @@ class PreferenceCenter:
                 service=SERVICE,
                 before=_subscription_fields(subscription),
                 at=self._clock(),
-            )
+            ),
+            carried=carried,  # its creation's record, if not relayed yet
         )
         self._notify()
         if not await self._subscriptions.delete(tenant, subscription_id):

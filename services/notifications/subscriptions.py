@@ -95,6 +95,13 @@ class SubscriptionRepository:
         )
         return result.modified_count == 1
 
+    async def unpublished(self, tenant: str, subscription_id: str) -> list[Document]:
+        """The outbox entries of a subscription the relay has not published yet."""
+        doc = await self.subscriptions.find_one(
+            {"_id": subscription_id, "tenant": tenant}, {"pending_events": 1}
+        )
+        return list(doc.get("pending_events") or []) if doc else []
+
     async def delete(self, tenant: str, subscription_id: str) -> bool:
         result = await self.subscriptions.delete_one({"_id": subscription_id, "tenant": tenant})
         return result.deleted_count == 1
