@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from services.goals.domain import Goal
@@ -85,14 +85,23 @@ class GoalStore:
         """This replica changed the tenant's settings: read them again next time."""
         self._settings.pop(tenant, None)
 
-    async def insert(self, goal: Goal) -> None:
-        await self.repo.insert(goal, envelopes(goal, self.clock()))
+    async def insert(self, goal: Goal, *, audit: Sequence[Envelope] = ()) -> None:
+        """Insert the goal with its events, and ``audit`` records of its creation."""
+        await self.repo.insert(goal, [*envelopes(goal, self.clock()), *audit])
         goal.events.clear()
         goal.new_timeline.clear()
         self.notify()
 
-    async def save(self, goal: Goal, *, guard_event_id: str | None = None) -> None:
-        has_events = bool(goal.events)
-        await self.repo.save(goal, envelopes(goal, self.clock()), guard_event_id=guard_event_id)
+    async def save(
+        self,
+        goal: Goal,
+        *,
+        guard_event_id: str | None = None,
+        audit: Sequence[Envelope] = (),
+    ) -> None:
+        """Save the goal with its events, and ``audit`` records of the change (same outbox)."""
+        has_events = bool(goal.events) or bool(audit)
+        events = [*envelopes(goal, self.clock()), *audit]
+        await self.repo.save(goal, events, guard_event_id=guard_event_id)
         if has_events:
             self.notify()

@@ -49,7 +49,7 @@ def create_app(settings: GoalsSettings | None = None, *, clock: Clock = utcnow) 
         settings=settings,
         routers=[router],
         indexes=indexes(),
-        topics=[topics.GOALS],
+        topics=[topics.GOALS, topics.AUDIT],
         wiring=wiring,
         description="Career goals, key results that move with KPIs, milestones and reviews.",
     )

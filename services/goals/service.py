@@ -19,14 +19,50 @@ from services.goals.schemas import (
     StatusChange,
 )
 from services.goals.templates import BUILTIN_BY_ID, BUILTIN_TEMPLATES
+from shared.audit import Actor, audit_event, changed_fields, jsonable
 from shared.auth import Principal
 from shared.directory import PeopleDirectory
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.events.envelope import Envelope
 from shared.events.goals import GoalCreated
 from shared.mongo import Document
 from shared.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 MAX_TREE_DEPTH = 10
+
+
+def _snapshot(goal: Goal, names: Sequence[str]) -> dict[str, Any]:
+    """The named fields of a goal, as an audit record shows them."""
+    return {name: jsonable(getattr(goal, name)) for name in names}
+
+
+def _by_other(
+    principal: Principal,
+    goal: Goal,
+    action: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    details: dict[str, Any] | None = None,
+) -> list[Envelope]:
+    """The audit record of a change someone else makes to a person's goal: a manager or HR
+    setting it for them, a manager reviewing it (only the owner edits a goal, ``can_write``).
+    The owner's own changes are the goal's timeline, not the audit trail."""
+    if principal.person_id == goal.owner_id:
+        return []
+    return [
+        audit_event(
+            tenant=goal.tenant,
+            actor=Actor.of(principal),
+            action=action,
+            object_type="goal",
+            object_id=goal.id,
+            service="goals",
+            before=before,
+            after=after,
+            details={"owner_id": goal.owner_id, **(details or {})},
+        )
+    ]
 
 
 def build_key_results(
@@ -185,7 +221,10 @@ class GoalService:
         if body.status == "active":
             goal.change_status("active", by=principal.person_id, today=now.date(), now=now)
             goal.assess_risk(now.date(), await self.store.margin(tenant))
-        await self.store.insert(goal)
+        assigned = {"title": goal.title, "owner_id": owner_id, "status": goal.status}
+        await self.store.insert(
+            goal, audit=_by_other(principal, goal, "goal.assigned", {}, assigned)
+        )
         return goal
 
     async def get(self, principal: Principal, goal_id: str) -> Goal:
@@ -261,8 +300,12 @@ class GoalService:
         if not access.can_review(rel):
             raise Forbidden("only the owner or their managers can review a goal")
         now = self.store.clock()
+        fields = ("review_pending", "review_due_on", "next_review_on")
+        before = _snapshot(goal, fields)
         goal.mark_reviewed(by=principal.person_id, note=note, today=now.date(), now=now)
-        await self.store.save(goal)
+        old, new = changed_fields(before, _snapshot(goal, fields))
+        audit = _by_other(principal, goal, "goal.reviewed", old, new, details={"note": note})
+        await self.store.save(goal, audit=audit)
         return goal
 
     async def timeline(

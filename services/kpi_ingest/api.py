@@ -21,6 +21,7 @@ from services.kpi_ingest.schemas import (
 )
 from services.kpi_ingest.series import Series
 from services.kpi_ingest.service import Admin
+from shared.audit import Actor
 from shared.auth import AdminPrincipal, CurrentPrincipal
 from shared.errors import InvalidInput
 from shared.pagination import Page
@@ -70,7 +71,7 @@ async def create_source(
 ) -> SourceCreated:
     """Register a webhook source; the answer holds its secret or token, shown only this once."""
     source, secret = await _admin(request).create_source(
-        principal.tenant, body.name, body.format, body.mapping, body.auth
+        principal.tenant, body.name, body.format, body.mapping, body.auth, actor=Actor.of(principal)
     )
     return SourceCreated(**SourcePublic.of(source).model_dump(), secret=secret)
 
@@ -93,14 +94,16 @@ async def rotate_secret(
     source_id: str, principal: AdminPrincipal, request: Request
 ) -> SourceCreated:
     """A new signing secret; the previous one keeps verifying for the grace period."""
-    source, secret = await _admin(request).rotate_secret(principal.tenant, source_id)
+    source, secret = await _admin(request).rotate_secret(
+        principal.tenant, source_id, actor=Actor.of(principal)
+    )
     return SourceCreated(**SourcePublic.of(source).model_dump(), secret=secret)
 
 
 @router.delete("/sources/{source_id}", tags=["sources"], status_code=204)
 async def delete_source(source_id: str, principal: AdminPrincipal, request: Request) -> Response:
     """Remove a webhook source; its deliveries are refused from then on."""
-    await _admin(request).delete_source(principal.tenant, source_id)
+    await _admin(request).delete_source(principal.tenant, source_id, actor=Actor.of(principal))
     return Response(status_code=204)
 
 

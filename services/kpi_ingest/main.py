@@ -17,6 +17,7 @@ from services.kpi_ingest.repository import INDEXES, KpiRepository, prune_horizon
 from services.kpi_ingest.series import Series, StaleChecker
 from services.kpi_ingest.service import Admin
 from shared.app import Lifecycle, create_service_app
+from shared.audit import AuditTrail
 from shared.events import topics
 
 
@@ -33,9 +34,14 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
         publisher = KafkaPoints.of(service.producer, settings)
         ingest = Ingest.of(settings, deliveries, catalog, publisher, repo.rate_leases)
         grace = timedelta(seconds=settings.secret_rotation_grace_s)
-        service.provide(kpi_admin=Admin(repo, catalog, grace), kpi_series=series, kpi_ingest=ingest)
-        if settings.consumers_enabled:  # an ingest-only replica leaves series and signals to others
-            notify = service.relay(repo).notify
+        # an ingest-only replica leaves series, signals and relaying (audit records written
+        # here included: they wait in their source's outbox) to the others
+        relaying = settings.consumers_enabled
+        trail = AuditTrail(service.db)
+        notify = service.relay(repo, trail).notify if relaying else lambda: None
+        admin = Admin(repo, catalog, grace, trail=trail, notify=notify)
+        service.provide(kpi_admin=admin, kpi_series=series, kpi_ingest=ingest)
+        if relaying:
             service.run(StaleChecker(series, repo, settings.stale_check_interval_s, notify=notify))
             service.consume(build_router(series, notify), group="kpi-series")
 
@@ -43,8 +49,8 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
         name="kpi_ingest",
         settings=settings,
         routers=[router],
-        indexes=INDEXES,
-        topics=[topics.KPI_DATAPOINTS],
+        indexes={**INDEXES, **AuditTrail.indexes()},
+        topics=[topics.KPI_DATAPOINTS, topics.AUDIT],
         wiring=wiring,
         description="Signed KPI webhooks from product analytics, series and signals.",
     )

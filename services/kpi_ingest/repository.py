@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.kpi_ingest.domain import DataPoint, MetricDefinition, Source, SourceSecret
 from shared.events import Envelope
-from shared.messaging.outbox import with_outbox
+from shared.messaging.outbox import PENDING, with_outbox
 from shared.mongo import Document, update_versioned
 from shared.time import as_utc
 
@@ -98,12 +98,16 @@ class KpiRepository:
         self.series_state = db[SERIES_STATE]
         self.activity = db[ACTIVITY]
         self.rate_leases = db[RATE_LEASES]
-        self.outboxes = (self.series_state, self.activity)  # threshold and stale signals
+        # threshold and stale signals; a source carries the audit records of its creation and
+        # secret rotations
+        self.outboxes = (self.series_state, self.activity, self.sources)
 
     # ---------------------------------------------------------------- sources
 
-    async def add_source(self, source: Source) -> None:
-        await self.sources.insert_one(_source_doc(source))
+    async def add_source(self, source: Source, events: Sequence[Envelope] = ()) -> None:
+        doc = _source_doc(source)
+        doc["pending_events"] = [e.to_document() for e in events]
+        await self.sources.insert_one(doc)
 
     async def source(self, source_id: str, tenant: str | None = None) -> Source | None:
         query: Document = {"_id": source_id}
@@ -116,11 +120,17 @@ class KpiRepository:
         cursor = self.sources.find({"tenant": tenant}).sort("created_at", ASCENDING)
         return [_source(doc) async for doc in cursor]
 
-    async def save_secrets(self, source: Source) -> None:
+    async def save_secrets(self, source: Source, events: Sequence[Envelope] = ()) -> None:
         doc = _source_doc(source)
         await self.sources.update_one(
-            {"_id": source.id, "tenant": source.tenant}, {"$set": {"secrets": doc["secrets"]}}
+            {"_id": source.id, "tenant": source.tenant},
+            with_outbox({"$set": {"secrets": doc["secrets"]}}, events),
         )
+
+    async def unpublished(self, tenant: str, source_id: str) -> list[Document]:
+        """The outbox entries of a source the relay has not published yet."""
+        doc = await self.sources.find_one({"_id": source_id, "tenant": tenant}, {PENDING: 1})
+        return list(doc.get(PENDING) or []) if doc else []
 
     async def delete_source(self, tenant: str, source_id: str) -> bool:
         result = await self.sources.delete_one({"_id": source_id, "tenant": tenant})

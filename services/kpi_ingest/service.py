@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets as random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,9 +20,11 @@ from services.kpi_ingest.domain import (
 )
 from services.kpi_ingest.formats import FORMATS
 from services.kpi_ingest.repository import KpiRepository
+from shared.audit import Actor, AuditTrail, audit_event
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.webhooks import new_secret
 
+SERVICE = "kpi_ingest"
 METRIC_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -39,11 +41,25 @@ def _credential(auth: SourceAuth) -> tuple[str, str]:
     return token, digest(token)
 
 
+def _secret_dates(source: Source) -> list[dict[str, datetime | None]]:
+    return [{"created_at": s.created_at, "expires_at": s.expires_at} for s in source.secrets]
+
+
 class Admin:
-    def __init__(self, repo: KpiRepository, catalog: Catalog, rotation_grace: timedelta) -> None:
+    def __init__(
+        self,
+        repo: KpiRepository,
+        catalog: Catalog,
+        rotation_grace: timedelta,
+        *,
+        trail: AuditTrail,
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
         self._repo = repo
+        self._trail = trail
         self._catalog = catalog
         self._grace = rotation_grace
+        self._notify = notify
 
     # ---------------------------------------------------------------- sources
 
@@ -54,8 +70,11 @@ class Admin:
         format: SourceFormat,
         mapping: Mapping[str, Any],
         auth: SourceAuth = "signature",
+        *,
+        actor: Actor,
     ) -> tuple[Source, str]:
-        """The new source and its secret or token, which only this answer shows."""
+        """The new source and its secret or token, which only this answer shows; its audit
+        record is stored in the source's document (never the secret)."""
         if format not in FORMATS:
             raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
         FORMATS[format].check_mapping(mapping)
@@ -71,8 +90,19 @@ class Admin:
             created_at=now,
             auth=auth,
         )
-        await self._repo.add_source(source)
+        record = audit_event(
+            tenant=tenant,
+            actor=actor,
+            action="kpi_source.created",
+            object_type="kpi_source",
+            object_id=source.id,
+            service=SERVICE,
+            after={"name": name, "format": format, "auth": auth},
+            at=now,
+        )
+        await self._repo.add_source(source, [record])
         self._catalog.forget_source(source.id)
+        self._notify()
         return source, shown
 
     async def source(self, tenant: str, source_id: str) -> Source:
@@ -84,16 +114,48 @@ class Admin:
     async def sources(self, tenant: str) -> list[Source]:
         return await self._repo.sources_of(tenant)
 
-    async def rotate_secret(self, tenant: str, source_id: str) -> tuple[Source, str]:
+    async def rotate_secret(
+        self, tenant: str, source_id: str, *, actor: Actor
+    ) -> tuple[Source, str]:
         """A new secret (or token); the previous one keeps verifying for the grace period."""
         source = await self.source(tenant, source_id)
         shown, kept = _credential(source.auth)
-        rotated = source.rotate(kept, datetime.now(UTC), self._grace)
-        await self._repo.save_secrets(rotated)
+        now = datetime.now(UTC)
+        rotated = source.rotate(kept, now, self._grace)
+        # the record says when each secret was made and expires, never the secret itself
+        record = audit_event(
+            tenant=tenant,
+            actor=actor,
+            action="kpi_source.secret_rotated",
+            object_type="kpi_source",
+            object_id=source_id,
+            service=SERVICE,
+            before={"secrets": _secret_dates(source)},
+            after={"secrets": _secret_dates(rotated)},
+            at=now,
+        )
+        await self._repo.save_secrets(rotated, [record])
         self._catalog.forget_source(source_id)
+        self._notify()
         return rotated, shown
 
-    async def delete_source(self, tenant: str, source_id: str) -> None:
+    async def delete_source(self, tenant: str, source_id: str, *, actor: Actor) -> None:
+        """Remove a source. Its document goes, so the record is written first to the audit
+        trail's own outbox, with the source's unrelayed records (its creation's, say)."""
+        source = await self.source(tenant, source_id)
+        await self._trail.record(
+            audit_event(
+                tenant=tenant,
+                actor=actor,
+                action="kpi_source.deleted",
+                object_type="kpi_source",
+                object_id=source_id,
+                service=SERVICE,
+                before={"name": source.name, "format": source.format, "auth": source.auth},
+            ),
+            carried=await self._repo.unpublished(tenant, source_id),
+        )
+        self._notify()
         if not await self._repo.delete_source(tenant, source_id):
             raise NotFound(f"no webhook source {source_id}")
         self._catalog.forget_source(source_id)

@@ -26,6 +26,7 @@ from services.notifications.schemas import (
     WebhookSubscriptionPublic,
     Why,
 )
+from shared.audit import Actor
 from shared.auth import AdminPrincipal, CurrentPrincipal
 from shared.pagination import Page
 
@@ -175,7 +176,9 @@ async def put_defaults(
     request: Request, principal: AdminPrincipal, body: TenantDefaultsUpdate
 ) -> TenantDefaultsPublic:
     """Replace the tenant's defaults; a locked category applies them to everyone."""
-    defaults = await _center(request).update_defaults(principal.tenant, body.to_defaults())
+    defaults = await _center(request).update_defaults(
+        principal.tenant, body.to_defaults(), actor=Actor.of(principal)
+    )
     return TenantDefaultsPublic.model_validate(defaults)
 
 
@@ -188,7 +191,7 @@ async def create_subscription(
 ) -> WebhookSubscriptionCreated:
     """Subscribe a URL to event types; the signing secret is returned only here."""
     subscription = await _center(request).subscribe(
-        principal.tenant, body.url, body.event_types, body.description
+        principal.tenant, body.url, body.event_types, body.description, actor=Actor.of(principal)
     )
     return WebhookSubscriptionCreated.model_validate(subscription)
 
@@ -218,7 +221,7 @@ async def delete_subscription(
     request: Request, principal: AdminPrincipal, subscription_id: str
 ) -> Response:
     """Remove a webhook subscription; its pending deliveries are dropped."""
-    await _center(request).unsubscribe(principal.tenant, subscription_id)
+    await _center(request).unsubscribe(principal.tenant, subscription_id, actor=Actor.of(principal))
     return Response(status_code=204)
 
 

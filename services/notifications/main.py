@@ -15,6 +15,7 @@ from services.notifications.ssrf import UrlGuard
 from services.notifications.stores import NotificationStores
 from services.notifications.worker import Dispatcher
 from shared.app import Lifecycle, create_service_app
+from shared.audit import AuditTrail
 from shared.events import topics
 from shared.time import Clock, utcnow
 
@@ -33,14 +34,17 @@ def create_app(
         stores, hub = NotificationStores.of(service.db), InboxHub()
         email, http = EmailSender(settings), HttpSender(settings, guard)
         service.on_stop(http.close)
-        notify = service.relay(stores.deliveries).notify
+        trail = AuditTrail(service.db)
+        notify = service.relay(
+            stores.deliveries, stores.subscriptions, stores.preferences, trail
+        ).notify
         dispatcher = Dispatcher.of(settings, stores, clock, email=email, http=http, notify=notify)
         service.run(dispatcher)
         notifier = Notifier.of(settings, stores, clock, hub=hub, notify=dispatcher.notify)
         service.consume(build_router(stores.directory, notifier), group="notifications")
         service.provide(
             inbox=Inbox(stores.notifications, hub, clock),
-            preferences=PreferenceCenter.of(stores, guard, clock),
+            preferences=PreferenceCenter.of(stores, guard, clock, trail=trail, notify=notify),
             dispatcher=dispatcher,
         )
 
@@ -48,8 +52,8 @@ def create_app(
         name="notifications",
         settings=settings,
         routers=[router],
-        indexes=NotificationStores.indexes(),
-        topics=[topics.NOTIFICATIONS],
+        indexes={**NotificationStores.indexes(), **AuditTrail.indexes()},
+        topics=[topics.NOTIFICATIONS, topics.AUDIT],
         wiring=wiring,
         description="Fan-out to inbox, email, Slack and signed webhooks, with preferences.",
     )

@@ -5,8 +5,9 @@ webhook subscriptions, "why did I get this" and the delivery log.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from services.notifications.deliveries import DeliveryRepository
 from services.notifications.delivery import Delivery
@@ -26,6 +27,7 @@ from services.notifications.notification import RuleRef, SourceEvent
 from services.notifications.repository import NotificationRepository, PreferenceRepository
 from services.notifications.ssrf import UrlGuard
 from services.notifications.subscriptions import SubscriptionRepository, WebhookSubscription
+from shared.audit import Actor, AuditTrail, audit_event, changed_fields
 from shared.auth import Principal
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.events.envelope import CATALOGUE
@@ -62,6 +64,24 @@ class Explanation:
     deliveries: list[Delivery]
 
 
+SERVICE = "notifications"
+
+
+def _defaults_fields(defaults: TenantDefaults) -> dict[str, Any]:
+    return {
+        "channels": {c: dict(v) for c, v in sorted(defaults.channels.items())},
+        "locked": sorted(defaults.locked),
+    }
+
+
+def _subscription_fields(subscription: WebhookSubscription) -> dict[str, Any]:
+    return {
+        "url": subscription.url,
+        "event_types": subscription.event_types,
+        "description": subscription.description,
+    }
+
+
 class PreferenceCenter:
     def __init__(
         self,
@@ -72,6 +92,8 @@ class PreferenceCenter:
         subscriptions: SubscriptionRepository,
         guard: UrlGuard,
         clock: Clock,
+        trail: AuditTrail,
+        notify: Callable[[], None] = lambda: None,
     ) -> None:
         self._preferences = preferences
         self._notifications = notifications
@@ -79,9 +101,19 @@ class PreferenceCenter:
         self._subscriptions = subscriptions
         self._guard = guard
         self._clock = clock
+        self._trail = trail
+        self._notify = notify
 
     @classmethod
-    def of(cls, stores: NotificationStores, guard: UrlGuard, clock: Clock) -> PreferenceCenter:
+    def of(
+        cls,
+        stores: NotificationStores,
+        guard: UrlGuard,
+        clock: Clock,
+        *,
+        trail: AuditTrail,
+        notify: Callable[[], None] = lambda: None,
+    ) -> PreferenceCenter:
         return cls(
             preferences=stores.preferences,
             notifications=stores.notifications,
@@ -89,6 +121,8 @@ class PreferenceCenter:
             subscriptions=stores.subscriptions,
             guard=guard,
             clock=clock,
+            trail=trail,
+            notify=notify,
         )
 
     async def view(self, tenant: str, person_id: str) -> PreferencesView:
@@ -140,14 +174,46 @@ class PreferenceCenter:
     async def defaults(self, tenant: str) -> TenantDefaults:
         return await self._preferences.defaults_of(tenant)
 
-    async def update_defaults(self, tenant: str, defaults: TenantDefaults) -> TenantDefaults:
-        await self._preferences.save_defaults(tenant, defaults)
+    async def update_defaults(
+        self, tenant: str, defaults: TenantDefaults, *, actor: Actor
+    ) -> TenantDefaults:
+        """Replace the defaults; a change (of a lock, above all) is audited in the same write."""
+        before, after = changed_fields(
+            _defaults_fields(await self._preferences.defaults_of(tenant)),
+            _defaults_fields(defaults),
+        )
+        records = (
+            [
+                audit_event(
+                    tenant=tenant,
+                    actor=actor,
+                    action="notification_defaults.changed",
+                    object_type="notification_defaults",
+                    object_id=tenant,
+                    service=SERVICE,
+                    before=before,
+                    after=after,
+                    at=self._clock(),
+                )
+            ]
+            if after or before
+            else []
+        )
+        await self._preferences.save_defaults(tenant, defaults, records)
+        if records:
+            self._notify()
         return await self.defaults(tenant)
 
     # ------------------------------------------------------------------ webhook subscriptions
 
     async def subscribe(
-        self, tenant: str, url: str, event_types: list[str], description: str | None
+        self,
+        tenant: str,
+        url: str,
+        event_types: list[str],
+        description: str | None,
+        *,
+        actor: Actor,
     ) -> WebhookSubscription:
         await self._guard.check(url)
         for pattern in event_types:
@@ -162,7 +228,18 @@ class PreferenceCenter:
             secret=new_secret(),
             created_at=self._clock(),
         )
-        await self._subscriptions.add(subscription)
+        record = audit_event(
+            tenant=tenant,
+            actor=actor,
+            action="webhook_subscription.created",
+            object_type="webhook_subscription",
+            object_id=subscription.id,
+            service=SERVICE,
+            after=_subscription_fields(subscription),  # never the signing secret
+            at=subscription.created_at,
+        )
+        await self._subscriptions.add(subscription, [record])
+        self._notify()
         return subscription
 
     async def subscriptions(self, tenant: str) -> list[WebhookSubscription]:
@@ -174,7 +251,26 @@ class PreferenceCenter:
             raise NotFound(f"no webhook subscription {subscription_id}")
         return found
 
-    async def unsubscribe(self, tenant: str, subscription_id: str) -> None:
+    async def unsubscribe(self, tenant: str, subscription_id: str, *, actor: Actor) -> None:
+        """Remove a subscription. The document that would carry the record goes, so the record
+        is written to the audit trail's own outbox first: a failure in between leaves a record
+        of a removal to retry, never a removal without its record."""
+        subscription = await self.subscription(tenant, subscription_id)
+        carried = await self._subscriptions.unpublished(tenant, subscription_id)
+        await self._trail.record(
+            audit_event(
+                tenant=tenant,
+                actor=actor,
+                action="webhook_subscription.deleted",
+                object_type="webhook_subscription",
+                object_id=subscription_id,
+                service=SERVICE,
+                before=_subscription_fields(subscription),
+                at=self._clock(),
+            ),
+            carried=carried,  # its creation's record, if not relayed yet
+        )
+        self._notify()
         if not await self._subscriptions.delete(tenant, subscription_id):
             raise NotFound(f"no webhook subscription {subscription_id}")
 

@@ -21,6 +21,8 @@ from services.notifications.domain import (
     TenantDefaults,
 )
 from services.notifications.notification import Notification, RuleRef, SourceEvent
+from shared.events.envelope import Envelope
+from shared.messaging.outbox import with_outbox
 from shared.mongo import Document
 
 NOTIFICATIONS = "notifications"
@@ -290,6 +292,7 @@ class PreferenceRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.preferences = db[PREFERENCES]
         self.tenant_defaults = db[TENANT_DEFAULTS]
+        self.outboxes = (self.tenant_defaults,)  # a defaults change carries its audit record
 
     @staticmethod
     def indexes() -> dict[str, list[IndexModel]]:
@@ -333,14 +336,18 @@ class PreferenceRepository:
     async def defaults_of(self, tenant: str) -> TenantDefaults:
         return defaults_from(await self.tenant_defaults.find_one({"_id": tenant}))
 
-    async def save_defaults(self, tenant: str, defaults: TenantDefaults) -> None:
+    async def save_defaults(
+        self, tenant: str, defaults: TenantDefaults, events: Sequence[Envelope] = ()
+    ) -> None:
         fields: dict[str, Any] = {
             "channels": {c: dict(v) for c, v in defaults.channels.items()},
             "locked": sorted(defaults.locked),
             "tenant": tenant,
         }
         await self.tenant_defaults.update_one(
-            {"_id": tenant}, {"$set": fields, "$inc": {"version": 1}}, upsert=True
+            {"_id": tenant},
+            with_outbox({"$set": fields, "$inc": {"version": 1}}, events),
+            upsert=True,
         )
 
 

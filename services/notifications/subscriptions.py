@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -9,6 +10,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifications.domain import matches
+from shared.events.envelope import Envelope
 from shared.mongo import Document
 
 SUBSCRIPTIONS = "webhook_subscriptions"
@@ -61,13 +63,16 @@ def subscription_from(doc: Document) -> WebhookSubscription:
 class SubscriptionRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.subscriptions = db[SUBSCRIPTIONS]
+        self.outboxes = (self.subscriptions,)  # a subscription carries its creation's audit record
 
     @staticmethod
     def indexes() -> dict[str, list[IndexModel]]:
         return {SUBSCRIPTIONS: [IndexModel([("tenant", ASCENDING), ("active", ASCENDING)])]}
 
-    async def add(self, subscription: WebhookSubscription) -> None:
-        await self.subscriptions.insert_one(subscription_document(subscription))
+    async def add(self, subscription: WebhookSubscription, events: Sequence[Envelope] = ()) -> None:
+        doc = subscription_document(subscription)
+        doc["pending_events"] = [e.to_document() for e in events]
+        await self.subscriptions.insert_one(doc)
 
     async def of_tenant(self, tenant: str) -> list[WebhookSubscription]:
         cursor = self.subscriptions.find({"tenant": tenant}).sort("created_at", ASCENDING)
@@ -89,6 +94,13 @@ class SubscriptionRepository:
             {"$set": {"active": False, "disabled_reason": reason}},
         )
         return result.modified_count == 1
+
+    async def unpublished(self, tenant: str, subscription_id: str) -> list[Document]:
+        """The outbox entries of a subscription the relay has not published yet."""
+        doc = await self.subscriptions.find_one(
+            {"_id": subscription_id, "tenant": tenant}, {"pending_events": 1}
+        )
+        return list(doc.get("pending_events") or []) if doc else []
 
     async def delete(self, tenant: str, subscription_id: str) -> bool:
         result = await self.subscriptions.delete_one({"_id": subscription_id, "tenant": tenant})

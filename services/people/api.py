@@ -22,6 +22,7 @@ from services.people.schemas import (
 from services.people.scim.api import PREFIX as SCIM_PREFIX
 from services.people.service import DirectorySearch, PeopleService
 from services.people.tokens import ScimTokens
+from shared.audit import Actor
 from shared.auth import AdminPrincipal, CurrentPrincipal, HRPrincipal
 from shared.errors import InvalidInput, PayloadTooLarge
 from shared.pagination import Page, decode_cursor, encode_cursor
@@ -99,7 +100,9 @@ async def set_manager(
     request: Request, principal: HRPrincipal, person_id: str, body: ManagerUpdate
 ) -> PersonPublic:
     """Change a person's manager (HR); a cycle is refused with 422."""
-    person = await _people(request).set_manager(principal.tenant, person_id, body.manager_id)
+    person = await _people(request).set_manager(
+        principal.tenant, person_id, body.manager_id, actor=Actor.of(principal)
+    )
     return PersonPublic.of(person)
 
 
@@ -109,7 +112,9 @@ async def deactivate(request: Request, principal: HRPrincipal, person_id: str) -
 
     The same effect as an identity provider's SCIM deactivation; repeating it changes nothing.
     """
-    person = await _people(request).deactivate(principal.tenant, person_id)
+    person = await _people(request).deactivate(
+        principal.tenant, person_id, actor=Actor.of(principal)
+    )
     return PersonPublic.of(person)
 
 
@@ -175,7 +180,10 @@ async def create_scim_token(
     """Create a SCIM bearer token for the caller's tenant; the token is shown only here."""
     tokens: ScimTokens = request.app.state.scim_tokens
     issued = await tokens.issue(
-        principal.tenant, created_by=principal.person_id, name=body.name if body else None
+        principal.tenant,
+        created_by=principal.person_id,
+        name=body.name if body else None,
+        actor=Actor.of(principal),
     )
     return ScimTokenCreated(
         token_id=issued.token_id,
@@ -199,7 +207,7 @@ async def list_scim_tokens(request: Request, principal: AdminPrincipal) -> Page[
 async def revoke_scim_token(request: Request, principal: AdminPrincipal, token_id: str) -> Response:
     """Revoke a SCIM token: its next call is 401."""
     tokens: ScimTokens = request.app.state.scim_tokens
-    await tokens.revoke(principal.tenant, token_id)
+    await tokens.revoke(principal.tenant, token_id, Actor.of(principal))
     return Response(status_code=204)
 
 
@@ -225,6 +233,7 @@ async def run_import(
         raise PayloadTooLarge(f"at most {imports.max_rows} rows per import")
     return await imports.run(
         principal.tenant,
+        Actor.of(principal),
         rows,
         body.mapping,
         dry_run=dry_run,

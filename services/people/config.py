@@ -22,3 +22,10 @@ class PeopleSettings(CommonSettings):
     # unless the caller passes force=true.
     import_max_deactivation_share: float = Field(0.2, ge=0.0, le=1.0)
     import_max_rows: int = Field(20_000, ge=1)
+
+    # the audit read model: its consumer group, and the retention purge (one replica at a
+    # time, under a lease) that deletes records older than each tenant's retention
+    audit_consumer_group: str = "people-audit"
+    audit_purge_enabled: bool = True
+    audit_purge_interval_s: float = Field(300.0, gt=0)
+    audit_purge_lease_ttl_s: float = Field(600.0, gt=0)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from services.people.audit import import_details
 from services.people.domain import Person
 from services.people.hris import ImportPlan, parse_rows, plan_import
 from services.people.service import PeopleService
+from shared.audit import Actor, AuditTrail, audit_event
 from shared.errors import Conflict
 
 
@@ -18,15 +20,24 @@ class MassDeactivation(Conflict):
 
 class HrisImports:
     def __init__(
-        self, people: PeopleService, *, max_deactivation_share: float, max_rows: int = 20_000
+        self,
+        people: PeopleService,
+        trail: AuditTrail,
+        *,
+        max_deactivation_share: float,
+        max_rows: int = 20_000,
+        notify: Callable[[], None] = lambda: None,
     ) -> None:
         self._people = people
+        self._trail = trail
+        self._notify = notify
         self._max_share = max_deactivation_share
         self.max_rows = max_rows
 
     async def run(
         self,
         tenant: str,
+        actor: Actor,
         rows: Sequence[Mapping[str, Any]],
         mapping: Mapping[str, str | None],
         *,
@@ -52,6 +63,21 @@ class HrisImports:
                 diff=diff,
             )
         if not dry_run:
+            # recorded before the changes, so no change is ever without its record: a failure
+            # part-way leaves the record of what the import set out to do (re-running the
+            # same export converges, and records that run too)
+            await self._trail.record(
+                audit_event(
+                    tenant=tenant,
+                    actor=actor,
+                    action="people_import.applied",
+                    object_type="people_import",
+                    object_id=str(uuid.uuid4()),
+                    service="people",
+                    details=import_details(diff),
+                )
+            )
+            self._notify()
             await self._apply(tenant, plan, people)
         return {"dry_run": dry_run, "applied": not dry_run, **diff}
 

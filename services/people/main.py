@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import FastAPI
 
-from services.people import api
+from services.people import api, audit_api
+from services.people.audit import (
+    AUDIT_INDEXES,
+    PURGE_BATCH,
+    AuditRecords,
+    AuditRetention,
+    audit_router,
+)
 from services.people.config import PeopleSettings
 from services.people.imports import HrisImports
 from services.people.mentorships import Mentorships
@@ -16,6 +25,8 @@ from services.people.scim.resources import ScimResources
 from services.people.service import PeopleService
 from services.people.tokens import ScimTokens
 from shared.app import Lifecycle, create_service_app
+from shared.audit import AuditTrail
+from shared.background import BackgroundLoop
 from shared.events import topics
 
 
@@ -25,15 +36,35 @@ def create_app(settings: PeopleSettings | None = None) -> FastAPI:
 
     async def wiring(service: Lifecycle) -> None:
         repo = PeopleRepository(service.db)
-        outbox = service.relay(repo)
+        audit_records, trail = AuditRecords(service.db), AuditTrail(service.db)
+        outbox = service.relay(repo, audit_records, trail)
         people = PeopleService(repo, notify=outbox.notify)
+        service.consume(audit_router(audit_records), group=settings.audit_consumer_group)
+        if settings.audit_purge_enabled:
+            retention = AuditRetention(
+                audit_records, uuid.uuid4().hex, lease_ttl_s=settings.audit_purge_lease_ttl_s
+            )
+
+            async def purge_round() -> bool:
+                purged = await retention.round()
+                return purged is not None and purged >= PURGE_BATCH  # more may be waiting
+
+            service.run(
+                BackgroundLoop(
+                    "people-audit-retention", purge_round, settings.audit_purge_interval_s
+                )
+            )
         service.provide(
             people=people,
+            audit_records=audit_records,
+            audit_trail=trail,
             mentorships=Mentorships(repo, notify=outbox.notify),
-            scim_tokens=ScimTokens(repo),
+            scim_tokens=ScimTokens(repo, notify=outbox.notify),
             scim_resources=ScimResources(people, build_provider(max_results), max_results),
             imports=HrisImports(
                 people,
+                trail,
+                notify=outbox.notify,
                 max_deactivation_share=settings.import_max_deactivation_share,
                 max_rows=settings.import_max_rows,
             ),
@@ -42,9 +73,9 @@ def create_app(settings: PeopleSettings | None = None) -> FastAPI:
     return create_service_app(
         name="people",
         settings=settings,
-        routers=[scim_api.router, api.router],
-        indexes=INDEXES,
-        topics=[topics.PEOPLE],
+        routers=[scim_api.router, api.router, audit_api.router],
+        indexes={**INDEXES, **AUDIT_INDEXES, **AuditTrail.indexes()},
+        topics=[topics.PEOPLE, topics.AUDIT],
         wiring=wiring,
         error_renderers={scim_api.PREFIX: render_scim_error},
         error_formats={scim_api.PREFIX: SCIM_ERROR_FORMAT},

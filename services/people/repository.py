@@ -114,7 +114,8 @@ class PeopleRepository:
         self.groups: AsyncCollection[Document] = db[GROUPS]
         self.mentorships: AsyncCollection[Document] = db[MENTORSHIPS]
         self.tokens: AsyncCollection[Document] = db[SCIM_TOKENS]
-        self.outboxes = (self.people, self.groups, self.mentorships)  # events ride in these
+        # events ride in these (a token carries the audit record of its issue and revocation)
+        self.outboxes = (self.people, self.groups, self.mentorships, self.tokens)
 
     # ------------------------------------------------------------------------ people
 
@@ -350,6 +351,7 @@ class PeopleRepository:
         name: str | None,
         created_by: str,
         created_at: datetime,
+        events: list[Envelope] = [],  # noqa: B006 - never mutated
     ) -> None:
         await self.tokens.insert_one(
             {
@@ -360,19 +362,28 @@ class PeopleRepository:
                 "created_by": created_by,
                 "created_at": created_at,
                 "revoked_at": None,
+                "pending_events": [e.to_document() for e in events],
             }
         )
 
     async def token_by_hash(self, digest: str) -> Document | None:
         return await self.tokens.find_one({"_id": digest, "revoked_at": None})
 
-    async def revoke_token(self, tenant: str, token_id: str, now: datetime) -> bool:
+    async def revoke_token(
+        self,
+        tenant: str,
+        token_id: str,
+        now: datetime,
+        events: list[Envelope] = [],  # noqa: B006 - never mutated
+    ) -> bool:
         result = await self.tokens.update_one(
             {"tenant": tenant, "token_id": token_id, "revoked_at": None},
-            {"$set": {"revoked_at": now}},
+            with_outbox({"$set": {"revoked_at": now}}, events),
         )
         return result.matched_count == 1
 
     async def list_tokens(self, tenant: str) -> list[Document]:
-        cursor = self.tokens.find({"tenant": tenant}, {"_id": 0}).sort("created_at", ASCENDING)
+        cursor = self.tokens.find({"tenant": tenant}, {"_id": 0, "pending_events": 0}).sort(
+            "created_at", ASCENDING
+        )
         return [doc async for doc in cursor]

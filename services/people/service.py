@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from services.people.audit import person_audit_events, scim_actor
 from services.people.domain import (
     Group,
     GroupFacts,
@@ -23,6 +24,7 @@ from services.people.domain import (
     person_events,
 )
 from services.people.repository import PeopleRepository
+from shared.audit import Actor
 from shared.errors import InvalidInput, NotFound
 from shared.observability import get_logger
 from shared.orgchart import reports
@@ -124,9 +126,9 @@ class PeopleService:
         self, tenant: str, before: Person | None, facts: PersonFacts, scim: str
     ) -> Person:
         """A person as an identity provider sends them (new when ``before`` is None); their
-        manager is the provider's reference, resolved here."""
+        manager is the provider's reference, resolved here. The SCIM token acts."""
         facts = facts.with_changes(manager_id=await self.resolve_manager(tenant, facts.manager_id))
-        return await self._save(tenant, before, facts, scim=scim)
+        return await self._save(tenant, before, facts, scim=scim, actor=scim_actor())
 
     async def create_person(
         self, tenant: str, facts: PersonFacts, person_id: str | None = None
@@ -146,21 +148,24 @@ class PeopleService:
     async def delete_person(self, tenant: str, person_id: str) -> None:
         """SCIM DELETE: the person leaves every read and is published as deactivated."""
         person = await self.person(tenant, person_id)
-        await self._save(tenant, person, person.facts.with_changes(active=False), deleted=True)
+        facts = person.facts.with_changes(active=False)
+        await self._save(tenant, person, facts, deleted=True, actor=scim_actor())
 
-    async def deactivate(self, tenant: str, person_id: str) -> Person:
+    async def deactivate(self, tenant: str, person_id: str, *, actor: Actor) -> Person:
         person = await self.person(tenant, person_id)
         if not person.facts.active:
             return person
-        return await self.change_person(tenant, person, person.facts.with_changes(active=False))
+        facts = person.facts.with_changes(active=False)
+        return await self._save(tenant, person, facts, actor=actor)
 
-    async def set_manager(self, tenant: str, person_id: str, manager_id: str | None) -> Person:
+    async def set_manager(
+        self, tenant: str, person_id: str, manager_id: str | None, *, actor: Actor
+    ) -> Person:
         person = await self.person(tenant, person_id)
         if manager_id is not None and await self.repo.get_person(tenant, manager_id) is None:
             raise NotFound(f"no person {manager_id} in this tenant")
-        return await self.change_person(
-            tenant, person, person.facts.with_changes(manager_id=manager_id)
-        )
+        facts = person.facts.with_changes(manager_id=manager_id)
+        return await self._save(tenant, person, facts, actor=actor)
 
     async def _save(
         self,
@@ -172,7 +177,11 @@ class PeopleService:
         person_id: str | None = None,
         deleted: bool = False,
         check: bool = True,
+        actor: Actor | None = None,
     ) -> Person:
+        """Store a person with their events; with an ``actor``, the audited actions of the
+        change (``person_audit_events``) ride in the same outbox. An import passes none: its
+        own record covers every change it makes."""
         person_id = before.id if before else person_id or str(uuid.uuid4())
         if check and (before is None or before.facts.manager_id != facts.manager_id):
             await self.check_manager(tenant, person_id, facts.manager_id)
@@ -184,6 +193,10 @@ class PeopleService:
         else:
             person = before.changed(facts, now)
             events = person_events(tenant, person_id, before.facts, facts, person.version)
+            if actor is not None:
+                events += person_audit_events(
+                    tenant, actor, person_id, before.facts, facts, deleted=deleted
+                )
             await self.repo.update_person(before, person, events, scim, deleted=deleted)
         if events:
             self._notify()

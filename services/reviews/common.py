@@ -68,8 +68,8 @@ class ReviewStore:
         )
         self.notify()
 
-    async def save_cycle(self, cycle: Cycle) -> None:
-        events = envelopes(cycle.tenant, cycle.id, cycle.events, self.clock())
+    async def save_cycle(self, cycle: Cycle, *, audit: Sequence[Envelope] = ()) -> None:
+        events = [*envelopes(cycle.tenant, cycle.id, cycle.events, self.clock()), *audit]
         await self.repo.save_cycle(cycle, events)
         if events:
             self.notify()
@@ -84,8 +84,9 @@ class ReviewStore:
         self.notify()
         return inserted
 
-    async def save_review(self, review: Review) -> None:
-        events = envelopes(review.tenant, review.id, review.events, self.clock())
+    async def save_review(self, review: Review, *, audit: Sequence[Envelope] = ()) -> None:
+        """Save the review with its events, and ``audit`` records of the change (same outbox)."""
+        events = [*envelopes(review.tenant, review.id, review.events, self.clock()), *audit]
         await self.repo.save_review(review, events)
         if events:
             self.notify()

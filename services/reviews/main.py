@@ -56,7 +56,7 @@ def create_app(settings: ReviewsSettings | None = None, *, clock: Clock = utcnow
         settings=settings,
         routers=[router, growth_api.router],
         indexes=indexes(),
-        topics=[topics.REVIEWS],
+        topics=[topics.REVIEWS, topics.AUDIT],
         wiring=wiring,
         description="Career ladders, gap analysis, review cycles, calibration and release.",
     )

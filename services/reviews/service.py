@@ -15,6 +15,7 @@ from services.reviews.domain import Review
 from services.reviews.evidence import EvidenceRecords
 from services.reviews.growth import CareerService
 from services.reviews.packet import assemble, bounds
+from shared.audit import Actor, audit_event
 from shared.auth import Principal
 from shared.directory import Person
 from shared.errors import Conflict, Forbidden, NotFound, RuleNotMet, VersionConflict
@@ -116,8 +117,27 @@ class ReviewService:
 
     async def close_calibration(self, principal: Principal, cycle_id: str) -> Cycle:
         cycle = await self.cycle(principal.tenant, cycle_id)
-        cycle.close_calibration(self.store.clock())
-        await self.store.save_cycle(cycle)
+        now = self.store.clock()
+        closed_before = cycle.calibration_closed_at
+        cycle.close_calibration(now)
+        records = (
+            []
+            if closed_before is not None  # closing again changes nothing: no new record
+            else [
+                audit_event(
+                    tenant=cycle.tenant,
+                    actor=Actor.of(principal),
+                    action="review_cycle.calibration_closed",
+                    object_type="review_cycle",
+                    object_id=cycle.id,
+                    service="reviews",
+                    before={"calibration_closed_at": None},
+                    after={"calibration_closed_at": now},
+                    at=now,
+                )
+            ]
+        )
+        await self.store.save_cycle(cycle, audit=records)
         return cycle
 
     async def release(self, principal: Principal, cycle_id: str) -> dict[str, Any]:
@@ -286,16 +306,29 @@ class ReviewService:
         if not rel.hr:
             raise Forbidden("HR calibrates reviews")
         now = self.store.clock()
-        return await self._edit(
-            review,
-            lambda r: r.calibrate(
-                rating=rating,
-                reason=reason,
-                by=principal.person_id,
-                scale=self.policy.rating_scale,
-                now=now,
-            ),
+        before = review.final_rating
+        review.calibrate(
+            rating=rating,
+            reason=reason,
+            by=principal.person_id,
+            scale=self.policy.rating_scale,
+            now=now,
         )
+        # a calibration is always someone else's change to the review (HR's): audited
+        record = audit_event(
+            tenant=review.tenant,
+            actor=Actor.of(principal),
+            action="review.calibrated",
+            object_type="review",
+            object_id=review.id,
+            service="reviews",
+            before={"final_rating": before},
+            after={"final_rating": review.final_rating},
+            details={"reason": reason, "person_id": review.person_id, "cycle_id": review.cycle_id},
+            at=now,
+        )
+        await self.store.save_review(review, audit=[record])
+        return review
 
     async def acknowledge(self, principal: Principal, review_id: str) -> Review:
         review, rel = await self.review(principal, review_id)

@@ -1,6 +1,6 @@
 """The event envelope and the payload catalogue (importing this package registers them all)."""
 
-from shared.events import feedback, goals, kpi, notifications, people, reviews, topics
+from shared.events import audit, feedback, goals, kpi, notifications, people, reviews, topics
 from shared.events.codec import from_record, from_structured, to_record, to_structured
 from shared.events.envelope import (
     CATALOGUE,
@@ -16,6 +16,7 @@ __all__ = [
     "Envelope",
     "EventPayload",
     "MalformedEvent",
+    "audit",
     "deterministic_id",
     "feedback",
     "from_record",

@@ -78,6 +78,10 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         ("GET", "/v1/people/{person_id}/mentors"): ("/v1/people/{owner}/mentors", "missing"),
         ("GET", "/v1/people/{person_id}/mentees"): ("/v1/people/{manager}/mentees", "missing"),
         ("GET", "/v1/scim-tokens"): ("/v1/scim-tokens", "nothing"),
+        # tenant A's trail holds its SCIM token, KPI source and webhook subscription records
+        ("GET", "/v1/audit"): ("/v1/audit", "nothing"),
+        ("GET", "/v1/audit.csv"): ("/v1/audit.csv", "nothing"),
+        ("GET", "/v1/audit-settings"): ("/v1/audit-settings", "nothing"),
     },
     "goals": {
         ("GET", "/v1/goal-templates"): ("/v1/goal-templates", "nothing"),
@@ -565,6 +569,14 @@ async def world(smtp: SmtpSink, receiver: WebhookReceiver) -> AsyncIterator[Worl
             )
         )
         w.b_scim = {"Authorization": f"Bearer {b_token['token']}"}
+
+        async def audited() -> bool:
+            # tenant A's trail (its SCIM token, KPI source, webhook subscription...) is in the
+            # people service's read model before tenant B looks for it there
+            page = await clients["people"].get("/v1/audit", headers=w.a("hr", "hr_admin"))
+            return len(page.json()["items"]) >= 3
+
+        await eventually(audited, timeout=60)
         yield w
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from scim2_models import Context
 
+from services.people.audit import acting_scim_token
 from services.people.scim import protocol
 from services.people.scim.errors import ScimError
 from services.people.scim.protocol import SCIM_JSON
@@ -45,7 +46,9 @@ async def scim_tenant(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ScimError("a SCIM bearer token is required", status=401)
     tokens: ScimTokens = request.app.state.scim_tokens
-    return await tokens.tenant_of(credentials.credentials)
+    tenant, token_id = await tokens.caller(credentials.credentials)
+    acting_scim_token(token_id)  # SCIM writes are audited as this token's
+    return tenant
 
 
 Tenant = Annotated[str, Depends(scim_tenant)]

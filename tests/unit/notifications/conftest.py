@@ -69,6 +69,16 @@ class World:
         return person_id
 
 
+class FakeTrail:
+    """The audit trail's own outbox: what it was given to record."""
+
+    def __init__(self) -> None:
+        self.recorded: list[Envelope] = []
+
+    async def record(self, event: Envelope) -> None:
+        self.recorded.append(event)
+
+
 async def allow_all(host: str, port: int) -> list[str]:
     return ["93.184.215.14"]  # every name is public here: the guard has its own tests
 
@@ -114,6 +124,7 @@ def world() -> World:
         subscriptions=subscriptions,
         guard=UrlGuard([], resolver=allow_all),
         clock=clock,
+        trail=FakeTrail(),  # type: ignore[arg-type]
     )
     router = build_router(directory, notifier)  # type: ignore[arg-type]
     return World(
