@@ -64,12 +64,19 @@ async def page(
     session: Session | None = None,
     status_code: int = 200,
     title: str = "",
+    unread: int | None = None,
 ) -> HTMLResponse:
-    """A full page in the layout; ``session`` adds the header's person, nav and badge."""
+    """A full page in the layout; ``session`` adds the header's person, nav and badge.
+
+    ``unread``: the badge's count when the page already has it (the dashboard's inbox answer
+    carries it), which spares a call to notifications made after the page's own.
+    """
     values: dict[str, Any] = {"title": title, "session": session, "unread": None}
     if session is not None:
         values["csrf_token"] = session.csrf_token
-        values["unread"] = await unread_count(get_api(request), session)
+        values["unread"] = (
+            unread if unread is not None else await unread_count(get_api(request), session)
+        )
     values.update(context or {})
     return templates.TemplateResponse(request, template, values, status_code=status_code)
 

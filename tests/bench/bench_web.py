@@ -7,7 +7,8 @@ one request at a time, ``--requests`` times each:
 
 - the page: ``GET /`` through web (session lookup, the API calls, templates);
 - its ceiling: the calls the page makes, made directly and concurrently as the page does
-  (goals list, open feedback requests, unread inbox items, unread count).
+  (goals list, open feedback requests, unread inbox items; the inbox answer carries the
+  header's unread count).
 
 ``--own-stack`` starts web and the services on free ports instead (their own topics and
 databases, removed afterwards: the browser tests' harness), for a machine where ``make up`` is not
@@ -105,7 +106,6 @@ async def apis_once(run: Run, owner: str) -> float:
             params={"unread": "true", "limit": 5},
             headers=headers,
         ),
-        run.http.get(f"{URLS['notifications']}/v1/inbox/count", headers=headers),
     )
     took = time.perf_counter() - started
     if any(a.status_code != 200 for a in answers):

@@ -64,4 +64,8 @@ async def dashboard(request: Request, session: CurrentSession, api: ApiDep) -> R
         "feedback_requests": None if requests is None else requests["items"],
         "inbox": None if inbox is None else inbox["items"],
     }
-    return await page(request, "dashboard.html", context, session=session, title="Dashboard")
+    # the inbox answer counts the unread items too: the header's badge needs no call of its own
+    unread = None if inbox is None else inbox.get("unread_count")
+    return await page(
+        request, "dashboard.html", context, session=session, title="Dashboard", unread=unread
+    )
