@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from services.web.client import Api, ApiProblem
 from services.web.security import CurrentSession
 from services.web.sessions import Session
-from services.web.templating import ApiDep, page
+from services.web.templating import ASK, ApiDep, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -65,7 +65,7 @@ async def dashboard(request: Request, session: CurrentSession, api: ApiDep) -> R
         "inbox": None if inbox is None else inbox["items"],
     }
     # the inbox answer counts the unread items too: the header's badge needs no call of its own
-    unread = None if inbox is None else inbox.get("unread_count")
+    unread = ASK if inbox is None else inbox.get("unread_count")
     return await page(
         request, "dashboard.html", context, session=session, title="Dashboard", unread=unread
     )

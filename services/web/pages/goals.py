@@ -20,7 +20,7 @@ from services.web.goal_forms import (
 )
 from services.web.security import CurrentSession, PageNotFound
 from services.web.sessions import Session
-from services.web.templating import ApiDep, page
+from services.web.templating import ApiDep, page, unread_count
 
 router = APIRouter(include_in_schema=False)
 
@@ -228,11 +228,12 @@ async def _goal_page(
     status_code: int = 200,
 ) -> Response:
     is_owner = goal["owner_id"] == session.person_id
-    tree, live, manages = await asyncio.gather(
+    tree, live, manages, unread = await asyncio.gather(
         api.get("goals", f"/v1/goals/{goal['id']}/tree", session),
         goal_live_context(api, session, goal),
         # the owner asks about themselves; only their managers may ask about them on it
         _manages(api, session, goal["owner_id"]) if not is_owner else _false(),
+        unread_count(api, session),  # the header's badge, beside the page's own calls
     )
     context = {
         **live,
@@ -246,7 +247,13 @@ async def _goal_page(
         "errors": errors,
     }
     return await page(
-        request, "goal.html", context, session=session, status_code=status_code, title=goal["title"]
+        request,
+        "goal.html",
+        context,
+        session=session,
+        status_code=status_code,
+        title=goal["title"],
+        unread=unread,
     )
 
 

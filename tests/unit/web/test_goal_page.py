@@ -73,6 +73,9 @@ async def test_the_goal_page_shows_each_change_with_its_cause_and_milestone() ->
     assert "Milestone 50 % reached" in text
     assert "follows KPI adoption_rate{product=mobile}" in text
     assert 'sse-connect="/live/goals/g-1?version=4"' in text
+    # the header's badge was asked for once, beside the page's own calls
+    assert '<span class="badge-count">2</span>' in text
+    assert [c[2] for c in api.calls].count("/v1/inbox/count") == 1
 
 
 async def _goal_page_as(person_id: str, chain: list[str]) -> str:
