@@ -33,6 +33,10 @@ GOALS = "goals"
 # what a goal load never needs: the outbox, and the timeline goals embedded before it moved
 _LEAN = {"pending_events": 0, "timeline": 0}
 PENDING_TIMELINE = "pending_timeline"
+# what a list answer never needs either: the timeline entries waiting to move (up to ~10 kB a
+# goal, read for 100 goals per page); goals read this way are for reading only (see save)
+_LISTED = {**_LEAN, PENDING_TIMELINE: 0}
+READ_ONLY = "read_only"
 # timeline entries a goal holds before a save moves them to their collection in one insert:
 # bounds the document (~10 kB) and makes the move one write per ~20 saves instead of one each
 TIMELINE_BATCH = 20
@@ -254,6 +258,9 @@ class GoalRepository(TenantRecords, ReminderQueries):
         keys it lost unindexed after (``BindingIndex``); pending timeline entries are moved
         to their collection before, once a batch is full (``GoalTimeline``).
         """
+        if goal.stored.get(READ_ONLY):
+            # its pending timeline was not loaded: saving would drop those entries
+            raise RuntimeError(f"goal {goal.id} was read by a list and cannot be saved")
         bindings = goal_bindings(goal)
         had = set(goal.stored.get("binding_keys") or ())
         gained = {k: v for k, v in bindings.items() if k not in had}
@@ -310,17 +317,27 @@ class GoalRepository(TenantRecords, ReminderQueries):
         scope = _scope(viewer, wanted.owner_id)
         if scope is not None:
             query = {"$and": [query, scope]}
-        return await self._page(query, after=after, limit=limit)
+        goals = await self._page(query, after=after, limit=limit, projection=_LISTED)
+        for goal in goals:
+            goal.stored[READ_ONLY] = True
+        return goals
 
     async def pursued_by(self, tenant: str, owner_id: str, *, limit: int) -> list[Goal]:
         """An owner's goals, but the abandoned ones."""
         query = {"tenant": tenant, "owner_id": owner_id, "status": {"$ne": "abandoned"}}
         return await self._page(query, limit=limit)
 
-    async def _page(self, query: Document, *, after: str | None = None, limit: int) -> list[Goal]:
+    async def _page(
+        self,
+        query: Document,
+        *,
+        after: str | None = None,
+        limit: int,
+        projection: Document = _LEAN,
+    ) -> list[Goal]:
         if after:
             query = {"$and": [query, {"_id": {"$gt": after}}]}
-        cursor = self.goals.find(query, _LEAN).sort("_id", ASCENDING).limit(limit)
+        cursor = self.goals.find(query, projection).sort("_id", ASCENDING).limit(limit)
         return [goal_from_doc(doc) async for doc in cursor]
 
     async def children(self, tenant: str, parent_ids: Sequence[str]) -> list[Goal]:

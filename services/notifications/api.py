@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -57,15 +58,18 @@ async def list_inbox(
 ) -> InboxPage:
     """The caller's inbox, newest first, with unread and unseen counts."""
     inbox = _inbox(request)
-    items, next_cursor = await inbox.page(
-        principal.tenant,
-        principal.person_id,
-        unread=unread,
-        archived=archived,
-        cursor=cursor,
-        limit=limit,
+    # the page and the counts are independent reads: one round trip to the store, not two
+    (items, next_cursor), (unread_count, unseen_count) = await asyncio.gather(
+        inbox.page(
+            principal.tenant,
+            principal.person_id,
+            unread=unread,
+            archived=archived,
+            cursor=cursor,
+            limit=limit,
+        ),
+        inbox.counts(principal.tenant, principal.person_id),
     )
-    unread_count, unseen_count = await inbox.counts(principal.tenant, principal.person_id)
     return InboxPage(
         items=[InboxItem.model_validate(n) for n in items],
         next_cursor=next_cursor,

@@ -5,6 +5,7 @@ subscriptions.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
@@ -211,8 +212,10 @@ class NotificationRepository:
     async def inbox_counts(self, tenant: str, person_id: str) -> tuple[int, int]:
         """Unread and unseen items outside the archive."""
         base = {"tenant": tenant, "recipient_id": person_id, "in_inbox": True, "archived_at": None}
-        unread = await self.notifications.count_documents({**base, "read_at": None})
-        unseen = await self.notifications.count_documents({**base, "seen_at": None})
+        unread, unseen = await asyncio.gather(
+            self.notifications.count_documents({**base, "read_at": None}),
+            self.notifications.count_documents({**base, "seen_at": None}),
+        )
         return unread, unseen
 
     async def save_marks(self, n: Notification) -> None:

@@ -56,6 +56,13 @@ async def unread_count(api: Api, session: Session) -> int | None:
     return int(counts.get("unread", 0))
 
 
+class Ask:
+    """The page has not asked for the badge's count: ``page`` does."""
+
+
+ASK = Ask()
+
+
 async def page(
     request: Request,
     template: str,
@@ -64,12 +71,20 @@ async def page(
     session: Session | None = None,
     status_code: int = 200,
     title: str = "",
+    unread: int | Ask | None = ASK,
 ) -> HTMLResponse:
-    """A full page in the layout; ``session`` adds the header's person, nav and badge."""
+    """A full page in the layout; ``session`` adds the header's person, nav and badge.
+
+    ``unread``: the badge's count when the page already has it (the dashboard's inbox answer
+    carries it, the goal page asks for it beside its own calls; None: not available), which
+    spares a call to notifications made after the page's own.
+    """
     values: dict[str, Any] = {"title": title, "session": session, "unread": None}
     if session is not None:
         values["csrf_token"] = session.csrf_token
-        values["unread"] = await unread_count(get_api(request), session)
+        values["unread"] = (
+            await unread_count(get_api(request), session) if isinstance(unread, Ask) else unread
+        )
     values.update(context or {})
     return templates.TemplateResponse(request, template, values, status_code=status_code)
 

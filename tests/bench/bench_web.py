@@ -7,7 +7,12 @@ one request at a time, ``--requests`` times each:
 
 - the page: ``GET /`` through web (session lookup, the API calls, templates);
 - its ceiling: the calls the page makes, made directly and concurrently as the page does
-  (goals list, open feedback requests, unread inbox items, unread count).
+  (goals list, open feedback requests, unread inbox items; the inbox answer carries the
+  header's unread count).
+
+``--own-stack`` starts web and the services on free ports instead (their own topics and
+databases, removed afterwards: the browser tests' harness), for a machine where ``make up`` is not
+running or its ports are taken.
 
 Both are timed from this process over loopback (client-side latency, which includes the server
 time). The ratio is the APIs' p95 over the page's: the share of its ceiling the page reaches
@@ -18,10 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -97,7 +106,6 @@ async def apis_once(run: Run, owner: str) -> float:
             params={"unread": "true", "limit": 5},
             headers=headers,
         ),
-        run.http.get(f"{URLS['notifications']}/v1/inbox/count", headers=headers),
     )
     took = time.perf_counter() - started
     if any(a.status_code != 200 for a in answers):
@@ -129,17 +137,44 @@ async def run_bench(goals: int, requests: int) -> dict[str, Any]:
     return {"goals": goals, "requests": requests, "page": page_p, "apis": apis_p, "ratio": ratio}
 
 
+@contextlib.contextmanager
+def own_stack() -> Iterator[None]:
+    """Web and the services as processes on free ports; URLS and the environment the
+    ``northstar`` commands read (databases, web's address) point at them meanwhile."""
+    from tests.browser.harness import start_stack, stop_stack
+
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as state:
+        stack = start_stack(Path(state))
+        saved_urls, saved_env = dict(URLS), dict(os.environ)
+        try:
+            URLS.update({name: stack.url(name) for name in URLS})
+            os.environ.update({**stack.env, "WEB_PUBLIC_URL": stack.web_url})
+            yield
+        finally:
+            URLS.clear()
+            URLS.update(saved_urls)
+            os.environ.clear()
+            os.environ.update(saved_env)
+            stop_stack(stack)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--goals", type=int, default=50)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("bench-results/web.json"))
+    parser.add_argument(
+        "--own-stack",
+        action="store_true",
+        help="start web and the services on free ports (not make up's) and stop them after",
+    )
     args = parser.parse_args(argv)
-    try:
-        result = asyncio.run(run_bench(args.goals, args.requests))
-    except BenchFailed as failed:
-        print(f"bench_web failed: {failed}", file=sys.stderr)
-        return 1
+    with own_stack() if args.own_stack else contextlib.nullcontext():
+        try:
+            result = asyncio.run(run_bench(args.goals, args.requests))
+        except BenchFailed as failed:
+            print(f"bench_web failed: {failed}", file=sys.stderr)
+            return 1
     args.out.parent.mkdir(exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     page, apis = result["page"], result["apis"]

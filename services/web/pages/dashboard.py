@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from services.web.client import Api, ApiProblem
 from services.web.security import CurrentSession
 from services.web.sessions import Session
-from services.web.templating import ApiDep, page
+from services.web.templating import ASK, ApiDep, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,4 +64,8 @@ async def dashboard(request: Request, session: CurrentSession, api: ApiDep) -> R
         "feedback_requests": None if requests is None else requests["items"],
         "inbox": None if inbox is None else inbox["items"],
     }
-    return await page(request, "dashboard.html", context, session=session, title="Dashboard")
+    # the inbox answer counts the unread items too: the header's badge needs no call of its own
+    unread = ASK if inbox is None else inbox.get("unread_count")
+    return await page(
+        request, "dashboard.html", context, session=session, title="Dashboard", unread=unread
+    )

@@ -128,6 +128,22 @@ def _api_errors(problem: ApiProblem) -> dict[str, str]:
     return errors
 
 
+async def _goal_choices(
+    api: Api, session: Session, subject_id: str, goals: list[dict[str, Any]], chosen: str
+) -> list[dict[str, Any]]:
+    """The subject's open goals, plus the goal the asker came from (its page's "Ask for feedback
+    on this goal") when that one is achieved or beyond the first page, so it stays selected."""
+    choices = [g for g in goals if g["status"] in ("draft", "active")]
+    if chosen and all(g["id"] != chosen for g in choices):
+        try:
+            goal = await api.get("goals", f"/v1/goals/{chosen}", session)
+        except ApiProblem:
+            return choices  # unreadable or unknown: not offered; the API judges what is sent
+        if goal.get("owner_id") == subject_id:
+            choices.insert(0, goal)
+    return choices
+
+
 async def _form(
     request: Request,
     session: Session,
@@ -151,7 +167,7 @@ async def _form(
         "subject_name": "you" if subject_id == session.person_id else display_name(subject),
         "about_me": subject_id == session.person_id,
         "offered": offered,
-        "goals": [g for g in goals if g["status"] in ("draft", "active")],
+        "goals": await _goal_choices(api, session, subject_id, goals, values.get("goal_id", "")),
         "skills": SKILLS,
         "relationships": RELATIONSHIPS,
     }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -18,7 +20,7 @@ from services.web.goal_forms import (
 )
 from services.web.security import CurrentSession, PageNotFound
 from services.web.sessions import Session
-from services.web.templating import ApiDep, page
+from services.web.templating import ApiDep, page, unread_count
 
 router = APIRouter(include_in_schema=False)
 
@@ -196,6 +198,25 @@ async def goal_page(
     return await _goal_page(request, session, api, goal, values={}, errors={})
 
 
+async def _false() -> bool:
+    return False
+
+
+async def _manages(api: Api, session: Session, person_id: str) -> bool:
+    """Whether the signed-in person is in ``person_id``'s management chain."""
+    try:
+        chain = await api.get("people", f"/v1/people/{person_id}/chain", session)
+    except ApiProblem:
+        return False  # not offering the action is the safe answer when people is away
+    return any(p.get("id") == session.person_id for p in chain.get("items", []))
+
+
+def _ask_url(goal: dict[str, Any]) -> str:
+    """The feedback ask page about the goal's owner with this goal preselected."""
+    query = urlencode({"subject_id": goal["owner_id"], "goal_id": goal["id"]})
+    return f"/feedback/ask?{query}"
+
+
 async def _goal_page(
     request: Request,
     session: Session,
@@ -206,19 +227,33 @@ async def _goal_page(
     errors: dict[str, str],
     status_code: int = 200,
 ) -> Response:
-    tree = await api.get("goals", f"/v1/goals/{goal['id']}/tree", session)
+    is_owner = goal["owner_id"] == session.person_id
+    tree, live, manages, unread = await asyncio.gather(
+        api.get("goals", f"/v1/goals/{goal['id']}/tree", session),
+        goal_live_context(api, session, goal),
+        # the owner asks about themselves; only their managers may ask about them on it
+        _manages(api, session, goal["owner_id"]) if not is_owner else _false(),
+        unread_count(api, session),  # the header's badge, beside the page's own calls
+    )
     context = {
-        **await goal_live_context(api, session, goal),
+        **live,
         "parents": tree.get("ancestors", []),
         "children": [c["goal"] for c in tree.get("tree", {}).get("children", [])],
-        "is_owner": goal["owner_id"] == session.person_id,
+        "is_owner": is_owner,
+        "ask_feedback_url": _ask_url(goal) if is_owner or manages else None,
         "actions": STATUS_ACTIONS.get(goal["status"], []),
         "manual_krs": [kr for kr in goal["key_results"] if kr["source"] == "manual"],
         "values": values,
         "errors": errors,
     }
     return await page(
-        request, "goal.html", context, session=session, status_code=status_code, title=goal["title"]
+        request,
+        "goal.html",
+        context,
+        session=session,
+        status_code=status_code,
+        title=goal["title"],
+        unread=unread,
     )
 
 

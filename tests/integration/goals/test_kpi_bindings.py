@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo import AsyncMongoClient
 
+from services.goals.access import GoalFilter, Viewer
 from services.goals.binding_repository import BINDINGS
 from services.goals.bindings import binding_key
 from services.goals.common import GoalStore
@@ -16,7 +17,13 @@ from services.goals.config import GoalsSettings
 from services.goals.domain import Goal
 from services.goals.progress import DataPoint, KeyResult, KpiBinding
 from services.goals.reactions import GoalReactions
-from services.goals.repository import GOALS, TIMELINE_BATCH, GoalRepository, indexes
+from services.goals.repository import (
+    GOALS,
+    PENDING_TIMELINE,
+    TIMELINE_BATCH,
+    GoalRepository,
+    indexes,
+)
 from services.goals.timeline_repository import TIMELINE
 from shared.errors import VersionConflict
 from shared.mongo import Document, ensure_indexes, open_database
@@ -192,3 +199,23 @@ async def test_a_goal_stored_before_the_index_is_indexed_and_keeps_its_embedded_
     assert next(e["id"] for e in entries) == "e0"
     assert entries[-1]["cause"]["datapoint_id"] == "dp2"
     assert await reactions.index_unbound_goals() == 0
+
+
+async def test_a_goal_list_leaves_the_pending_timeline_in_the_store_and_cannot_be_saved(
+    reactions: GoalReactions,
+) -> None:
+    await reactions.store.insert(goal("g", {}, aggregation="sum"))
+    for i in range(3):
+        await reactions.apply_datapoint("acme", point(f"dp{i}", 1, i))
+    repo = reactions.repo
+    listed = await repo.visible_to("acme", Viewer(everything=True), GoalFilter(owner_id="pm"))
+    assert [g.id for g in listed] == ["g"]
+    # a list page is read for 100 goals at a time: their waiting entries stay in the store
+    assert listed[0].stored[PENDING_TIMELINE] == []
+    with pytest.raises(RuntimeError, match="read by a list"):
+        await repo.save(listed[0], [])
+    loaded = await repo.get("acme", "g")
+    assert loaded is not None
+    assert len(loaded.stored[PENDING_TIMELINE]) == 4  # the status change and three points
+    entries = await repo.timeline("acme", "g", after=None, limit=100)
+    assert [e["kind"] for e in entries] == ["status"] + ["progress"] * 3

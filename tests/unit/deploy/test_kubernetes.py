@@ -218,3 +218,47 @@ def test_production_secrets_are_referenced_not_committed(tool: Callable[[str], s
     out = run([tool("kustomize"), "build", str(K8S / "overlays" / "prod")]).stdout
     kinds = [doc["kind"] for doc in yaml.safe_load_all(out) if doc]
     assert "Secret" not in kinds
+
+
+def _selects(peer: dict[str, Any], labels: dict[str, str]) -> bool:
+    selector = peer.get("podSelector", {}).get("matchLabels")
+    return (
+        selector is not None
+        and "namespaceSelector" not in peer
+        and selector.items() <= labels.items()
+    )
+
+
+def test_the_services_may_fetch_webs_jwks_when_they_trust_its_rs256_tokens(
+    rendered: tuple[str, Objects],
+) -> None:
+    # docs/web.md's recommended production set-up: NORTHSTAR_JWT_JWKS_URL points at web:8000,
+    # an in-cluster address the HTTPS-out rule (private ranges excluded) does not cover
+    _, objects = rendered
+    policies = of_kind(objects, "NetworkPolicy")
+    deployments = of_kind(objects, "Deployment")
+    web_labels = deployments["web"]["spec"]["template"]["metadata"]["labels"]
+    for service in SERVICES:
+        if service == "web":
+            continue
+        labels = deployments[k8s_name(service)]["spec"]["template"]["metadata"]["labels"]
+        egress_ok = any(
+            _selects({"podSelector": p["spec"]["podSelector"]}, labels)
+            and any(
+                any(_selects(peer, web_labels) for peer in rule.get("to", []))
+                and {"protocol": "TCP", "port": 8000} in rule.get("ports", [])
+                for rule in p["spec"].get("egress", [])
+            )
+            for p in policies.values()
+        )
+        ingress_ok = any(
+            _selects({"podSelector": p["spec"]["podSelector"]}, web_labels)
+            and any(
+                any(_selects(peer, labels) for peer in rule.get("from", []))
+                and {"protocol": "TCP", "port": 8000} in rule.get("ports", [])
+                for rule in p["spec"].get("ingress", [])
+            )
+            for p in policies.values()
+        )
+        assert egress_ok, f"{service} may not reach web:8000"
+        assert ingress_ok, f"web does not admit {service} on 8000"

@@ -73,3 +73,33 @@ async def test_the_goal_page_shows_each_change_with_its_cause_and_milestone() ->
     assert "Milestone 50 % reached" in text
     assert "follows KPI adoption_rate{product=mobile}" in text
     assert 'sse-connect="/live/goals/g-1?version=4"' in text
+    # the header's badge was asked for once, beside the page's own calls
+    assert '<span class="badge-count">2</span>' in text
+    assert [c[2] for c in api.calls].count("/v1/inbox/count") == 1
+
+
+async def _goal_page_as(person_id: str, chain: list[str]) -> str:
+    app, store, api = web_app()
+    api.on("GET", "goals", "/v1/goals/g-1", lambda **_: GOAL)
+    api.on("GET", "goals", "/v1/goals/g-1/timeline", _timeline)
+    api.on("GET", "goals", "/v1/goals/g-1/tree", lambda **_: {"ancestors": [], "tree": {}})
+    api.on(
+        "GET",
+        "people",
+        "/v1/people/p-1/chain",
+        lambda **_: {"items": [{"id": i} for i in chain], "next_cursor": None},
+    )
+    session = await store.open(Identity("acme", person_id, ["employee"], "Someone"))
+    async with browser(app) as client:
+        client.cookies.set("northstar_session", session.id)
+        response = await client.get("/goals/g-1")
+    assert response.status_code == 200
+    return response.text
+
+
+async def test_the_owner_and_their_managers_are_offered_to_ask_for_feedback_on_the_goal() -> None:
+    link = 'href="/feedback/ask?subject_id=p-1&amp;goal_id=g-1">Ask for feedback on this goal'
+    assert link in await _goal_page_as("p-1", chain=["m-1"])  # the owner
+    assert link in await _goal_page_as("m-2", chain=["m-1", "m-2"])  # their manager's manager
+    # a mentor or a colleague who may read the goal is not: the request would be refused
+    assert "Ask for feedback on this goal" not in await _goal_page_as("p-9", chain=["m-1"])
