@@ -10,11 +10,13 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.handlers import build_router
 from services.notifications.inbox import Inbox, InboxHub
 from services.notifications.preferences import PreferenceCenter
+from services.notifications.privacy import NotificationsPersonalData
 from services.notifications.service import Notifier
 from services.notifications.ssrf import UrlGuard
 from services.notifications.stores import NotificationStores
 from services.notifications.worker import Dispatcher
 from shared.app import Lifecycle, create_service_app
+from shared.erasure import data_router, register_erasure
 from shared.events import topics
 from shared.time import Clock, utcnow
 
@@ -37,19 +39,29 @@ def create_app(
         dispatcher = Dispatcher.of(settings, stores, clock, email=email, http=http, notify=notify)
         service.run(dispatcher)
         notifier = Notifier.of(settings, stores, clock, hub=hub, notify=dispatcher.notify)
-        service.consume(build_router(stores.directory, notifier), group="notifications")
+        personal_data = NotificationsPersonalData(service.db, stores.directory)
+        subscriptions = build_router(stores.directory, notifier)
+        register_erasure(
+            subscriptions,
+            service="notifications",
+            data=personal_data,
+            publisher=service.producer,
+            directory=stores.directory,
+        )
+        service.consume(subscriptions, group="notifications")
         service.provide(
             inbox=Inbox(stores.notifications, hub, clock),
             preferences=PreferenceCenter.of(stores, guard, clock),
             dispatcher=dispatcher,
+            personal_data=personal_data,
         )
 
     return create_service_app(
         name="notifications",
         settings=settings,
-        routers=[router],
+        routers=[router, data_router("notifications")],
         indexes=NotificationStores.indexes(),
-        topics=[topics.NOTIFICATIONS],
+        topics=[topics.NOTIFICATIONS, topics.PRIVACY],
         wiring=wiring,
         description="Fan-out to inbox, email, Slack and signed webhooks, with preferences.",
     )

@@ -22,3 +22,16 @@ class PeopleSettings(CommonSettings):
     # unless the caller passes force=true.
     import_max_deactivation_share: float = Field(0.2, ge=0.0, le=1.0)
     import_max_rows: int = Field(20_000, ge=1)
+
+    # The services that erase a person on ``person.erased`` and report it: an erasure is done
+    # once each of them has (GET /v1/people/{id}/erasure).
+    erasure_services: list[str] = ["feedback", "goals", "notifications", "reviews"]
+    # Base URLs of the services whose ``GET /v1/people/{id}/data`` makes up a data export
+    # (PEOPLE_SERVICE_URLS as JSON).
+    service_urls: dict[str, str] = {
+        "goals": "http://127.0.0.1:8002",
+        "feedback": "http://127.0.0.1:8003",
+        "notifications": "http://127.0.0.1:8005",
+        "reviews": "http://127.0.0.1:8006",
+    }
+    export_timeout_s: float = Field(10.0, gt=0)

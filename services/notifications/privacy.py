@@ -1,0 +1,93 @@
+"""What the notifications service holds about a person, and how it forgets them (GDPR).
+
+Erasure deletes the person's inbox, deliveries (email, Slack, digests), preferences and the
+goal bindings of their goals; and, in other people's inboxes, every item about them (its
+event is about them, it links to their goal, or its text names them) with its deliveries, the
+webhook deliveries whose payload names them, and the settled reminders that carry their id.
+Nothing of an inbox item is worth keeping once who it is about is gone.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.notifications.deliveries import DELIVERIES
+from services.notifications.repository import BINDINGS, NOTIFICATIONS, PREFERENCES
+from services.notifications.settled import SETTLED
+from shared.directory import PeopleDirectory
+from shared.erasure import documents
+from shared.mongo import Document
+
+# a name shorter than this is too likely a part of other words to delete inbox items by it
+MIN_NAME = 3
+# the fields of an inbox item's event that name the person it is about
+ABOUT = ("event_subject", "data.owner_id")
+
+
+def naming(tenant: str, person_id: str, names: list[str]) -> Document:
+    """Inbox items (of anyone) about the person, by id or by a name in their text."""
+    clauses: list[Document] = [{"recipient_id": person_id}]
+    clauses += [{field: person_id} for field in ABOUT]
+    for name in names:
+        if len(name) >= MIN_NAME:
+            pattern = {"$regex": re.escape(name), "$options": "i"}
+            clauses += [{"title": pattern}, {"summary": pattern}]
+    return {"tenant": tenant, "$or": clauses}
+
+
+def _mentioned(person_id: str) -> Document:
+    return {"$regex": re.escape(person_id)}
+
+
+class NotificationsPersonalData:
+    def __init__(self, db: AsyncDatabase[Document], directory: PeopleDirectory) -> None:
+        self.notifications = db[NOTIFICATIONS]
+        self.deliveries = db[DELIVERIES]
+        self.preferences = db[PREFERENCES]
+        self.bindings = db[BINDINGS]
+        self.settled = db[SETTLED]
+        self.directory = directory
+
+    async def _names(self, tenant: str, person_id: str) -> list[str]:
+        person = await self.directory.get(tenant, person_id)
+        if person is None:
+            return []
+        return [n for n in {person.display_name, person.user_name, person.email} if n]
+
+    async def export(self, tenant: str, person_id: str) -> dict[str, list[Document]]:
+        return {
+            "inbox": await documents(
+                self.notifications, {"tenant": tenant, "recipient_id": person_id}
+            ),
+            DELIVERIES: await documents(
+                self.deliveries, {"tenant": tenant, "recipient_id": person_id}
+            ),
+            PREFERENCES: await documents(
+                self.preferences, {"tenant": tenant, "person_id": person_id}
+            ),
+        }
+
+    async def erase(self, tenant: str, person_id: str) -> None:
+        # runs before the people projection forgets them: their names find the items
+        query = naming(tenant, person_id, await self._names(tenant, person_id))
+        ids: list[Any] = [doc["_id"] async for doc in self.notifications.find(query, {"_id": 1})]
+        # deliveries first: a crash before the items go leaves the items to find them again
+        await self.deliveries.delete_many(
+            {
+                "tenant": tenant,
+                "$or": [
+                    {"recipient_id": person_id},
+                    {"notification_id": {"$in": ids}},
+                    {"ref": _mentioned(person_id)},
+                    {"payload": _mentioned(person_id)},
+                ],
+            }
+        )
+        await self.notifications.delete_many({"tenant": tenant, "_id": {"$in": ids}})
+        await self.notifications.delete_many({"tenant": tenant, "ref": _mentioned(person_id)})
+        await self.preferences.delete_many({"tenant": tenant, "person_id": person_id})
+        await self.bindings.delete_many({"tenant": tenant, "owner_id": person_id})
+        await self.settled.delete_many({"tenant": tenant, "ref": _mentioned(person_id)})
