@@ -78,6 +78,11 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         ("GET", "/v1/people/{person_id}/mentors"): ("/v1/people/{owner}/mentors", "missing"),
         ("GET", "/v1/people/{person_id}/mentees"): ("/v1/people/{manager}/mentees", "missing"),
         ("GET", "/v1/scim-tokens"): ("/v1/scim-tokens", "nothing"),
+        ("GET", "/v1/people/{person_id}/erasure"): ("/v1/people/{owner}/erasure", "missing"),
+        ("GET", "/v1/people/{person_id}/exports/{export_id}"): (
+            "/v1/people/{owner}/exports/{request}",
+            "missing",
+        ),
     },
     "goals": {
         ("GET", "/v1/goal-templates"): ("/v1/goal-templates", "nothing"),
@@ -94,6 +99,8 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "/v1/people/{owner}/goals/summary",
             "nothing",
         ),
+        # B's admin has the owner's id as its own subject: its own (empty) data
+        ("GET", "/v1/people/{person_id}/data"): ("/v1/people/{owner}/data", "nothing"),
     },
     "feedback": {
         ("GET", "/v1/feedback-requests"): ("/v1/feedback-requests", "nothing"),
@@ -107,6 +114,7 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "nothing",
         ),
         ("GET", "/v1/people/me/feedback-sharing"): ("/v1/people/me/feedback-sharing", "nothing"),
+        ("GET", "/v1/people/{person_id}/data"): ("/v1/people/{owner}/data", "nothing"),
     },
     "kpi_ingest": {
         ("GET", "/v1/sources"): ("/v1/sources", "nothing"),
@@ -137,6 +145,7 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "missing",
         ),
         ("GET", "/v1/deliveries"): ("/v1/deliveries?event_id={event}", "nothing"),
+        ("GET", "/v1/people/{person_id}/data"): ("/v1/people/{owner}/data", "nothing"),
     },
     "reviews": {
         ("GET", "/v1/review-cycles"): ("/v1/review-cycles", "nothing"),
@@ -157,6 +166,7 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         # B's admin has the owner's id as its own subject: its own (empty) career record
         ("GET", "/v1/people/{person_id}/career"): ("/v1/people/{owner}/career", "nothing"),
         ("GET", "/v1/people/{person_id}/gaps"): ("/v1/people/{owner}/gaps", "nothing"),
+        ("GET", "/v1/people/{person_id}/data"): ("/v1/people/{owner}/data", "nothing"),
     },
 }
 
