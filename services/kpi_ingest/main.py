@@ -13,11 +13,13 @@ from services.kpi_ingest.deliveries import DeliveryLog
 from services.kpi_ingest.handlers import build_router
 from services.kpi_ingest.ingest import Ingest
 from services.kpi_ingest.publishing import KafkaPoints
-from services.kpi_ingest.repository import INDEXES, KpiRepository, prune_horizon
+from services.kpi_ingest.repository import DATAPOINTS, INDEXES, KpiRepository, prune_horizon
 from services.kpi_ingest.series import Series, StaleChecker
 from services.kpi_ingest.service import Admin
 from shared.app import Lifecycle, create_service_app
 from shared.events import topics
+from shared.retention import Purge, RetentionJob, RetentionSettings, retention_router
+from shared.time import utcnow
 
 
 def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
@@ -33,7 +35,23 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
         publisher = KafkaPoints.of(service.producer, settings)
         ingest = Ingest.of(settings, deliveries, catalog, publisher, repo.rate_leases)
         grace = timedelta(seconds=settings.secret_rotation_grace_s)
-        service.provide(kpi_admin=Admin(repo, catalog, grace), kpi_series=series, kpi_ingest=ingest)
+        service.provide(
+            kpi_admin=Admin(repo, catalog, grace),
+            kpi_series=series,
+            kpi_ingest=ingest,
+            retention=RetentionSettings(service.db),
+        )
+        # the series' data points age out under the tenant's retention (by their own time)
+        if settings.retention_enabled:
+            service.run(
+                RetentionJob(
+                    service.db,
+                    [Purge(DATAPOINTS, service.db[DATAPOINTS], "ts")],
+                    service="kpi_ingest",
+                    clock=utcnow,
+                    interval_s=settings.retention_interval_s,
+                )
+            )
         if settings.consumers_enabled:  # an ingest-only replica leaves series and signals to others
             notify = service.relay(repo).notify
             service.run(StaleChecker(series, repo, settings.stale_check_interval_s, notify=notify))
@@ -42,7 +60,7 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
     return create_service_app(
         name="kpi_ingest",
         settings=settings,
-        routers=[router],
+        routers=[router, retention_router(["KPI data points"])],
         indexes=INDEXES,
         topics=[topics.KPI_DATAPOINTS],
         wiring=wiring,

@@ -10,7 +10,7 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.handlers import build_router
 from services.notifications.inbox import Inbox, InboxHub
 from services.notifications.preferences import PreferenceCenter
-from services.notifications.privacy import NotificationsPersonalData
+from services.notifications.privacy import NotificationsPersonalData, retention_purges
 from services.notifications.service import Notifier
 from services.notifications.ssrf import UrlGuard
 from services.notifications.stores import NotificationStores
@@ -18,6 +18,7 @@ from services.notifications.worker import Dispatcher
 from shared.app import Lifecycle, create_service_app
 from shared.erasure import data_router, register_erasure
 from shared.events import topics
+from shared.retention import RetentionJob, RetentionSettings, retention_router
 from shared.time import Clock, utcnow
 
 
@@ -49,7 +50,18 @@ def create_app(
             directory=stores.directory,
         )
         service.consume(subscriptions, group="notifications")
+        if settings.retention_enabled:
+            service.run(
+                RetentionJob(
+                    service.db,
+                    retention_purges(service.db),
+                    service="notifications",
+                    clock=clock,
+                    interval_s=settings.retention_interval_s,
+                )
+            )
         service.provide(
+            retention=RetentionSettings(service.db),
             inbox=Inbox(stores.notifications, hub, clock),
             preferences=PreferenceCenter.of(stores, guard, clock),
             dispatcher=dispatcher,
@@ -59,7 +71,11 @@ def create_app(
     return create_service_app(
         name="notifications",
         settings=settings,
-        routers=[router, data_router("notifications")],
+        routers=[
+            router,
+            data_router("notifications"),
+            retention_router(["inbox items", "deliveries"]),
+        ],
         indexes=NotificationStores.indexes(),
         topics=[topics.NOTIFICATIONS, topics.PRIVACY],
         wiring=wiring,

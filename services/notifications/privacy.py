@@ -15,11 +15,14 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifications.deliveries import DELIVERIES
+from services.notifications.delivery import DELIVERED, DIGESTED, FAILED, SUPPRESSED
 from services.notifications.repository import BINDINGS, NOTIFICATIONS, PREFERENCES
 from services.notifications.settled import SETTLED
 from shared.directory import PeopleDirectory
 from shared.erasure import documents
+from shared.messaging.outbox import PENDING
 from shared.mongo import Document
+from shared.retention import Purge
 
 # a name shorter than this is too likely a part of other words to delete inbox items by it
 MIN_NAME = 3
@@ -91,3 +94,20 @@ class NotificationsPersonalData:
         await self.preferences.delete_many({"tenant": tenant, "person_id": person_id})
         await self.bindings.delete_many({"tenant": tenant, "owner_id": person_id})
         await self.settled.delete_many({"tenant": tenant, "ref": _mentioned(person_id)})
+
+
+def retention_purges(db: AsyncDatabase[Document]) -> list[Purge]:
+    """What ages out under the tenant's retention: inbox items, and deliveries that are over
+    (a waiting one, or one whose events are not relayed yet, stays until it is)."""
+    return [
+        Purge("inbox", db[NOTIFICATIONS], "created_at"),
+        Purge(
+            DELIVERIES,
+            db[DELIVERIES],
+            "created_at",
+            {
+                "status": {"$in": [DELIVERED, DIGESTED, FAILED, SUPPRESSED]},
+                f"{PENDING}.0": {"$exists": False},
+            },
+        ),
+    ]

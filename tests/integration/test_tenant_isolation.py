@@ -123,6 +123,7 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         ("GET", "/v1/metrics/{key}"): ("/v1/metrics/{metric}", "missing"),
         ("GET", "/v1/metrics/{key}/series"): ("/v1/metrics/{metric}/series?" + SPAN, "missing"),
         ("GET", "/v1/metrics/{key}/latest"): ("/v1/metrics/{metric}/latest", "missing"),
+        ("GET", "/v1/retention"): ("/v1/retention", "nothing"),
     },
     "notifications": {
         ("GET", "/v1/inbox"): ("/v1/inbox", "nothing"),
@@ -145,6 +146,7 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "missing",
         ),
         ("GET", "/v1/deliveries"): ("/v1/deliveries?event_id={event}", "nothing"),
+        ("GET", "/v1/retention"): ("/v1/retention", "nothing"),
         ("GET", "/v1/people/{person_id}/data"): ("/v1/people/{owner}/data", "nothing"),
     },
     "reviews": {
