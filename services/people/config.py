@@ -25,7 +25,7 @@ class PeopleSettings(CommonSettings):
 
     # The services that erase a person on ``person.erased`` and report it: an erasure is done
     # once each of them has (GET /v1/people/{id}/erasure).
-    erasure_services: list[str] = ["feedback", "goals", "notifications", "reviews"]
+    erasure_services: list[str] = ["feedback", "goals", "notifications", "reviews", "web"]
     # Base URLs of the services whose ``GET /v1/people/{id}/data`` makes up a data export
     # (PEOPLE_SERVICE_URLS as JSON).
     service_urls: dict[str, str] = {
@@ -33,5 +33,6 @@ class PeopleSettings(CommonSettings):
         "feedback": "http://127.0.0.1:8003",
         "notifications": "http://127.0.0.1:8005",
         "reviews": "http://127.0.0.1:8006",
+        "web": "http://127.0.0.1:8000",
     }
     export_timeout_s: float = Field(10.0, gt=0)

@@ -35,6 +35,9 @@ from services.kpi_ingest.config import KpiIngestSettings
 from services.notifications.config import NotificationsSettings
 from services.people.config import PeopleSettings
 from services.reviews.config import ReviewsSettings
+from services.web.config import WebSettings
+from services.web.main import create_app as web_app
+from services.web.sessions import Identity
 from shared.directory import PeopleDirectory
 from shared.erasure import ERASED
 from shared.events import topics
@@ -66,7 +69,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 __all__ = ["receiver", "smtp"]  # the module-scoped fixtures, shared with the isolation test
 
-SERVICES = ("feedback", "goals", "notifications", "reviews")
+SERVICES = ("feedback", "goals", "notifications", "reviews", "web")
 
 
 class ServiceRoutes(httpx.AsyncBaseTransport):
@@ -101,6 +104,7 @@ async def world(smtp: SmtpSink, receiver: WebhookReceiver) -> AsyncIterator[Worl
             worker_poll_interval_s=0.1,
         ),
         "reviews": isolated_settings(ReviewsSettings, run_id, scheduler_enabled=False),
+        "web": isolated_settings(WebSettings, run_id),
     }
     await ensure_topics(settings["goals"], topics.ALL, with_dlq=topics.ALL)
     for name, create in APPS.items():
@@ -108,6 +112,7 @@ async def world(smtp: SmtpSink, receiver: WebhookReceiver) -> AsyncIterator[Worl
             apps[name] = create(settings[name], export_transport=ServiceRoutes(apps))
         else:
             apps[name] = create(settings[name])
+    apps["web"] = web_app(settings["web"])
     async with AsyncExitStack() as stack:
         clients = {
             name: await stack.enter_async_context(running(app)) for name, app in apps.items()
@@ -121,6 +126,9 @@ async def world(smtp: SmtpSink, receiver: WebhookReceiver) -> AsyncIterator[Worl
         await _seed_notifications(w, mark, receiver)
         await _seed_reviews(w, mark)
         await _seed_feedback_given(w, mark)
+        # the owner is signed in to the web app
+        identity = Identity(w.tenant_a, w.ids["owner"], name=f"owner {mark}")
+        await apps["web"].state.sessions.open(identity)
         w.ids["mark"] = mark
         yield w
 
@@ -216,6 +224,9 @@ async def test_an_export_holds_each_services_part(world: World) -> None:
     )
     assert archive["notifications"]["preferences"][0]["time_zone"] == "Pacific/Chatham"
     assert archive["reviews"]["reviews"][0]["id"] == world.ids["review"]
+    [session] = archive["web"]["sessions"]
+    assert "csrf_token" not in session
+    assert session["name"] == f"owner {world.ids['mark']}"
     # somebody else's export is not theirs to read, nor to ask for
     other = world.a(world.ids["reviewer"])
     assert (
