@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import Field
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -46,6 +47,21 @@ class Purge:
     collection: AsyncCollection[Document]
     time_field: str
     only: Mapping[str, Any] = field(default_factory=dict)
+
+
+def age_index(time_field: str) -> IndexModel:
+    """The index a purge walks: a tenant's documents by age."""
+    return IndexModel([("tenant", ASCENDING), (time_field, ASCENDING)])
+
+
+def with_indexes(
+    indexes: Mapping[str, list[IndexModel]], more: Mapping[str, list[IndexModel]]
+) -> dict[str, list[IndexModel]]:
+    """A service's indexes and more, per collection."""
+    merged = {name: list(models) for name, models in indexes.items()}
+    for name, models in more.items():
+        merged.setdefault(name, []).extend(models)
+    return merged
 
 
 def cutoff(now: datetime, days: int) -> datetime:

@@ -18,7 +18,14 @@ from services.kpi_ingest.series import Series, StaleChecker
 from services.kpi_ingest.service import Admin
 from shared.app import Lifecycle, create_service_app
 from shared.events import topics
-from shared.retention import Purge, RetentionJob, RetentionSettings, retention_router
+from shared.retention import (
+    Purge,
+    RetentionJob,
+    RetentionSettings,
+    age_index,
+    retention_router,
+    with_indexes,
+)
 from shared.time import utcnow
 
 
@@ -61,7 +68,7 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
         name="kpi_ingest",
         settings=settings,
         routers=[router, retention_router(["KPI data points"])],
-        indexes=INDEXES,
+        indexes=with_indexes(INDEXES, {DATAPOINTS: [age_index("ts")]}),
         topics=[topics.KPI_DATAPOINTS],
         wiring=wiring,
         description="Signed KPI webhooks from product analytics, series and signals.",

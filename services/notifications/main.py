@@ -10,7 +10,11 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.handlers import build_router
 from services.notifications.inbox import Inbox, InboxHub
 from services.notifications.preferences import PreferenceCenter
-from services.notifications.privacy import NotificationsPersonalData, retention_purges
+from services.notifications.privacy import (
+    RETENTION_INDEXES,
+    NotificationsPersonalData,
+    retention_purges,
+)
 from services.notifications.service import Notifier
 from services.notifications.ssrf import UrlGuard
 from services.notifications.stores import NotificationStores
@@ -18,7 +22,7 @@ from services.notifications.worker import Dispatcher
 from shared.app import Lifecycle, create_service_app
 from shared.erasure import data_router, register_erasure
 from shared.events import topics
-from shared.retention import RetentionJob, RetentionSettings, retention_router
+from shared.retention import RetentionJob, RetentionSettings, retention_router, with_indexes
 from shared.time import Clock, utcnow
 
 
@@ -76,7 +80,7 @@ def create_app(
             data_router("notifications"),
             retention_router(["inbox items", "deliveries"]),
         ],
-        indexes=NotificationStores.indexes(),
+        indexes=with_indexes(NotificationStores.indexes(), RETENTION_INDEXES),
         topics=[topics.NOTIFICATIONS, topics.PRIVACY],
         wiring=wiring,
         description="Fan-out to inbox, email, Slack and signed webhooks, with preferences.",

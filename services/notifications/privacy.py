@@ -22,7 +22,7 @@ from shared.directory import PeopleDirectory
 from shared.erasure import documents
 from shared.messaging.outbox import PENDING
 from shared.mongo import Document
-from shared.retention import Purge
+from shared.retention import Purge, age_index
 
 # a name shorter than this is too likely a part of other words to delete inbox items by it
 MIN_NAME = 3
@@ -111,3 +111,10 @@ def retention_purges(db: AsyncDatabase[Document]) -> list[Purge]:
             },
         ),
     ]
+
+
+# what the retention job walks: a tenant's items and deliveries by age
+RETENTION_INDEXES = {
+    NOTIFICATIONS: [age_index("created_at")],
+    DELIVERIES: [age_index("created_at")],
+}
