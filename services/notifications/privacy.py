@@ -24,14 +24,15 @@ from shared.messaging.outbox import PENDING
 from shared.mongo import Document
 from shared.retention import Purge, age_index
 
-# a name shorter than this is too likely a part of other words to delete inbox items by it
+# a name shorter than this is too likely a word of its own to delete inbox items by it
 MIN_NAME = 3
 # the fields of an inbox item's event that name the person it is about
 ABOUT = ("event_subject", "data.owner_id")
 
 
 def naming(tenant: str, person_id: str, names: list[str]) -> Document:
-    """Inbox items (of anyone) about the person, by id or by a name in their text."""
+    """Candidate inbox items (of anyone) about the person, by id or by a name in their text
+    (:func:`about_them` decides: the store's regex knows no word boundary everywhere)."""
     clauses: list[Document] = [{"recipient_id": person_id}]
     clauses += [{field: person_id} for field in ABOUT]
     for name in names:
@@ -39,6 +40,21 @@ def naming(tenant: str, person_id: str, names: list[str]) -> Document:
             pattern = {"$regex": re.escape(name), "$options": "i"}
             clauses += [{"title": pattern}, {"summary": pattern}]
     return {"tenant": tenant, "$or": clauses}
+
+
+def about_them(doc: Document, person_id: str, names: list[str]) -> bool:
+    """The item is the person's, or about them: its event, its goal, or their name as a whole
+    word in its text ("Ann" names Ann, not an "Annual review")."""
+    if doc.get("recipient_id") == person_id or doc.get("event_subject") == person_id:
+        return True
+    if (doc.get("data") or {}).get("owner_id") == person_id:
+        return True
+    text = f"{doc.get('title') or ''}\n{doc.get('summary') or ''}"
+    return any(
+        re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE)
+        for name in names
+        if len(name) >= MIN_NAME
+    )
 
 
 def _mentioned(person_id: str) -> Document:
@@ -75,8 +91,13 @@ class NotificationsPersonalData:
 
     async def erase(self, tenant: str, person_id: str) -> None:
         # runs before the people projection forgets them: their names find the items
-        query = naming(tenant, person_id, await self._names(tenant, person_id))
-        ids: list[Any] = [doc["_id"] async for doc in self.notifications.find(query, {"_id": 1})]
+        names = await self._names(tenant, person_id)
+        fields = {"recipient_id": 1, "event_subject": 1, "data": 1, "title": 1, "summary": 1}
+        ids: list[Any] = [
+            doc["_id"]
+            async for doc in self.notifications.find(naming(tenant, person_id, names), fields)
+            if about_them(doc, person_id, names)
+        ]
         # deliveries first: a crash before the items go leaves the items to find them again
         await self.deliveries.delete_many(
             {
