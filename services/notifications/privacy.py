@@ -20,6 +20,7 @@ from services.notifications.repository import BINDINGS, NOTIFICATIONS, PREFERENC
 from services.notifications.settled import SETTLED
 from shared.directory import PeopleDirectory
 from shared.erasure import documents
+from shared.events.people import PersonErased
 from shared.messaging.outbox import PENDING
 from shared.mongo import Document
 from shared.retention import Purge, age_index
@@ -106,7 +107,11 @@ class NotificationsPersonalData:
                     {"recipient_id": person_id},
                     {"notification_id": {"$in": ids}},
                     {"ref": _mentioned(person_id)},
-                    {"payload": _mentioned(person_id)},
+                    # subscribers still learn of the erasure itself (it names only the id)
+                    {
+                        "payload": _mentioned(person_id),
+                        "event_type": {"$ne": PersonErased.event_type},
+                    },
                 ],
             }
         )
