@@ -22,7 +22,8 @@ from shared.events.people import (
     PersonManagerChanged,
     PersonUpserted,
 )
-from shared.messaging.consumer import Router
+from shared.events.topics import PEOPLE
+from shared.messaging.consumer import Router, Tombstone
 from shared.orgchart import MAX_REPORTS, management_chain, reports
 
 BULK_LOOKUP = 200  # ids above which one scan of the tenant beats a huge $in
@@ -81,6 +82,7 @@ class PeopleDirectory:
         router.on(PersonManagerChanged)(self._on_manager_changed)
         router.on(MentorshipStarted)(self._on_mentorship_started)
         router.on(MentorshipEnded)(self._on_mentorship_ended)
+        router.on_tombstone(PEOPLE)(self._on_tombstone)
 
     # ------------------------------------------------------------------ projection
 
@@ -122,6 +124,20 @@ class PeopleDirectory:
         await self._mentorships.update_one(
             {"_id": _key(payload.tenant, payload.id)}, {"$set": {"active": False}}
         )
+
+    async def _on_tombstone(self, tombstone: Tombstone) -> None:
+        # the key of a person or a mentorship whose records compaction will drop: a projection
+        # rebuilt from the topic must end without them too (the key names one or the other)
+        if tombstone.tenant is None:
+            return  # not one of ours: every tombstone we write names its tenant
+        await self._people.delete_one({"_id": _key(tombstone.tenant, tombstone.key)})
+        await self._mentorships.delete_one({"_id": _key(tombstone.tenant, tombstone.key)})
+
+    async def forget(self, tenant: str, person_id: str) -> None:
+        """Erase a person from the projection: their entry and their mentorships (GDPR)."""
+        await self._people.delete_one({"_id": _key(tenant, person_id)})
+        for role in ("mentor_id", "mentee_id"):
+            await self._mentorships.delete_many({"tenant": tenant, role: person_id})
 
     # ------------------------------------------------------------------ queries
 

@@ -7,6 +7,7 @@ Processes are remembered by pid files under ``.run/pids`` so ``down`` stops exac
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -128,7 +129,8 @@ def start_services(
 
 
 def web_env(ports: dict[str, int]) -> dict[str, str]:
-    """Where the web app finds the APIs it calls, and its own public address."""
+    """Where the web app finds the APIs it calls, its own public address, and where the people
+    service finds the services a data export asks."""
     env = {
         f"WEB_{name.upper()}_URL": f"http://127.0.0.1:{port}"
         for name, port in ports.items()
@@ -138,6 +140,11 @@ def web_env(ports: dict[str, int]) -> dict[str, str]:
         env["WEB_PUBLIC_URL"] = f"http://127.0.0.1:{ports['web']}"
         # the links in Northstar's emails open the web app's pages
         env["NOTIFICATIONS_APP_URL"] = env["WEB_PUBLIC_URL"]
+    # a data export asks the services that hold person data, wherever they run
+    holders = ("goals", "feedback", "notifications", "reviews", "web")
+    env["PEOPLE_SERVICE_URLS"] = json.dumps(
+        {name: f"http://127.0.0.1:{ports[name]}" for name in holders if name in ports}
+    )
     return env
 
 

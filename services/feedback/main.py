@@ -8,12 +8,14 @@ from services.feedback import repository
 from services.feedback.api import router
 from services.feedback.config import FeedbackSettings
 from services.feedback.handlers import build_router
+from services.feedback.privacy import FeedbackPersonalData
 from services.feedback.reading import FeedbackReading
 from services.feedback.scheduler import RequestScheduler
 from services.feedback.service import FeedbackRequests, RequestPolicy
 from shared.app import Lifecycle, create_service_app
 from shared.directory import PeopleDirectory
-from shared.events.topics import FEEDBACK
+from shared.erasure import data_router, register_erasure
+from shared.events.topics import FEEDBACK, PRIVACY
 from shared.time import Clock, utcnow
 
 
@@ -38,7 +40,16 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock = utcno
         reading = FeedbackReading(
             requests_store, praise_store, sharing, directory, requests, clock=clock, notify=notify
         )
-        service.consume(build_router(directory, requests), group="feedback")
+        personal_data = FeedbackPersonalData(service.db)
+        subscriptions = build_router(directory, requests)
+        register_erasure(
+            subscriptions,
+            service="feedback",
+            data=personal_data,
+            publisher=service.producer,
+            directory=directory,
+        )
+        service.consume(subscriptions, group="feedback")
         service.run(
             RequestScheduler(
                 requests,
@@ -48,14 +59,16 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock = utcno
                 lease_ttl_s=settings.scheduler_lease_ttl_s,
             )
         )
-        service.provide(feedback_requests=requests, feedback_reading=reading)
+        service.provide(
+            feedback_requests=requests, feedback_reading=reading, personal_data=personal_data
+        )
 
     return create_service_app(
         name="feedback",
         settings=settings,
-        routers=[router],
+        routers=[router, data_router("feedback")],
         indexes={**repository.indexes(), **PeopleDirectory.indexes()},
-        topics=[FEEDBACK],
+        topics=[FEEDBACK, PRIVACY],
         wiring=wiring,
         description="Feedback requests, 360 feedback and praise, with anonymity that holds.",
     )

@@ -8,12 +8,14 @@ from services.goals.api import router
 from services.goals.common import GoalStore
 from services.goals.config import GoalsSettings
 from services.goals.handlers import build_router
+from services.goals.privacy import GoalsPersonalData
 from services.goals.reactions import GoalReactions
 from services.goals.repository import GoalRepository, indexes
 from services.goals.scheduler import ReviewScheduler
 from services.goals.service import GoalService
 from shared.app import Lifecycle, create_service_app
 from shared.directory import PeopleDirectory
+from shared.erasure import data_router, register_erasure
 from shared.events import topics
 from shared.time import Clock, utcnow
 
@@ -33,7 +35,16 @@ def create_app(settings: GoalsSettings | None = None, *, clock: Clock = utcnow) 
             clock=clock,
         )
         reactions = GoalReactions(store, retention_days=settings.applied_retention_days)
-        service.consume(build_router(directory, reactions), group=settings.consumer_group)
+        personal_data = GoalsPersonalData(service.db)
+        subscriptions = build_router(directory, reactions)
+        register_erasure(
+            subscriptions,
+            service="goals",
+            data=personal_data,
+            publisher=service.producer,
+            directory=directory,
+        )
+        service.consume(subscriptions, group=settings.consumer_group)
         if settings.scheduler_enabled:
             service.run(
                 ReviewScheduler(
@@ -42,14 +53,16 @@ def create_app(settings: GoalsSettings | None = None, *, clock: Clock = utcnow) 
                     lease_ttl_s=settings.scheduler_lease_ttl_s,
                 )
             )
-        service.provide(goals=GoalService(store, directory), reactions=reactions)
+        service.provide(
+            goals=GoalService(store, directory), reactions=reactions, personal_data=personal_data
+        )
 
     return create_service_app(
         name="goals",
         settings=settings,
-        routers=[router],
+        routers=[router, data_router("goals")],
         indexes=indexes(),
-        topics=[topics.GOALS, topics.AUDIT],
+        topics=[topics.GOALS, topics.AUDIT, topics.PRIVACY],
         wiring=wiring,
         description="Career goals, key results that move with KPIs, milestones and reviews.",
     )

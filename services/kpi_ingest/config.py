@@ -44,3 +44,7 @@ class KpiIngestSettings(CommonSettings):
     # run in the same process by default; an ingest-only replica (scaled for webhooks) turns
     # them off
     stale_check_interval_s: float = 60.0
+    # how often the retention job looks for data points past the tenant's setting
+    retention_interval_s: float = 3600.0
+    # off: this replica leaves the retention job to others (the lease lets one run anyway)
+    retention_enabled: bool = True

@@ -13,12 +13,21 @@ from services.kpi_ingest.deliveries import DeliveryLog
 from services.kpi_ingest.handlers import build_router
 from services.kpi_ingest.ingest import Ingest
 from services.kpi_ingest.publishing import KafkaPoints
-from services.kpi_ingest.repository import INDEXES, KpiRepository, prune_horizon
+from services.kpi_ingest.repository import DATAPOINTS, INDEXES, KpiRepository, prune_horizon
 from services.kpi_ingest.series import Series, StaleChecker
 from services.kpi_ingest.service import Admin
 from shared.app import Lifecycle, create_service_app
 from shared.audit import AuditTrail
 from shared.events import topics
+from shared.retention import (
+    Purge,
+    RetentionJob,
+    RetentionSettings,
+    age_index,
+    retention_router,
+    with_indexes,
+)
+from shared.time import utcnow
 
 
 def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
@@ -40,7 +49,23 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
         trail = AuditTrail(service.db)
         notify = service.relay(repo, trail).notify if relaying else lambda: None
         admin = Admin(repo, catalog, grace, trail=trail, notify=notify)
-        service.provide(kpi_admin=admin, kpi_series=series, kpi_ingest=ingest)
+        service.provide(
+            kpi_admin=admin,
+            kpi_series=series,
+            kpi_ingest=ingest,
+            retention=RetentionSettings(service.db),
+        )
+        # the series' data points age out under the tenant's retention (by their own time)
+        if settings.retention_enabled:
+            service.run(
+                RetentionJob(
+                    service.db,
+                    [Purge(DATAPOINTS, service.db[DATAPOINTS], "ts")],
+                    service="kpi_ingest",
+                    clock=utcnow,
+                    interval_s=settings.retention_interval_s,
+                )
+            )
         if relaying:
             service.run(StaleChecker(series, repo, settings.stale_check_interval_s, notify=notify))
             service.consume(build_router(series, notify), group="kpi-series")
@@ -48,8 +73,8 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
     return create_service_app(
         name="kpi_ingest",
         settings=settings,
-        routers=[router],
-        indexes={**INDEXES, **AuditTrail.indexes()},
+        routers=[router, retention_router(["KPI data points"])],
+        indexes=with_indexes({**INDEXES, **AuditTrail.indexes()}, {DATAPOINTS: [age_index("ts")]}),
         topics=[topics.KPI_DATAPOINTS, topics.AUDIT],
         wiring=wiring,
         description="Signed KPI webhooks from product analytics, series and signals.",

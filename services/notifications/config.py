@@ -49,3 +49,7 @@ class NotificationsSettings(CommonSettings):
     digest_check_interval_s: float = 30.0
     sse_poll_interval_s: float = 2.0
     sse_keepalive_s: float = 15.0
+    # how often the retention job looks for inbox items and deliveries past the tenant's setting
+    retention_interval_s: float = 3600.0
+    # off: this replica leaves the retention job to others (the lease lets one run anyway)
+    retention_enabled: bool = True

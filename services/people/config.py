@@ -29,3 +29,16 @@ class PeopleSettings(CommonSettings):
     audit_purge_enabled: bool = True
     audit_purge_interval_s: float = Field(300.0, gt=0)
     audit_purge_lease_ttl_s: float = Field(600.0, gt=0)
+    # The services that erase a person on ``person.erased`` and report it: an erasure is done
+    # once each of them has (GET /v1/people/{id}/erasure).
+    erasure_services: list[str] = ["feedback", "goals", "notifications", "reviews", "web"]
+    # Base URLs of the services whose ``GET /v1/people/{id}/data`` makes up a data export
+    # (PEOPLE_SERVICE_URLS as JSON).
+    service_urls: dict[str, str] = {
+        "goals": "http://127.0.0.1:8002",
+        "feedback": "http://127.0.0.1:8003",
+        "notifications": "http://127.0.0.1:8005",
+        "reviews": "http://127.0.0.1:8006",
+        "web": "http://127.0.0.1:8000",
+    }
+    export_timeout_s: float = Field(10.0, gt=0)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 from fastapi import FastAPI
 
-from services.people import api, audit_api
+from services.people import api, audit_api, privacy_api
 from services.people.audit import (
     AUDIT_INDEXES,
     PURGE_BATCH,
@@ -15,6 +16,10 @@ from services.people.audit import (
     audit_router,
 )
 from services.people.config import PeopleSettings
+from services.people.erasure import Erasures
+from services.people.erasure_repository import INDEXES as ERASURE_INDEXES
+from services.people.erasure_repository import ErasureRecords
+from services.people.exports import Exports
 from services.people.imports import HrisImports
 from services.people.mentorships import Mentorships
 from services.people.repository import INDEXES, PeopleRepository
@@ -28,9 +33,30 @@ from shared.app import Lifecycle, create_service_app
 from shared.audit import AuditTrail
 from shared.background import BackgroundLoop
 from shared.events import topics
+from shared.events.envelope import Envelope
+from shared.events.privacy import PersonErasureCompleted
+from shared.messaging.consumer import Router
 
 
-def create_app(settings: PeopleSettings | None = None) -> FastAPI:
+def erasure_router(erasures: Erasures) -> Router:
+    """The people service's one subscription: each service's report of an erasure."""
+    router = Router()
+
+    @router.on(PersonErasureCompleted)
+    async def on_erasure_completed(event: Envelope, payload: PersonErasureCompleted) -> None:
+        """Mark the service done in the person's erasure."""
+        await erasures.service_done(payload.tenant, payload.id, payload.service)
+
+    return router
+
+
+def create_app(
+    settings: PeopleSettings | None = None,
+    *,
+    export_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """``export_transport`` carries the export's calls to the services (tests route them to
+    in-process apps)."""
     settings = settings or PeopleSettings()
     max_results = settings.scim_max_results
 
@@ -54,7 +80,14 @@ def create_app(settings: PeopleSettings | None = None) -> FastAPI:
                     "people-audit-retention", purge_round, settings.audit_purge_interval_s
                 )
             )
+        records = ErasureRecords(service.db)
+        erasures = Erasures(people, records, settings.erasure_services, notify=outbox.notify)
+        client = httpx.AsyncClient(transport=export_transport, timeout=settings.export_timeout_s)
+        service.on_stop(client.aclose)
+        service.consume(erasure_router(erasures), group="people")
         service.provide(
+            erasures=erasures,
+            exports=Exports(records, client, settings.service_urls),
             people=people,
             audit_records=audit_records,
             audit_trail=trail,
@@ -73,9 +106,9 @@ def create_app(settings: PeopleSettings | None = None) -> FastAPI:
     return create_service_app(
         name="people",
         settings=settings,
-        routers=[scim_api.router, api.router, audit_api.router],
-        indexes={**INDEXES, **AUDIT_INDEXES, **AuditTrail.indexes()},
-        topics=[topics.PEOPLE, topics.AUDIT],
+        routers=[scim_api.router, api.router, audit_api.router, privacy_api.router],
+        indexes={**INDEXES, **AUDIT_INDEXES, **AuditTrail.indexes(), **ERASURE_INDEXES},
+        topics=[topics.PEOPLE, topics.AUDIT, topics.PRIVACY],
         wiring=wiring,
         error_renderers={scim_api.PREFIX: render_scim_error},
         error_formats={scim_api.PREFIX: SCIM_ERROR_FORMAT},

@@ -12,11 +12,13 @@ from services.reviews.evidence import EvidenceRecords
 from services.reviews.growth import CareerService
 from services.reviews.handlers import build_router
 from services.reviews.intake import EvidenceIntake
+from services.reviews.privacy import ReviewsPersonalData
 from services.reviews.repository import ReviewRepository, indexes
 from services.reviews.scheduler import ReminderScheduler
 from services.reviews.service import Policy, ReviewService
 from shared.app import Lifecycle, create_service_app
 from shared.directory import PeopleDirectory
+from shared.erasure import data_router, register_erasure
 from shared.events import topics
 from shared.time import Clock, utcnow
 
@@ -40,7 +42,16 @@ def create_app(settings: ReviewsSettings | None = None, *, clock: Clock = utcnow
         career = CareerService(store, evidence)
         reviews = ReviewService(store, career, evidence, policy)
         intake = EvidenceIntake(evidence)
-        service.consume(build_router(directory, intake, career), group=settings.consumer_group)
+        personal_data = ReviewsPersonalData(service.db)
+        subscriptions = build_router(directory, intake, career)
+        register_erasure(
+            subscriptions,
+            service="reviews",
+            data=personal_data,
+            publisher=service.producer,
+            directory=directory,
+        )
+        service.consume(subscriptions, group=settings.consumer_group)
         if settings.scheduler_enabled:
             service.run(
                 ReminderScheduler(
@@ -49,14 +60,14 @@ def create_app(settings: ReviewsSettings | None = None, *, clock: Clock = utcnow
                     lease_ttl_s=settings.scheduler_lease_ttl_s,
                 )
             )
-        service.provide(reviews=reviews, career=career)
+        service.provide(reviews=reviews, career=career, personal_data=personal_data)
 
     return create_service_app(
         name="reviews",
         settings=settings,
-        routers=[router, growth_api.router],
+        routers=[router, growth_api.router, data_router("reviews")],
         indexes=indexes(),
-        topics=[topics.REVIEWS, topics.AUDIT],
+        topics=[topics.REVIEWS, topics.AUDIT, topics.PRIVACY],
         wiring=wiring,
         description="Career ladders, gap analysis, review cycles, calibration and release.",
     )

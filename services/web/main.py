@@ -11,10 +11,14 @@ from services.web.config import WebSettings
 from services.web.errors import install_error_pages
 from services.web.oidc import OidcSignIn
 from services.web.pages import ROUTERS
+from services.web.privacy import WebPersonalData
 from services.web.security import SecurityHeaders
 from services.web.sessions import SessionStore, indexes
 from services.web.templating import HERE
 from shared.app import Lifecycle, create_service_app
+from shared.erasure import data_router, register_erasure
+from shared.events import topics
+from shared.messaging.consumer import Router
 
 
 def create_app(
@@ -33,13 +37,21 @@ def create_app(
         service.on_stop(api.close)
         service.every(settings.session_prune_interval_s, sessions.prune, name="session-prune")
         oidc = OidcSignIn(settings, sessions, api) if settings.sign_in == "oidc" else None
-        service.provide(sessions=sessions, api=api, oidc=oidc)
+        # the web app's one subscription: an erased person's sign-in state goes
+        personal_data = WebPersonalData(service.db)
+        subscriptions = Router()
+        register_erasure(
+            subscriptions, service="web", data=personal_data, publisher=service.producer
+        )
+        service.consume(subscriptions, group="web")
+        service.provide(sessions=sessions, api=api, oidc=oidc, personal_data=personal_data)
 
     app = create_service_app(
         name="web",
         settings=settings,
-        routers=ROUTERS,
+        routers=[*ROUTERS, data_router("web")],
         indexes=indexes(),
+        topics=[topics.PRIVACY],
         wiring=wiring,
         description="Northstar in the browser (pages, not an API).",
     )

@@ -1,6 +1,16 @@
 """The event envelope and the payload catalogue (importing this package registers them all)."""
 
-from shared.events import audit, feedback, goals, kpi, notifications, people, reviews, topics
+from shared.events import (
+    audit,
+    feedback,
+    goals,
+    kpi,
+    notifications,
+    people,
+    privacy,
+    reviews,
+    topics,
+)
 from shared.events.codec import from_record, from_structured, to_record, to_structured
 from shared.events.envelope import (
     CATALOGUE,
@@ -26,6 +36,7 @@ __all__ = [
     "new_event",
     "notifications",
     "people",
+    "privacy",
     "reviews",
     "to_record",
     "to_structured",

@@ -25,13 +25,13 @@ from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
-from shared.events.envelope import Envelope, MalformedEvent
+from shared.events.envelope import Envelope, MalformedEvent, payload_class
 from shared.events.kpi import KpiDatapointRecorded, series_key
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
-Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
+Record = tuple[bytes, bytes | None, list[tuple[str, bytes]]]
 
 
 class CompactJson(JSONFormat):
@@ -89,11 +89,16 @@ def to_cloudevent(envelope: Envelope, *, partitionkey: bool = True) -> CloudEven
 
 
 def to_record(envelope: Envelope) -> Record:
-    """Key, value and headers of the Kafka record for this event (binary content mode)."""
+    """Key, value and headers of the Kafka record for this event (binary content mode).
+
+    A tombstone type keeps its key and ``ce_*`` headers (who and which tenant) and drops the
+    value: compaction then removes every earlier record of that key.
+    """
     message = kafka.to_binary(to_cloudevent(envelope), FORMAT)
     key = message.key.encode() if isinstance(message.key, str) else message.key
     assert key is not None  # every envelope has a partition key
-    return key, message.value, list(message.headers.items())
+    value = None if payload_class(envelope.type).tombstone else message.value
+    return key, value, list(message.headers.items())
 
 
 _REQUIRED = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_tenant")

@@ -25,6 +25,8 @@ class EventPayload(BaseModel):
 
     event_type: ClassVar[str]
     topic: ClassVar[str]
+    # True for a type written as a Kafka tombstone: its key with a null value (codec.to_record)
+    tombstone: ClassVar[bool] = False
 
 
 CATALOGUE: dict[str, type[EventPayload]] = {}

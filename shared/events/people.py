@@ -6,6 +6,8 @@ the last record per person on the compacted topic is always their full state.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from shared.events.envelope import EventPayload, event
 from shared.events.topics import PEOPLE
 
@@ -97,3 +99,34 @@ class MentorshipEnded(EventPayload):
     tenant: str
     mentor_id: str
     mentee_id: str
+
+
+@event("northstar.person.erased.v1", PEOPLE)
+class PersonErased(EventPayload):
+    """The person was erased (GDPR): every service deletes or anonymises what it holds about
+    them and answers with ``person.erasure_completed``. Carries no personal data."""
+
+    id: str
+    tenant: str
+
+
+@event("northstar.person.removed.v1", PEOPLE)
+class PersonRemoved(EventPayload):
+    """Written as a Kafka tombstone (the person's key with a null value) after ``person.erased``,
+    so compaction drops every earlier record of the person from the people topic. Consumers
+    never see this payload: a null value reaches ``Router.on_tombstone`` handlers instead."""
+
+    tombstone: ClassVar[bool] = True
+
+    id: str
+    tenant: str
+
+
+@event("northstar.mentorship.removed.v1", PEOPLE)
+class MentorshipRemoved(EventPayload):
+    """Tombstone of a mentorship of an erased person (as ``person.removed``)."""
+
+    tombstone: ClassVar[bool] = True
+
+    id: str
+    tenant: str

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -49,6 +50,21 @@ log = get_logger(__name__)
 
 Handler = Callable[[Envelope, Any], Awaitable[None]]
 H = TypeVar("H", bound=Handler)
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A record with a null value: the end of a key on a compacted topic (an erased person).
+
+    ``tenant`` comes from the ``ce_tenant`` header when the producer wrote one (ours do)."""
+
+    topic: str  # the logical topic
+    key: str
+    tenant: str | None
+
+
+TombstoneHandler = Callable[[Tombstone], Awaitable[None]]
+T = TypeVar("T", bound=TombstoneHandler)
 
 # Errors that say "try again later", never "this record is bad".
 TRANSIENT: tuple[type[BaseException], ...] = (
@@ -92,6 +108,7 @@ class Router:
 
     def __init__(self) -> None:
         self._handlers: dict[str, tuple[type[EventPayload], list[Handler]]] = {}
+        self._tombstones: dict[str, list[TombstoneHandler]] = {}
 
     def on(self, payload_type: type[EventPayload]) -> Callable[[H], H]:
         def register(handler: H) -> H:
@@ -101,9 +118,27 @@ class Router:
 
         return register
 
+    def on_tombstone(self, topic: str) -> Callable[[T], T]:
+        """Handle null-value records of a (compacted) logical topic; without a handler they
+        are skipped, never dead-lettered."""
+
+        def register(handler: T) -> T:
+            self._tombstones.setdefault(topic, []).append(handler)
+            return handler
+
+        return register
+
+    async def dispatch_tombstone(self, tombstone: Tombstone) -> bool:
+        """Run the tombstone handlers of its topic; False when there are none."""
+        handlers = self._tombstones.get(tombstone.topic, [])
+        for handler in handlers:
+            await handler(tombstone)
+        return bool(handlers)
+
     @property
     def topics(self) -> set[str]:
-        return {payload_type.topic for payload_type, _ in self._handlers.values()}
+        found = {payload_type.topic for payload_type, _ in self._handlers.values()}
+        return found | set(self._tombstones)
 
     @property
     def event_types(self) -> set[str]:
@@ -243,6 +278,9 @@ class ConsumerRunner:
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         topic = record.topic
+        if record.value is None:
+            await self._handle_tombstone(record)
+            return
         try:
             envelope = from_record(record.value, list(record.headers))
         except MalformedEvent as exc:
@@ -299,6 +337,39 @@ class ConsumerRunner:
                 time.perf_counter() - started
             )
             EVENTS_CONSUMED.labels(self._service, self.group, topic, envelope.type, "ok").inc()
+            return
+
+    async def _handle_tombstone(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """A null value is a deletion marker, not a malformed event: hand it to the router's
+        tombstone handlers, retrying failures like any effect (never dead-lettered: nothing in
+        a key and a null value can be wrong)."""
+        headers = dict(record.headers or ())
+        tenant = headers.get("ce_tenant")
+        tombstone = Tombstone(
+            topic=record.topic.removeprefix(self._settings.topic_prefix),
+            key=(record.key or b"").decode("utf-8", "replace"),
+            tenant=tenant.decode("utf-8", "replace") if tenant else None,
+        )
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                handled = await self._router.dispatch_tombstone(tombstone)
+            except Exception as exc:
+                EVENTS_RETRIED.labels(self._service, self.group, "tombstone").inc()
+                delay = self._wait(_RetryState(attempt))  # type: ignore[arg-type]
+                log.warning(
+                    "tombstone handler failed; retrying",
+                    key=tombstone.key,
+                    attempt=attempt,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                await self._sleep_unless_stopping(delay)
+                continue
+            outcome = "ok" if handled else "skipped"
+            EVENTS_CONSUMED.labels(
+                self._service, self.group, record.topic, "tombstone", outcome
+            ).inc()
             return
 
     async def _sleep_unless_stopping(self, delay: float) -> None:

@@ -82,6 +82,11 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         ("GET", "/v1/audit"): ("/v1/audit", "nothing"),
         ("GET", "/v1/audit.csv"): ("/v1/audit.csv", "nothing"),
         ("GET", "/v1/audit-settings"): ("/v1/audit-settings", "nothing"),
+        ("GET", "/v1/people/{person_id}/erasure"): ("/v1/people/{owner}/erasure", "missing"),
+        ("GET", "/v1/people/{person_id}/exports/{export_id}"): (
+            "/v1/people/{owner}/exports/{request}",
+            "missing",
+        ),
     },
     "goals": {
         ("GET", "/v1/goal-templates"): ("/v1/goal-templates", "nothing"),
@@ -98,6 +103,8 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "/v1/people/{owner}/goals/summary",
             "nothing",
         ),
+        # B's admin has the owner's id as its own subject: its own (empty) data
+        ("GET", "/v1/people/{person_id}/data"): ("/v1/people/{owner}/data", "nothing"),
     },
     "feedback": {
         ("GET", "/v1/feedback-requests"): ("/v1/feedback-requests", "nothing"),
@@ -111,6 +118,7 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "nothing",
         ),
         ("GET", "/v1/people/me/feedback-sharing"): ("/v1/people/me/feedback-sharing", "nothing"),
+        ("GET", "/v1/people/{person_id}/data"): ("/v1/people/{owner}/data", "nothing"),
     },
     "kpi_ingest": {
         ("GET", "/v1/sources"): ("/v1/sources", "nothing"),
@@ -119,6 +127,7 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         ("GET", "/v1/metrics/{key}"): ("/v1/metrics/{metric}", "missing"),
         ("GET", "/v1/metrics/{key}/series"): ("/v1/metrics/{metric}/series?" + SPAN, "missing"),
         ("GET", "/v1/metrics/{key}/latest"): ("/v1/metrics/{metric}/latest", "missing"),
+        ("GET", "/v1/retention"): ("/v1/retention", "nothing"),
     },
     "notifications": {
         ("GET", "/v1/inbox"): ("/v1/inbox", "nothing"),
@@ -141,6 +150,8 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "missing",
         ),
         ("GET", "/v1/deliveries"): ("/v1/deliveries?event_id={event}", "nothing"),
+        ("GET", "/v1/retention"): ("/v1/retention", "nothing"),
+        ("GET", "/v1/people/{person_id}/data"): ("/v1/people/{owner}/data", "nothing"),
     },
     "reviews": {
         ("GET", "/v1/review-cycles"): ("/v1/review-cycles", "nothing"),
@@ -161,6 +172,7 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         # B's admin has the owner's id as its own subject: its own (empty) career record
         ("GET", "/v1/people/{person_id}/career"): ("/v1/people/{owner}/career", "nothing"),
         ("GET", "/v1/people/{person_id}/gaps"): ("/v1/people/{owner}/gaps", "nothing"),
+        ("GET", "/v1/people/{person_id}/data"): ("/v1/people/{owner}/data", "nothing"),
     },
 }
 
