@@ -1,0 +1,118 @@
+"""The document store the suite runs on keeps concurrent updates and finds documents by index.
+
+These hold on MongoDB, and on the local FerretDB on PostgreSQL only because the scripts build it
+with ``deploy/local/ferretdb.patch`` (upstream FerretDB 1.24 loses concurrent updates of one
+document and scans the whole table for a lookup by ``_id``). The writers below are plain
+clients, not the services' in-process serialized database, so the store alone must hold them:
+two clients stand for two replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+Doc = dict[str, Any]
+
+
+@pytest.fixture
+async def clients(mongodb_uri: str) -> AsyncIterator[tuple[AsyncMongoClient[Doc], ...]]:
+    pair = (AsyncMongoClient(mongodb_uri), AsyncMongoClient(mongodb_uri))
+    yield pair
+    await pair[0].drop_database(_DB)
+    for client in pair:
+        await client.close()
+
+
+_DB = f"store_updates_{uuid.uuid4().hex[:8]}"
+
+
+async def _is_ferretdb_on_postgresql(client: AsyncMongoClient[Doc]) -> bool:
+    info = await client.admin.command("buildInfo")
+    return "ferretdbVersion" in info and bool(
+        info.get("ferretdbFeatures", {}).get("compareAndSwapUpdates")
+    )
+
+
+async def test_concurrent_increments_of_one_document_from_two_clients_all_count(
+    clients: tuple[AsyncMongoClient[Doc], ...],
+) -> None:
+    first, second = (client[_DB]["counters"] for client in clients)
+    await first.insert_one({"_id": "hot", "tenant": "t1", "count": 0})
+
+    async def bump(collection: Any, times: int) -> None:
+        for _ in range(times):
+            await collection.update_one({"_id": "hot", "tenant": "t1"}, {"$inc": {"count": 1}})
+
+    # 8 writers per client, 2 clients: interleaved read-change-write cycles on one document
+    await asyncio.gather(*(bump(c, 15) for c in (first, second) for _ in range(8)))
+
+    document = await first.find_one({"_id": "hot"})
+    assert document is not None
+    assert document["count"] == 2 * 8 * 15
+
+
+async def test_a_version_guarded_update_wins_once_however_many_race(
+    clients: tuple[AsyncMongoClient[Doc], ...],
+) -> None:
+    first, second = (client[_DB]["goals"] for client in clients)
+    await first.insert_one({"_id": "g1", "tenant": "t1", "version": 0, "applied": []})
+
+    async def claim(collection: Any, n: int) -> int:
+        result = await collection.update_one(
+            {"_id": "g1", "tenant": "t1", "version": 0},
+            {"$inc": {"version": 1}, "$push": {"applied": {"$each": [n]}}},
+        )
+        return int(result.modified_count)
+
+    wins = await asyncio.gather(*(claim((first, second)[n % 2], n) for n in range(40)))
+
+    document = await first.find_one({"_id": "g1"})
+    assert sum(wins) == 1
+    assert document is not None
+    assert document["version"] == 1
+    assert len(document["applied"]) == 1
+
+
+async def test_find_one_and_update_returns_the_state_it_replaced_under_contention(
+    clients: tuple[AsyncMongoClient[Doc], ...],
+) -> None:
+    # a sequence handed out by find_one_and_update must never hand out one value twice
+    first, second = (client[_DB]["sequences"] for client in clients)
+    await first.insert_one({"_id": "seq", "next": 0})
+
+    async def take(collection: Any) -> int:
+        before = await collection.find_one_and_update({"_id": "seq"}, {"$inc": {"next": 1}})
+        return int(before["next"])
+
+    taken = await asyncio.gather(*(take((first, second)[n % 2]) for n in range(60)))
+
+    assert sorted(taken) == list(range(60))
+
+
+async def test_lookups_by_id_use_the_id_index_on_ferretdb_postgresql(
+    clients: tuple[AsyncMongoClient[Doc], ...],
+) -> None:
+    if not await _is_ferretdb_on_postgresql(clients[0]):
+        pytest.skip("the plan's shape is FerretDB-on-PostgreSQL's; MongoDB uses its indexes")
+    db = clients[0][_DB]
+    await db["goals"].insert_many([{"_id": f"g{i}", "tenant": "t1"} for i in range(50)])
+
+    for filter_ in (
+        {"_id": "g7"},
+        {"_id": "g7", "tenant": "t1"},
+        {"_id": {"$in": ["g1", "g2", "g3"]}, "tenant": "t1"},
+    ):
+        plan = await db.command({"explain": {"find": "goals", "filter": filter_}})
+        text = json.dumps(plan.get("queryPlanner", {}), default=str)
+        assert plan.get("filterPushdown") is True, filter_
+        assert "Index Scan" in text or "Bitmap Index" in text, (filter_, text[:400])
+
+    found = await db["goals"].find({"_id": {"$in": ["g1", "g2", "nope"]}, "tenant": "t1"}).to_list()
+    assert sorted(d["_id"] for d in found) == ["g1", "g2"]
