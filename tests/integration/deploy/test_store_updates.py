@@ -116,3 +116,20 @@ async def test_lookups_by_id_use_the_id_index_on_ferretdb_postgresql(
 
     found = await db["goals"].find({"_id": {"$in": ["g1", "g2", "nope"]}, "tenant": "t1"}).to_list()
     assert sorted(d["_id"] for d in found) == ["g1", "g2"]
+
+
+async def test_concurrent_upserts_of_one_id_all_count_and_none_fails(
+    clients: tuple[AsyncMongoClient[Doc], ...],
+) -> None:
+    # an upsert that loses the race to insert must update what the winner inserted (as MongoDB
+    # retries it), not fail with a duplicate key: e.g. two goals saving one KPI binding key
+    first, second = (client[_DB]["bindings"] for client in clients)
+
+    async def upsert(collection: Any) -> None:
+        await collection.update_one({"_id": "key"}, {"$inc": {"n": 1}}, upsert=True)
+
+    await asyncio.gather(*(upsert((first, second)[n % 2]) for n in range(30)))
+
+    document = await first.find_one({"_id": "key"})
+    assert document is not None
+    assert document["n"] == 30
