@@ -133,3 +133,32 @@ async def test_concurrent_upserts_of_one_id_all_count_and_none_fails(
     document = await first.find_one({"_id": "key"})
     assert document is not None
     assert document["n"] == 30
+
+
+async def test_exists_filters_select_exactly_and_reach_postgresql(
+    clients: tuple[AsyncMongoClient[Doc], ...],
+) -> None:
+    # the outbox relay's filter: upstream FerretDB decoded every document of the collection
+    db = clients[0][_DB]
+    await db["outbox"].insert_many(
+        [
+            {"_id": "events", "pending_events": [{"id": "e1"}]},
+            {"_id": "emptied", "pending_events": []},
+            {"_id": "none"},
+            {"_id": "object", "pending_events": {"0": "x"}},
+            {"_id": "null-first", "pending_events": [None]},
+        ]
+    )
+
+    pending = await db["outbox"].find({"pending_events.0": {"$exists": True}}).to_list()
+    present = await db["outbox"].find({"pending_events": {"$exists": True}}).to_list()
+
+    assert sorted(d["_id"] for d in pending) == ["events", "null-first", "object"]
+    assert sorted(d["_id"] for d in present) == ["emptied", "events", "null-first", "object"]
+    if await _is_ferretdb_on_postgresql(clients[0]):
+        for filter_ in (
+            {"pending_events.0": {"$exists": True}},
+            {"pending_events": {"$exists": True}},
+        ):
+            plan = await db.command({"explain": {"find": "outbox", "filter": filter_}})
+            assert plan.get("filterPushdown") is True, filter_
