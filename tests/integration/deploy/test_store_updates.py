@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
+from shared.messaging.outbox import HAS_PENDING, ensure_outbox_index
+
 Doc = dict[str, Any]
 
 
@@ -162,3 +164,30 @@ async def test_exists_filters_select_exactly_and_reach_postgresql(
         ):
             plan = await db.command({"explain": {"find": "outbox", "filter": filter_}})
             assert plan.get("filterPushdown") is True, filter_
+
+
+async def test_the_outbox_poll_reads_only_documents_with_events_through_the_sparse_index(
+    clients: tuple[AsyncMongoClient[Doc], ...],
+) -> None:
+    db = clients[0][_DB]
+    collection = db["aggregates"]
+    await ensure_outbox_index(collection)
+    await collection.insert_many(
+        [{"_id": f"a{i}", "tenant": "t1", "pending_events": []} for i in range(1500)]
+    )
+    await collection.insert_many(
+        [{"_id": f"e{i}", "tenant": "t1", "pending_events": [{"id": f"ev{i}"}]} for i in range(3)]
+    )
+
+    found = await collection.find(HAS_PENDING, {"_id": 1}).to_list()
+
+    assert sorted(d["_id"] for d in found) == ["e0", "e1", "e2"]
+    indexes = {i["name"]: i for i in await (await collection.list_indexes()).to_list()}
+    assert indexes["outbox_pending"].get("sparse") is True
+    if await _is_ferretdb_on_postgresql(clients[0]):
+        # collStats makes FerretDB ANALYZE the table, as autovacuum does on a live collection:
+        # the index's statistics tell the planner how few documents have events
+        await db.command({"collStats": "aggregates"})
+        plan = await db.command({"explain": {"find": "aggregates", "filter": HAS_PENDING}})
+        text = json.dumps(plan.get("queryPlanner", {}), default=str)
+        assert "Index Scan" in text or "Bitmap Index" in text, text[:400]
