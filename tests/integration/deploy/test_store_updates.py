@@ -13,6 +13,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -191,3 +192,51 @@ async def test_the_outbox_poll_reads_only_documents_with_events_through_the_spar
         plan = await db.command({"explain": {"find": "aggregates", "filter": HAS_PENDING}})
         text = json.dumps(plan.get("queryPlanner", {}), default=str)
         assert "Index Scan" in text or "Bitmap Index" in text, text[:400]
+
+
+async def test_ranges_or_and_missing_fields_select_exactly_what_mongodb_would(
+    clients: tuple[AsyncMongoClient[Doc], ...],
+) -> None:
+    # the shapes the schedulers and the delivery worker poll with; pushed down to PostgreSQL on
+    # the local store, where the result must still be exactly MongoDB's
+    db = clients[0][_DB]
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    docs = [
+        {"_id": "due", "status": "pending", "due_at": now - timedelta(seconds=1)},
+        {"_id": "at-now", "status": "pending", "due_at": now},
+        {"_id": "later", "status": "pending", "due_at": now + timedelta(minutes=1)},
+        {"_id": "lease-out", "status": "sending", "lease_until": now - timedelta(minutes=1)},
+        {"_id": "leased", "status": "sending", "lease_until": now + timedelta(minutes=1)},
+        {"_id": "no-check", "status": "active"},
+        {"_id": "checked", "status": "active", "check_at": now - timedelta(days=1)},
+        {"_id": "not-yet", "status": "active", "check_at": now + timedelta(days=1)},
+        {"_id": "number", "status": "pending", "due_at": 5},
+        {"_id": "text", "status": "pending", "due_at": "yesterday"},
+        {"_id": "listed", "status": "pending", "due_at": [now + timedelta(days=9), now]},
+        {"_id": "score", "n": 0.30000000000000004},
+    ]
+    await db["polls"].insert_many(docs)
+    claimable = {
+        "$or": [
+            {"status": "pending", "due_at": {"$lte": now}},
+            {"status": "sending", "lease_until": {"$lte": now}},
+        ]
+    }
+    reminders = {
+        "status": "active",
+        "$or": [{"check_at": {"$lte": now}}, {"check_at": {"$exists": False}}],
+    }
+
+    async def ids(filter_: dict[str, Any]) -> list[str]:
+        return sorted(d["_id"] for d in await db["polls"].find(filter_, {"_id": 1}).to_list())
+
+    assert await ids(claimable) == ["at-now", "due", "lease-out", "listed"]
+    assert await ids(reminders) == ["checked", "no-check"]
+    assert await ids({"due_at": {"$gt": now}}) == ["later", "listed"]
+    assert await ids({"due_at": {"$lt": 6}}) == ["number"]
+    assert await ids({"n": {"$gte": 0.30000000000000004}}) == ["score"]
+    if await _is_ferretdb_on_postgresql(clients[0]):
+        for filter_ in (claimable, reminders):
+            plan = await db.command({"explain": {"find": "polls", "filter": filter_}})
+            text = json.dumps(plan.get("queryPlanner", {}), default=str)
+            assert "OR" in text, text[:400]  # the $or reached PostgreSQL
