@@ -240,3 +240,32 @@ async def test_ranges_or_and_missing_fields_select_exactly_what_mongodb_would(
             plan = await db.command({"explain": {"find": "polls", "filter": filter_}})
             text = json.dumps(plan.get("queryPlanner", {}), default=str)
             assert "OR" in text, text[:400]  # the $or reached PostgreSQL
+
+
+async def test_equality_on_indexed_fields_uses_the_index_on_ferretdb_postgresql(
+    clients: tuple[AsyncMongoClient[Doc], ...],
+) -> None:
+    db = clients[0][_DB]
+    items = db["items"]
+    await items.create_index([("tenant", 1), ("recipient_id", 1), ("ref", 1)])
+    await items.insert_many(
+        [
+            {"_id": f"i{i}", "tenant": f"t{i % 4}", "recipient_id": f"p{i % 50}", "ref": f"r{i}"}
+            for i in range(2000)
+        ]
+        + [{"_id": "listed", "tenant": "t1", "recipient_id": ["p7", "p8"], "ref": "x"}]
+    )
+    wanted = {"tenant": "t1", "recipient_id": "p7"}
+
+    found = await items.find(wanted, {"_id": 1}).to_list()
+
+    # i % 4 == 1 and i % 50 == 7: i = 57, 157, ... (every 100th from 57); and the document
+    # whose recipient_id is an array holding p7, as in MongoDB
+    assert sorted(d["_id"] for d in found) == sorted(
+        [f"i{i}" for i in range(57, 2000, 100)] + ["listed"]
+    )
+    if await _is_ferretdb_on_postgresql(clients[0]):
+        await db.command({"collStats": "items"})
+        plan = await db.command({"explain": {"find": "items", "filter": wanted}})
+        text = json.dumps(plan.get("queryPlanner", {}), default=str)
+        assert "Bitmap Index" in text or "Index Scan" in text, text[:400]
