@@ -235,6 +235,11 @@ async def test_ranges_or_and_missing_fields_select_exactly_what_mongodb_would(
     assert await ids({"due_at": {"$gt": now}}) == ["later", "listed"]
     assert await ids({"due_at": {"$lt": 6}}) == ["number"]
     assert await ids({"n": {"$gte": 0.30000000000000004}}) == ["score"]
+    # strings compare byte by byte (ISO dates kept as text, as reviews due "on or before today")
+    assert await ids({"due_at": {"$lte": "z"}}) == ["text"]
+    # the oldest applied-id guard before a time: an array's first element
+    assert await ids({"due_at.0": {"$lt": now + timedelta(days=1)}}) == []
+    assert await ids({"due_at.1": {"$lte": now}}) == ["listed"]
     if await _is_ferretdb_on_postgresql(clients[0]):
         for filter_ in (claimable, reminders):
             plan = await db.command({"explain": {"find": "polls", "filter": filter_}})
