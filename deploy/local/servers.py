@@ -11,6 +11,7 @@ second start takes seconds.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -87,14 +88,21 @@ def kafka_libs() -> Path:
     return libs
 
 
+FERRETDB_PATCH = Path(__file__).with_name("ferretdb.patch")
+
+
 def ferretdb_binary() -> Path:
-    """FerretDB built from its Go module and cached.
+    """FerretDB built from its Go module with our patch applied, and cached.
 
     ``go install module@version`` builds a binary that panics at start because the module
     zip lacks the generated ``build/version/version.txt``; so we install from a copy of the
     same module source with that one file written, which is what FerretDB's docs ask for.
+    ``ferretdb.patch`` (docs/architecture.md, "FerretDB 1.24 limits") makes the PostgreSQL
+    backend use the ``_id`` index and compare-and-swap its updates; the cache is keyed by the
+    patch's digest, so a changed patch builds anew.
     """
-    home = cache_dir() / f"ferretdb-{FERRETDB_VERSION}"
+    digest = hashlib.sha256(FERRETDB_PATCH.read_bytes()).hexdigest()[:12]
+    home = cache_dir() / f"ferretdb-{FERRETDB_VERSION}-{digest}"
     binary = home / "bin" / "ferretdb"
     if binary.exists():
         return binary
@@ -114,6 +122,7 @@ def ferretdb_binary() -> Path:
         path.chmod(path.stat().st_mode | 0o200)
     (src / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
     (src / "build" / "version" / "package.txt").write_text("northstar-local\n")
+    subprocess.run(["git", "apply", str(FERRETDB_PATCH)], cwd=src, check=True)
     env = {**os.environ, "GOBIN": str(home / "bin"), "CGO_ENABLED": "0"}
     subprocess.run(["go", "install", "./cmd/ferretdb"], cwd=src, env=env, check=True)
     shutil.rmtree(src)

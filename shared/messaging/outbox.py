@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.background import BackgroundLoop
@@ -55,6 +56,21 @@ def with_outbox(update: dict[str, Any], events: Sequence[Envelope]) -> dict[str,
     return merged
 
 
+OUTBOX_INDEX = IndexModel([(f"{PENDING}.0", ASCENDING)], sparse=True, name="outbox_pending")
+
+
+async def ensure_outbox_index(collection: AsyncCollection[dict[str, Any]]) -> None:
+    """The sparse index the relay's poll uses: only documents whose outbox holds an event.
+
+    Without it every poll reads the whole collection (on the local FerretDB, a sequential scan
+    of every document, many times a second under load, since every write with events wakes the
+    relay); with it a poll costs the few documents that have something to publish. It is the
+    one index without ``tenant`` first: the relay serves every tenant. The local FerretDB
+    keeps it as a PostgreSQL partial index (``deploy/local/ferretdb.patch``).
+    """
+    await collection.create_indexes([OUTBOX_INDEX])
+
+
 class OutboxRelay:
     """Publishes and clears the outbox of every document in one collection."""
 
@@ -78,6 +94,7 @@ class OutboxRelay:
         self._loop.notify()
 
     async def start(self) -> None:
+        await ensure_outbox_index(self._collection)
         await self._loop.start()
 
     async def stop(self) -> None:

@@ -252,8 +252,11 @@ class Cluster:
 
     # ---------------------------------------------------------------- services
 
-    def service(self, name: str, scope: Scope, **settings: Any) -> Service:
-        """A service of this scope (its topic prefix and databases); not started yet."""
+    def service(self, name: str, scope: Scope, replica: str = "", **settings: Any) -> Service:
+        """A service of this scope (its topic prefix and databases); not started yet.
+
+        ``replica`` names one of several processes of the same service (its own label, log
+        and pid file; the same topics, group and database)."""
         prefix = PREFIXES[name]
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
@@ -275,7 +278,7 @@ class Cluster:
                 )
         svc = Service(
             name=name,
-            label=f"{scope.name}-{name}",
+            label=f"{scope.name}-{name}" + (f"-{replica}" if replica else ""),
             port=_port(),
             env=env,
             state_dir=self.root,

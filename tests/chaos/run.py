@@ -26,10 +26,11 @@ from tests.chaos.scenarios_ingest import (
     kill_ingest,
     signatures,
 )
+from tests.chaos.scenarios_replicas import two_replicas
 from tests.chaos.scenarios_webhooks import webhook_receiver
 
-# the whole run stays under 8 minutes with the servers' start and stop
-TOTAL_S = 420.0
+# the whole run stays under 11 minutes with the servers' start and stop
+TOTAL_S = 600.0
 
 # name -> (scenario, title, time budget in seconds at full durations)
 SCENARIOS: dict[str, tuple[Scenario, str, float]] = {
@@ -41,6 +42,7 @@ SCENARIOS: dict[str, tuple[Scenario, str, float]] = {
     "store-outage": (document_store_outage, "the document store stopped", 200),
     "poison": (poison_records, "poison records land in the DLQ, nothing else", 100),
     "webhook-receiver": (webhook_receiver, "a webhook receiver answering 500/429/timeout", 150),
+    "two-replicas": (two_replicas, "two replicas of ingest and goals, one of each killed", 180),
 }
 
 
