@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,41 +64,39 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _query(
-    actor: str | None,
-    object_type: str | None,
-    object_id: str | None,
-    action: str | None,
-    start: datetime | None,
-    end: datetime | None,
-) -> AuditQuery:
-    start, end = _utc(start), _utc(end)
-    if start is not None and end is not None and start >= end:
-        raise InvalidInput("from must be before to", field="from")
-    return AuditQuery(actor, object_type, object_id, action, start, end)
-
-
 # the document store cannot hold (nor search for) a NUL character: refused as the schema says
 Text = Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 From = Annotated[datetime | None, Query(alias="from", description="Inclusive (RFC 3339).")]
 To = Annotated[datetime | None, Query(alias="to", description="Exclusive (RFC 3339).")]
 
 
-@router.get("/audit", response_model=Page[AuditRecordPublic])
-async def search_audit(
-    request: Request,
-    principal: HRPrincipal,
+def _query(
     actor: Text = None,
     object_type: Text = None,
     object_id: Text = None,
     action: Text = None,
     start: From = None,
     end: To = None,
+) -> AuditQuery:
+    """The search both routes take (a dependency: the same query parameters on each)."""
+    start, end = _utc(start), _utc(end)
+    if start is not None and end is not None and start >= end:
+        raise InvalidInput("from must be before to", field="from")
+    return AuditQuery(actor, object_type, object_id, action, start, end)
+
+
+Search = Annotated[AuditQuery, Depends(_query)]
+
+
+@router.get("/audit", response_model=Page[AuditRecordPublic])
+async def search_audit(
+    request: Request,
+    principal: HRPrincipal,
+    query: Search,
     cursor: Annotated[str | None, Query(description=CURSOR_DESCRIPTION)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[AuditRecordPublic]:
     """The tenant's audit trail, newest first: who did what to which object, and when."""
-    query = _query(actor, object_type, object_id, action, start, end)
     items, next_cursor = await _records(request).search(principal.tenant, query, cursor, limit)
     return Page[AuditRecordPublic](
         items=[AuditRecordPublic.model_validate(i) for i in items], next_cursor=next_cursor
@@ -113,15 +111,9 @@ async def search_audit(
 async def export_audit(
     request: Request,
     principal: HRPrincipal,
-    actor: Text = None,
-    object_type: Text = None,
-    object_id: Text = None,
-    action: Text = None,
-    start: From = None,
-    end: To = None,
+    query: Search,
 ) -> StreamingResponse:
     """The same search as CSV, newest first (at most 100,000 rows: narrow ``from``/``to``)."""
-    query = _query(actor, object_type, object_id, action, start, end)
     lines = _records(request).export(principal.tenant, query, MAX_EXPORT_ROWS)
     return StreamingResponse(
         lines,
