@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, UpdateOne
 
 from shared.messaging.outbox import HAS_PENDING, ensure_outbox_index
 
@@ -274,3 +274,34 @@ async def test_equality_on_indexed_fields_uses_the_index_on_ferretdb_postgresql(
         plan = await db.command({"explain": {"find": "items", "filter": wanted}})
         text = json.dumps(plan.get("queryPlanner", {}), default=str)
         assert "Bitmap Index" in text or "Index Scan" in text, text[:400]
+
+
+async def test_many_concurrent_updates_and_upserts_all_finish(mongodb_uri: str) -> None:
+    # more writers at once than FerretDB keeps PostgreSQL connections (50): an update that held
+    # its query's connection while asking the pool for another deadlocked the whole store
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(mongodb_uri, maxPoolSize=300)
+    try:
+        collection = client[_DB]["crowd"]
+        await collection.insert_many([{"_id": f"d{i}", "n": 0} for i in range(200)])
+
+        async def write(i: int) -> None:
+            await collection.update_one({"_id": f"d{i % 200}"}, {"$inc": {"n": 1}})
+            await collection.update_one({"_id": f"u{i % 50}"}, {"$inc": {"n": 1}}, upsert=True)
+
+        # a hang guard, not a time target: a deadlock never finishes
+        await asyncio.wait_for(asyncio.gather(*(write(i) for i in range(400))), 120)
+        # one command of 120 updates, as the outbox relay clears a round: FerretDB kept each
+        # statement's query open until the command ended, 50 connections at the most
+        await asyncio.wait_for(
+            collection.bulk_write(
+                [UpdateOne({"_id": f"d{i}"}, {"$inc": {"n": 1}}) for i in range(120)],
+                ordered=False,
+            ),
+            60,
+        )
+
+        total = sum(d["n"] for d in await collection.find({}, {"n": 1}).to_list())
+        assert total == 920
+        assert (await client.admin.command("ping"))["ok"] == 1
+    finally:
+        await client.close()
