@@ -23,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.people.domain import PersonFacts
+from services.people.repository import PEOPLE
 from shared.audit import Actor, audit_event
 from shared.events.audit import AuditRecorded
 from shared.events.envelope import Envelope, MalformedEvent
@@ -271,15 +272,45 @@ class AuditRecords:
         self.records: AsyncCollection[Document] = db[AUDIT_RECORDS]
         self.settings: AsyncCollection[Document] = db[AUDIT_SETTINGS]
         self.leases: AsyncCollection[Document] = db[LEASES]
+        self.people: AsyncCollection[Document] = db[PEOPLE]
         self.outboxes = (self.settings,)  # a retention change carries its own audit record
 
     async def add(self, payload: AuditRecorded) -> bool:
-        """Store a record; False when it is already stored (a redelivered event)."""
+        """Store a record; False when it is already stored (a redelivered event). A record that
+        names an erased person (made by the erasure itself, or late) is stored redacted."""
+        doc = record_document(payload)
+        erased = await self._erased_among(payload.tenant, _strings(doc))
+        if erased:
+            doc = {
+                "_id": doc["_id"],
+                **_redacted({k: v for k, v in doc.items() if k != "_id"}, erased),
+            }
         try:
-            await self.records.insert_one(record_document(payload))
+            await self.records.insert_one(doc)
         except DuplicateKeyError:
             return False
         return True
+
+    async def redact(self, tenant: str, person_id: str) -> int:
+        """Replace an erased person's id in every record of the tenant (GDPR erasure); the
+        records stay, saying what was done, not to whom. Idempotent; returns how many changed."""
+        changed = 0
+        async for doc in self.records.find({"tenant": tenant}):
+            body = {k: v for k, v in doc.items() if k != "_id"}
+            redacted = _redacted(body, {person_id})
+            if redacted != body:
+                await self.records.replace_one({"_id": doc["_id"]}, redacted)
+                changed += 1
+        return changed
+
+    async def _erased_among(self, tenant: str, values: set[str]) -> set[str]:
+        candidates = [v for v in values if 0 < len(v) <= 200]
+        if not candidates:
+            return set()
+        cursor = self.people.find(
+            {"_id": {"$in": candidates}, "tenant": tenant, "erased": True}, {"_id": 1}
+        )
+        return {doc["_id"] async for doc in cursor}
 
     async def search(
         self, tenant: str, query: AuditQuery, cursor: str | None, limit: int
@@ -373,3 +404,30 @@ def audit_router(records: AuditRecords) -> Router:
         await records.add(payload)
 
     return router
+
+
+ERASED = "erased"
+
+
+def _strings(value: Any) -> set[str]:
+    """Every string in a record (ids of people may stand in any field of before/after)."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return {s for v in value.values() for s in _strings(v)}
+    if isinstance(value, list | tuple):
+        return {s for v in value for s in _strings(v)}
+    return set()
+
+
+def _redacted(value: Any, ids: set[str]) -> Any:
+    """``value`` with every occurrence of the ids in its strings replaced by ``erased``."""
+    if isinstance(value, str):
+        for person_id in ids:
+            value = value.replace(person_id, ERASED)
+        return value
+    if isinstance(value, dict):
+        return {k: _redacted(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, ids) for v in value]
+    return value

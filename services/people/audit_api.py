@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.people.audit import AuditQuery, AuditRecords
 from shared.audit import Actor
 from shared.auth import HRPrincipal
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, RuleNotMet
 from shared.pagination import CURSOR_DESCRIPTION, Page
 
 router = APIRouter(prefix="/v1", tags=["audit"])
@@ -57,17 +57,34 @@ def _records(request: Request) -> AuditRecords:
     return records
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    # a time without an offset is read as UTC, as every stored time is
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 # the document store cannot hold (nor search for) a NUL character: refused as the schema says
 Text = Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
-From = Annotated[datetime | None, Query(alias="from", description="Inclusive (RFC 3339).")]
-To = Annotated[datetime | None, Query(alias="to", description="Exclusive (RFC 3339).")]
+# an RFC 3339 date-time with its offset, parsed here: FastAPI's datetime would also take a bare
+# number as a Unix time, which the schema's date-time does not allow (found by the fuzzer)
+_DATE_TIME = {"format": "date-time"}
+From = Annotated[
+    str | None,
+    Query(alias="from", description="Inclusive (RFC 3339).", json_schema_extra=_DATE_TIME),
+]
+To = Annotated[
+    str | None,
+    Query(alias="to", description="Exclusive (RFC 3339).", json_schema_extra=_DATE_TIME),
+]
+
+
+def _date_time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value) if "T" in value.upper() else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise InvalidInput(
+            f"{name} is not an RFC 3339 date-time with an offset (e.g. 2026-12-01T00:00:00Z)",
+            field=name,
+        )
+    return parsed
 
 
 def _query(
@@ -79,10 +96,10 @@ def _query(
     end: To = None,
 ) -> AuditQuery:
     """The search both routes take (a dependency: the same query parameters on each)."""
-    start, end = _utc(start), _utc(end)
-    if start is not None and end is not None and start >= end:
-        raise InvalidInput("from must be before to", field="from")
-    return AuditQuery(actor, object_type, object_id, action, start, end)
+    since, until = _date_time(start, "from"), _date_time(end, "to")
+    if since is not None and until is not None and since >= until:
+        raise RuleNotMet("from must be before to", field="from")
+    return AuditQuery(actor, object_type, object_id, action, since, until)
 
 
 Search = Annotated[AuditQuery, Depends(_query)]

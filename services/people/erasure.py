@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from services.people.domain import SOURCE, group_events
 from services.people.erasure_repository import ErasureRecords, erased_marker, group_without
@@ -71,6 +71,10 @@ def erasure_events(tenant: str, person_id: str, mentorship_ids: list[str]) -> li
     return events
 
 
+class Redactor(Protocol):
+    async def redact(self, tenant: str, person_id: str) -> int: ...
+
+
 class Erasures:
     """Erase people and follow each service's completion."""
 
@@ -82,12 +86,14 @@ class Erasures:
         *,
         notify: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
+        audit: Redactor | None = None,
     ) -> None:
         self.people = people
         self.records = records
         self.services = services
         self._notify = notify
         self._clock = clock
+        self._audit = audit
 
     async def erase(
         self, tenant: str, person_id: str, *, by: str, actor: Actor = SYSTEM
@@ -109,6 +115,10 @@ class Erasures:
             tenant, await self.records.mentorship_ids(tenant, person_id)
         )
         await self.records.delete_exports(tenant, person_id)
+        if self._audit is not None:
+            # the trail keeps what was done, not to whom: the person's id is redacted in it
+            # (records arriving later are redacted as they are stored)
+            await self._audit.redact(tenant, person_id)
         return ErasureStatus.of(doc)
 
     async def _clear_links(self, tenant: str, person_id: str, actor: Actor) -> None:

@@ -81,7 +81,9 @@ def create_app(
                 )
             )
         records = ErasureRecords(service.db)
-        erasures = Erasures(people, records, settings.erasure_services, notify=outbox.notify)
+        erasures = Erasures(
+            people, records, settings.erasure_services, notify=outbox.notify, audit=audit_records
+        )
         client = httpx.AsyncClient(transport=export_transport, timeout=settings.export_timeout_s)
         service.on_stop(client.aclose)
         service.consume(erasure_router(erasures), group="people")

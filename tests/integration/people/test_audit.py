@@ -180,6 +180,10 @@ async def test_search_pages_filters_by_time_and_exports_csv(people: People) -> N
         headers=HR,
     )
     assert backwards.status_code == 422
+    assert backwards.json()["type"].endswith("/rule-not-met")
+    for not_a_time in ("0.5", "2026-01-01", "2026-01-01T00:00:00"):
+        refused = await client.get("/v1/audit", params={"to": not_a_time}, headers=HR)
+        assert refused.status_code == 422, not_a_time
 
     exported = await client.get("/v1/audit.csv", params={"actor": "hr-9"}, headers=ADMIN)
     assert exported.status_code == 200
