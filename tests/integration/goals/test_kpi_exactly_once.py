@@ -26,6 +26,9 @@ from tests.support import after_sentinel, bearer, isolated_settings, running, un
 pytestmark = pytest.mark.integration
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+# ``sum`` counts only points inside the goal's period, which starts on its start date (today
+# by default): an hour ago is yesterday between 00:00 and 01:00 UTC, so the period starts earlier
+START = (T0 - timedelta(days=1)).date().isoformat()
 KEY = "acme:adoption_rate"
 
 
@@ -51,6 +54,7 @@ async def bound_goal(svc: Running, aggregation: str, target: float) -> str:
             "horizon": "short_term",
             "category": "outcome",
             "status": "active",
+            "start_date": START,
             "key_results": [
                 {
                     "id": "adoption",

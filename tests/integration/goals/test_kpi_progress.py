@@ -13,6 +13,9 @@ from tests.support import after_sentinel, eventually
 pytestmark = pytest.mark.integration
 
 T0 = datetime.now(UTC).replace(microsecond=0)
+# ``sum`` counts only points inside the goal's period, which starts on its start date (the
+# day it is created, by default): T0 is taken when the suite starts, maybe before midnight
+START = (T0 - timedelta(days=1)).date().isoformat()
 
 
 def datapoint(
@@ -45,6 +48,7 @@ async def create_bound_goal(
             "horizon": "short_term",
             "category": "outcome",
             "status": status,
+            "start_date": START,
             "feedback_reviewer_ids": ["mentor-1"],
             "key_results": [
                 {
