@@ -16,7 +16,7 @@ points to a finished goal is removed by the first point that finds it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -74,3 +74,28 @@ class BindingIndex:
             *(self.bindings.find_one({"_id": k}, {"goal_ids": 1}) for k in keys)
         )
         return {doc["_id"]: list(doc.get("goal_ids", [])) for doc in found if doc}
+
+    async def goal_ids_for_points(
+        self, tenant: str, points: Sequence[tuple[str, Mapping[str, str]]]
+    ) -> list[dict[str, list[str]]]:
+        """``goal_ids_for_point`` of each (metric, dimensions): two reads for the whole run."""
+        metrics = sorted({metric for metric, _ in points})
+        shapes_of = {
+            doc["metric"]: doc.get("shapes", [])
+            async for doc in self.bindings.find(
+                {"_id": {"$in": [shapes_key(tenant, m) for m in metrics]}},
+                {"metric": 1, "shapes": 1},
+            )
+        }
+        keys_of = [
+            keys_for_point(tenant, metric, dimensions, shapes_of[metric])
+            if metric in shapes_of
+            else []
+            for metric, dimensions in points
+        ]
+        wanted = sorted({key for keys in keys_of for key in keys})
+        goal_ids: dict[str, list[str]] = {}
+        if wanted:
+            async for doc in self.bindings.find({"_id": {"$in": wanted}}, {"goal_ids": 1}):
+                goal_ids[doc["_id"]] = list(doc.get("goal_ids", []))
+        return [{k: goal_ids[k] for k in keys if k in goal_ids} for keys in keys_of]

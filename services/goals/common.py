@@ -96,12 +96,18 @@ class GoalStore:
         self,
         goal: Goal,
         *,
-        guard_event_id: str | None = None,
+        guard_event_ids: Sequence[str] = (),
         audit: Sequence[Envelope] = (),
+        built: Sequence[Envelope] = (),
     ) -> None:
-        """Save the goal with its events, and ``audit`` records of the change (same outbox)."""
-        has_events = bool(goal.events) or bool(audit)
-        events = [*envelopes(goal, self.clock()), *audit]
-        await self.repo.save(goal, events, guard_event_id=guard_event_id)
+        """Save the goal with its events, and ``audit`` records of the change (same outbox).
+
+        ``built``: events already made into envelopes (each under the trace of the data point
+        that caused it, when one save applies several); ``guard_event_ids``: the events this
+        save applies, refused if another writer applied one of them first (VersionConflict).
+        """
+        has_events = bool(goal.events) or bool(audit) or bool(built)
+        events = [*built, *envelopes(goal, self.clock()), *audit]
+        await self.repo.save(goal, events, guard_event_ids=guard_event_ids)
         if has_events:
             self.notify()

@@ -12,6 +12,17 @@ from shared.events.people import PersonManagerChanged
 from shared.messaging.consumer import Router
 
 
+def point_of(payload: KpiDatapointRecorded) -> DataPoint:
+    return DataPoint(
+        id=payload.id,
+        metric=payload.metric,
+        value=payload.value,
+        timestamp=payload.timestamp,
+        source_id=payload.source_id,
+        dimensions=payload.dimensions,
+    )
+
+
 def build_router(directory: PeopleDirectory, reactions: GoalReactions) -> Router:
     router = Router()
     # the local people projection first: our own manager_changed reaction runs after it
@@ -20,15 +31,16 @@ def build_router(directory: PeopleDirectory, reactions: GoalReactions) -> Router
     @router.on(KpiDatapointRecorded)
     async def on_datapoint(event: Envelope, payload: KpiDatapointRecorded) -> None:
         """Move the key results bound to this KPI."""
-        point = DataPoint(
-            id=payload.id,
-            metric=payload.metric,
-            value=payload.value,
-            timestamp=payload.timestamp,
-            source_id=payload.source_id,
-            dimensions=payload.dimensions,
-        )
-        await reactions.apply_datapoint(payload.tenant, point)
+        await reactions.apply_datapoint(payload.tenant, point_of(payload))
+
+    @router.on_batch(KpiDatapointRecorded)
+    async def on_datapoints(run: list[tuple[Envelope, KpiDatapointRecorded]]) -> None:
+        """The same, for a run of points: one save per goal the run moves."""
+        by_tenant: dict[str, list[tuple[DataPoint, str | None]]] = {}
+        for event, payload in run:
+            by_tenant.setdefault(payload.tenant, []).append((point_of(payload), event.traceparent))
+        for tenant, points in by_tenant.items():
+            await reactions.apply_datapoints(tenant, points)
 
     @router.on(PersonManagerChanged)
     async def on_manager_changed(event: Envelope, payload: PersonManagerChanged) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
@@ -250,7 +250,7 @@ class GoalRepository(TenantRecords, ReminderQueries):
         goal.stored = {"binding_keys": sorted(bindings), PENDING_TIMELINE: pending}
 
     async def save(
-        self, goal: Goal, events: Sequence[Envelope], *, guard_event_id: str | None = None
+        self, goal: Goal, events: Sequence[Envelope], *, guard_event_ids: Sequence[str] = ()
     ) -> None:
         """Write the goal's state, new timeline entries and events in one versioned update.
 
@@ -272,8 +272,9 @@ class GoalRepository(TenantRecords, ReminderQueries):
             pending = []
         pending += new
         filter_: Document = {"_id": goal.id, "tenant": goal.tenant}
-        if guard_event_id is not None:
-            filter_["applied_ids"] = {"$ne": guard_event_id}
+        if guard_event_ids:
+            # none of the events this save applies may have been applied by another writer
+            filter_["applied_ids"] = {"$nin": list(guard_event_ids)}
         update: Document = {"$set": {**goal_state(goal), PENDING_TIMELINE: pending}}
         await update_versioned(self.goals, filter_, goal.version, with_outbox(update, events))
         goal.version += 1
@@ -286,6 +287,15 @@ class GoalRepository(TenantRecords, ReminderQueries):
         # by _id alone, tenant checked here: FerretDB 1.24 answers only that without a scan
         doc = await self.goals.find_one({"_id": goal_id}, _LEAN)
         return goal_from_doc(doc) if doc and doc.get("tenant") == tenant else None
+
+    async def get_many(self, tenant: str, goal_ids: Sequence[str]) -> dict[str, Goal]:
+        """The tenant's goals among ``goal_ids``, by id, in one round trip (for saving)."""
+        if not goal_ids:
+            return {}
+        cursor = self.goals.find({"_id": {"$in": list(goal_ids)}}, _LEAN)
+        return {
+            doc["_id"]: goal_from_doc(doc) async for doc in cursor if doc.get("tenant") == tenant
+        }
 
     async def timeline(
         self, tenant: str, goal_id: str, *, after: int | None, limit: int
@@ -356,6 +366,12 @@ class GoalRepository(TenantRecords, ReminderQueries):
     ) -> dict[str, list[str]]:
         """Ids of the goals indexed under a binding the point matches, by binding key."""
         return await self.index.goal_ids_for_point(tenant, metric, dimensions)
+
+    async def goals_for_points(
+        self, tenant: str, points: Sequence[tuple[str, Mapping[str, str]]]
+    ) -> list[dict[str, list[str]]]:
+        """``goals_for_point`` of each (metric, dimensions), in a constant number of reads."""
+        return await self.index.goal_ids_for_points(tenant, points)
 
     async def unbind(self, tenant: str, goal_id: str, keys: Sequence[str]) -> None:
         await self.index.unbind(tenant, goal_id, keys)

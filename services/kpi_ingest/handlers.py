@@ -11,24 +11,32 @@ from shared.events.kpi import KpiDatapointRecorded
 from shared.messaging import Router
 
 
+def point_of(payload: KpiDatapointRecorded) -> DataPoint:
+    return DataPoint(
+        id=payload.id,
+        tenant=payload.tenant,
+        metric=payload.metric,
+        value=payload.value,
+        timestamp=payload.timestamp,
+        dimensions=dict(payload.dimensions),
+        source_id=payload.source_id,
+        source_event_id=payload.source_event_id,
+    )
+
+
 def build_router(series: Series, notify: Callable[[], None] = lambda: None) -> Router:
     router = Router()
 
     @router.on(KpiDatapointRecorded)
     async def on_datapoint(event: Envelope, payload: KpiDatapointRecorded) -> None:
         """Store the point once (its id is unique) and move the series' threshold state."""
-        await series.record(
-            DataPoint(
-                id=payload.id,
-                tenant=payload.tenant,
-                metric=payload.metric,
-                value=payload.value,
-                timestamp=payload.timestamp,
-                dimensions=dict(payload.dimensions),
-                source_id=payload.source_id,
-                source_event_id=payload.source_event_id,
-            )
-        )
+        await series.record(point_of(payload))
         notify()  # the point may have crossed a threshold: relay its signal now
+
+    @router.on_batch(KpiDatapointRecorded)
+    async def on_datapoints(run: list[tuple[Envelope, KpiDatapointRecorded]]) -> None:
+        """The same for a run of points, with one insert for all of them."""
+        await series.record_many([point_of(payload) for _, payload in run])
+        notify()
 
     return router

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.kpi_ingest.domain import DataPoint, MetricDefinition, Source, SourceSecret
 from shared.events import Envelope
@@ -85,6 +85,27 @@ def _metric(doc: Document) -> MetricDefinition:
         expected_every_s=doc.get("expected_every_s"),
         created_at=as_utc(doc["created_at"]),
     )
+
+
+DUPLICATE_KEY = 11000
+
+
+def point_doc(point: DataPoint) -> Document:
+    ts = point.timestamp
+    return {
+        "_id": f"{point.tenant}:{point.id}",
+        "tenant": point.tenant,
+        "metric": point.metric,
+        "value": point.value,
+        # summed for bucket counts (a {"$sum": 1} works too; this reads plainly)
+        "n": 1,
+        "ts": ts,
+        "hour": ts.replace(minute=0, second=0, microsecond=0),
+        "day": ts.replace(hour=0, minute=0, second=0, microsecond=0),
+        "dims": point.dimensions,
+        "source_id": point.source_id,
+        "source_event_id": point.source_event_id,
+    }
 
 
 class KpiRepository:
@@ -177,27 +198,20 @@ class KpiRepository:
 
     async def store_point(self, point: DataPoint) -> bool:
         """Insert once under the point's id; False when it was already stored."""
-        ts = point.timestamp
         try:
-            await self.datapoints.insert_one(
-                {
-                    "_id": f"{point.tenant}:{point.id}",
-                    "tenant": point.tenant,
-                    "metric": point.metric,
-                    "value": point.value,
-                    # summed for bucket counts (a {"$sum": 1} works too; this reads plainly)
-                    "n": 1,
-                    "ts": ts,
-                    "hour": ts.replace(minute=0, second=0, microsecond=0),
-                    "day": ts.replace(hour=0, minute=0, second=0, microsecond=0),
-                    "dims": point.dimensions,
-                    "source_id": point.source_id,
-                    "source_event_id": point.source_event_id,
-                }
-            )
+            await self.datapoints.insert_one(point_doc(point))
         except DuplicateKeyError:
             return False
         return True
+
+    async def store_points(self, points: Sequence[DataPoint]) -> None:
+        """Insert each point once under its id, in one round trip; stored ones are skipped."""
+        try:
+            await self.datapoints.insert_many([point_doc(p) for p in points], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
 
     async def buckets(
         self,

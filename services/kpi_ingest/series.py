@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -84,6 +84,21 @@ class Series:
         if definition is not None and definition.thresholds:
             await self._move_thresholds(point, definition.thresholds)
         return stored
+
+    async def record_many(self, points: Sequence[DataPoint]) -> None:
+        """``record`` for a run of points in order: one insert for all of them, one activity
+        update per metric; thresholds move point by point, in order, as ``record`` moves them."""
+        await self._repo.store_points(points)
+        last_seen: dict[tuple[str, str], datetime] = {}
+        for point in points:
+            key = (point.tenant, point.metric)
+            last_seen[key] = max(point.timestamp, last_seen.get(key, point.timestamp))
+        for (tenant, metric), seen in last_seen.items():
+            await self._repo.touch_activity(tenant, metric, seen)
+        for point in points:
+            definition = (await self._catalog.metrics(point.tenant)).get(point.metric)
+            if definition is not None and definition.thresholds:
+                await self._move_thresholds(point, definition.thresholds)
 
     async def _move_thresholds(self, point: DataPoint, thresholds: tuple[float, ...]) -> None:
         # the series' partition key: its points arrive in order on one partition

@@ -13,7 +13,7 @@ from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.config import CommonSettings
-from shared.events import new_event, topics
+from shared.events import from_record, new_event, topics
 from shared.events.kpi import KpiDatapointRecorded
 from shared.events.people import PersonUpserted
 from shared.messaging import ConsumerRunner, EventProducer, OutboxRelay, Router
@@ -281,3 +281,51 @@ async def test_partitions_of_a_fetch_are_processed_concurrently_each_in_order(
         await runner.stop()
     assert slow_waited == [True]
     assert seen == {slow: [0, 1, 2, 3, 4], fast: [0, 1, 2, 3, 4]}  # each partition in order
+
+
+async def test_a_run_goes_to_the_batch_handler_and_a_failed_run_record_by_record(
+    settings: CommonSettings, producer: EventProducer, db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    projection = CountingProjection(db)
+    await projection.collection.insert_one({"_id": "adoption_rate", "total": 0, "applied": []})
+    router = projection.router(fail_on={"dp-7"})
+    runs: list[list[str]] = []
+
+    @router.on_batch(KpiDatapointRecorded)
+    async def on_datapoints(run: list[tuple[Any, KpiDatapointRecorded]]) -> None:
+        runs.append([payload.id for _, payload in run])
+        if any(payload.id == "dp-7" for _, payload in run):
+            raise ValueError("a run holding dp-7")
+        for event, payload in run:
+            await projection.collection.update_one(
+                {"_id": payload.metric, "applied": {"$ne": event.id}},
+                {"$inc": {"total": payload.value}, "$push": {"applied": event.id}},
+            )
+
+    # published before the runner starts, all on one key: its first fetch holds them all
+    for n in range(1, 21):
+        await producer.publish(datapoint(n))
+    runner = ConsumerRunner(
+        settings,
+        group="batch-test",
+        router=router,
+        producer=producer,
+        max_backoff_s=0.2,
+        max_batch=8,
+    )
+    await runner.start()
+    try:
+        await eventually(lambda: _total_is(projection, sum(range(1, 21)) - 7))
+    finally:
+        await runner.stop()
+
+    assert max(len(run) for run in runs) == 8  # runs, cut at max_batch
+    assert [n for run in runs for n in run if n != "dp-7"] == sorted(
+        {f"dp-{n}" for n in range(1, 21)} - {"dp-7"}, key=lambda i: int(i[3:])
+    )
+    # the run holding dp-7 failed and went record by record: its records through the `on`
+    # handler (dp-7 three times, then to the dead letters), the others counted once
+    [failed] = [run for run in runs if "dp-7" in run]
+    assert projection.calls == len(failed) - 1 + 3
+    dead = await read_all(settings, topics.dlq(topics.KPI_DATAPOINTS), 1)
+    assert [from_record(r.value, list(r.headers)).payload().id for r in dead] == ["dp-7"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -39,6 +41,7 @@ class FakeGoals:
         self.bindings: dict[str, set[str]] = {}  # binding key -> goal ids
         self.shapes: dict[str, set[str]] = {}  # shapes key -> shapes
         self.reads = 0
+        self.saves = 0
         self.settings_reads = 0
 
     def add(self, goal: Goal) -> None:
@@ -58,7 +61,7 @@ class FakeGoals:
         return goal_from_doc(doc) if doc and doc["tenant"] == tenant else None
 
     async def save(
-        self, goal: Goal, events: Sequence[Envelope], *, guard_event_id: str | None = None
+        self, goal: Goal, events: Sequence[Envelope], *, guard_event_ids: Sequence[str] = ()
     ) -> None:
         doc = self.docs[goal.id]
         wanted = goal_bindings(goal)
@@ -66,12 +69,13 @@ class FakeGoals:
         if self.conflicts_to_raise:
             self.conflicts_to_raise -= 1
             raise VersionConflict("lost a race")
-        if doc["version"] != goal.version or guard_event_id in doc["applied_ids"]:
+        if doc["version"] != goal.version or set(guard_event_ids) & set(doc["applied_ids"]):
             raise VersionConflict("stale")
         had = set(doc["binding_keys"])
         doc.update(goal_state(goal))
         for key in had - set(wanted):
             self.bindings[key].discard(goal.id)
+        self.saves += 1
         doc["version"] += 1
         doc["timeline"] += [{"kind": e.kind, **e.data} for e in goal.new_timeline]
         self.outbox += events
@@ -85,6 +89,16 @@ class FakeGoals:
         shapes = self.shapes.get(shapes_key(tenant, metric), set())
         keys = keys_for_point(tenant, metric, dimensions, shapes)
         return {k: sorted(self.bindings[k]) for k in keys if k in self.bindings}
+
+    async def get_many(self, tenant: str, goal_ids: Sequence[str]) -> dict[str, Goal]:
+        self.reads += 1
+        found = {i: goal_from_doc(self.docs[i]) for i in goal_ids if i in self.docs}
+        return {i: g for i, g in found.items() if g.tenant == tenant}
+
+    async def goals_for_points(
+        self, tenant: str, points: Sequence[tuple[str, dict[str, str]]]
+    ) -> list[dict[str, list[str]]]:
+        return [await self.goals_for_point(tenant, m, d) for m, d in points]
 
     async def unbind(self, tenant: str, goal_id: str, keys: Sequence[str]) -> None:
         for key in keys:
@@ -363,3 +377,78 @@ async def test_a_binding_written_before_its_goal_is_inserted_is_kept() -> None:
     await broker.publish(team_point("dp2", "t1", value=6))
     await broker.deliver(router)
     assert goals.docs["g1"]["key_results"]["k"]["current"] == 6
+
+
+def traced(point: Envelope, trace: int) -> Envelope:
+    """The point as a sender's trace ``trace`` brought it (W3C traceparent)."""
+    return dataclasses.replace(point, traceparent=f"00-{trace:032x}-{trace:016x}-01")
+
+
+def run_of_points() -> list[Envelope]:
+    return [
+        traced(team_point("dp1", "t1", value=3, minutes=1), 1),
+        traced(team_point("dp2", "t2", value=9, minutes=1), 2),
+        traced(team_point("dp1", "t1", value=3, minutes=1), 1),  # a redelivery inside the run
+        traced(team_point("dp3", "t1", value=6, minutes=2), 3),
+        traced(team_point("dp4", "t9", value=1, minutes=2), 4),  # no goal binds t9
+        traced(team_point("dp5", "t2", value=2, minutes=0), 5),  # older than dp2: kept out
+    ]
+
+
+def team_goals() -> FakeGoals:
+    goals = FakeGoals()
+    for goal_id, team in (("g1", "t1"), ("g2", "t2"), ("g3", "t3")):
+        goals.add(team_goal(goal_id, team))
+    return goals
+
+
+def state(goals: FakeGoals) -> dict[str, Any]:
+    return {
+        goal_id: (doc["key_results"], doc["progress"], doc["milestones_reached"], doc["timeline"])
+        for goal_id, doc in goals.docs.items()
+    }
+
+
+async def test_a_run_of_points_has_the_effect_of_each_point_in_turn_with_one_save_per_goal() -> (
+    None
+):
+    one_by_one = team_goals()
+    store = GoalStore(one_by_one, default_margin=0.15, clock=lambda: NOW)  # type: ignore[arg-type]
+    router = build_router(NoDirectory(), GoalReactions(store))  # type: ignore[arg-type]
+    for point in run_of_points():
+        await router.dispatch(point)
+
+    batched = team_goals()
+    store = GoalStore(batched, default_margin=0.15, clock=lambda: NOW)  # type: ignore[arg-type]
+    router = build_router(NoDirectory(), GoalReactions(store))  # type: ignore[arg-type]
+    assert router.batches(KpiDatapointRecorded.event_type)
+    await router.dispatch_batch(run_of_points())
+
+    assert state(batched) == state(one_by_one)
+    assert batched.docs["g1"]["key_results"]["k"]["current"] == 6
+    assert batched.docs["g2"]["key_results"]["k"]["current"] == 9
+    # the same events of each goal in the same order (a run saves goal after goal)
+    for goal_id in ("g1", "g2", "g3"):
+        assert [e.type for e in batched.outbox if e.subject == goal_id] == [
+            e.type for e in one_by_one.outbox if e.subject == goal_id
+        ]
+    assert len(batched.outbox) == len(one_by_one.outbox) > 0
+    assert (one_by_one.saves, batched.saves) == (4, 2)  # g1 twice, g2 twice (dp5 remembered)
+    assert batched.reads == 1  # both goals in one read
+
+
+async def test_each_event_of_a_run_carries_the_trace_of_the_point_that_caused_it() -> None:
+    goals = team_goals()
+    store = GoalStore(goals, default_margin=0.15, clock=lambda: NOW)  # type: ignore[arg-type]
+    router = build_router(NoDirectory(), GoalReactions(store))  # type: ignore[arg-type]
+    await router.dispatch_batch(run_of_points())
+    traces = [
+        (e.subject, e.data["cause"].get("datapoint_id"), (e.traceparent or "").split("-")[1])
+        for e in goals.outbox
+        if "progress_updated" in e.type
+    ]
+    assert traces == [
+        ("g1", "dp1", f"{1:032x}"),
+        ("g1", "dp3", f"{3:032x}"),
+        ("g2", "dp2", f"{2:032x}"),
+    ]
