@@ -1,0 +1,63 @@
+"""A run of points stored at once (the consumer's batch path) on the real store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from services.kpi_ingest.catalog import Catalog
+from services.kpi_ingest.config import KpiIngestSettings
+from services.kpi_ingest.domain import DataPoint
+from services.kpi_ingest.repository import INDEXES, KpiRepository
+from services.kpi_ingest.series import Series
+from shared.mongo import Document, ensure_indexes, open_database
+from tests.support import isolated_settings
+
+pytestmark = pytest.mark.integration
+
+AT = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+@pytest.fixture
+async def repo() -> AsyncIterator[KpiRepository]:
+    settings = isolated_settings(KpiIngestSettings)
+    client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    db = await open_database(client, settings.mongodb_database)
+    await ensure_indexes(db, INDEXES)
+    yield KpiRepository(db)
+    await client.drop_database(settings.mongodb_database)
+    await client.close()
+
+
+def point(pid: str, value: float, hours: int, metric: str = "revenue") -> DataPoint:
+    return DataPoint(
+        id=pid,
+        tenant="acme",
+        metric=metric,
+        value=value,
+        timestamp=AT + timedelta(hours=hours),
+        dimensions={"team": "core"},
+        source_id="s",
+        source_event_id=pid,
+    )
+
+
+async def test_a_run_stores_each_point_once_and_the_latest_activity_per_metric(
+    repo: KpiRepository,
+) -> None:
+    series = Series(repo, Catalog(repo, ttl=0))
+    await series.record_many([point("a", 1, 1), point("b", 2, 3), point("a", 1, 1)])
+    # the next run repeats a stored point (a redelivery) besides a new one: skipped, not failed
+    await series.record_many([point("b", 2, 3), point("c", 4, 2), point("d", 8, 5, "nps")])
+
+    stored = {doc["_id"]: doc["value"] async for doc in repo.datapoints.find({"tenant": "acme"})}
+    assert stored == {"acme:a": 1, "acme:b": 2, "acme:c": 4, "acme:d": 8}
+    revenue = await repo.activity_of("acme", "revenue")
+    nps = await repo.activity_of("acme", "nps")
+    assert revenue is not None
+    assert nps is not None
+    assert revenue["last_seen"] == AT + timedelta(hours=3)  # c came later but is older
+    assert nps["last_seen"] == AT + timedelta(hours=5)
