@@ -92,6 +92,9 @@ class CommonSettings(BaseSettings):
     # False: this replica runs no Kafka consumers (e.g. an HTTP-only replica scaled for
     # traffic while another runs the projections); env ``<PREFIX>_CONSUMERS_ENABLED``
     consumers_enabled: bool = True
+    # consecutive records of a type with a batch handler handled at once (shared/messaging/
+    # consumer.py); 1 handles every record alone; env ``<PREFIX>_CONSUMER_MAX_BATCH``
+    consumer_max_batch: int = Field(100, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _refuse_local_secret_outside_local(self) -> CommonSettings:

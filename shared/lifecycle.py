@@ -78,7 +78,13 @@ class Lifecycle:
         """Consume the router's topics as ``group``, unless consumers are switched off here."""
         if self.settings.consumers_enabled:
             self._consumers.append(
-                ConsumerRunner(self.settings, group=group, router=router, producer=self.producer)
+                ConsumerRunner(
+                    self.settings,
+                    group=group,
+                    router=router,
+                    producer=self.producer,
+                    max_batch=self.settings.consumer_max_batch,
+                )
             )
 
     def run(self, job: Job) -> None:

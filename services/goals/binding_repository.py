@@ -79,13 +79,10 @@ class BindingIndex:
         self, tenant: str, points: Sequence[tuple[str, Mapping[str, str]]]
     ) -> list[dict[str, list[str]]]:
         """``goal_ids_for_point`` of each (metric, dimensions): two reads for the whole run."""
-        metrics = sorted({metric for metric, _ in points})
+        metric_of = {shapes_key(tenant, metric): metric for metric, _ in points}
         shapes_of = {
-            doc["metric"]: doc.get("shapes", [])
-            async for doc in self.bindings.find(
-                {"_id": {"$in": [shapes_key(tenant, m) for m in metrics]}},
-                {"metric": 1, "shapes": 1},
-            )
+            metric_of[doc["_id"]]: doc.get("shapes", [])
+            async for doc in self.bindings.find({"_id": {"$in": sorted(metric_of)}}, {"shapes": 1})
         }
         keys_of = [
             keys_for_point(tenant, metric, dimensions, shapes_of[metric])

@@ -26,7 +26,7 @@ from tests.chaos.scenarios_ingest import (
     kill_ingest,
     signatures,
 )
-from tests.chaos.scenarios_replicas import two_replicas
+from tests.chaos.scenarios_replicas import two_notification_replicas, two_replicas
 from tests.chaos.scenarios_webhooks import webhook_receiver
 
 # the whole run stays under 11 minutes with the servers' start and stop
@@ -43,6 +43,11 @@ SCENARIOS: dict[str, tuple[Scenario, str, float]] = {
     "poison": (poison_records, "poison records land in the DLQ, nothing else", 100),
     "webhook-receiver": (webhook_receiver, "a webhook receiver answering 500/429/timeout", 150),
     "two-replicas": (two_replicas, "two replicas of ingest and goals, one of each killed", 180),
+    "two-notifications": (
+        two_notification_replicas,
+        "two replicas of notifications, one killed mid-stream",
+        120,
+    ),
 }
 
 
