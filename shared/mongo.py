@@ -91,9 +91,10 @@ class SerializedCollection:
     11; of 50 version-guarded updates 16 "won" and the version moved by 6). That breaks the
     outbox relay's ``$pullAll`` next to a state change, ``applied`` guards and optimistic
     concurrency. SQLite serializes FerretDB's writes anyway, so one lock per collection costs
-    little. It holds within one process only; across processes (replicas) the local FerretDB on
-    PostgreSQL compares and swaps (``deploy/local/ferretdb.patch``), and MongoDB (Compose,
-    Kubernetes) updates atomically and needs none of this.
+    little. It holds within one process only: on such a store run one replica per service.
+    MongoDB (Compose, Kubernetes) and the local FerretDB on PostgreSQL (built with
+    ``deploy/local/ferretdb.patch``, which compares and swaps) update atomically and need none
+    of this.
     """
 
     def __init__(self, collection: AsyncCollection[Document]) -> None:
@@ -136,22 +137,29 @@ class SerializedDatabase:
         return attr
 
 
-async def is_ferretdb(client: AsyncMongoClient[Document]) -> bool:
+async def updates_may_be_lost(client: AsyncMongoClient[Document]) -> bool:
+    """Is this a FerretDB whose concurrent updates of one document can overwrite each other?
+
+    The local scripts build FerretDB with ``deploy/local/ferretdb.patch``, whose PostgreSQL
+    backend compares and swaps every update and says so in ``buildInfo``
+    (``ferretdbFeatures.compareAndSwapUpdates``); upstream FerretDB and its SQLite backend do not.
+    """
     try:
         info = await client.admin.command("buildInfo")
     except PyMongoError:
         return True  # unknown: serializing is the safe choice
-    return "ferretdbVersion" in info
+    if "ferretdbVersion" not in info:
+        return False  # MongoDB
+    return not info.get("ferretdbFeatures", {}).get("compareAndSwapUpdates", False)
 
 
 async def open_database(
     client: AsyncMongoClient[Document], name: str, serialize_writes: str = "auto"
 ) -> AsyncDatabase[Document]:
-    """The service's database; writes serialized in this process on FerretDB (``auto``) or when
-    asked (``on``)."""
+    """The service's database; writes serialized in this process when the store may lose
+    concurrent updates (``auto``: upstream FerretDB, or ours on SQLite) or when asked (``on``)."""
     db = client[name]
-    # on any FerretDB, the patched one included: its compare-and-swap keeps concurrent writers
-    # (replicas) from losing updates, but a process's own writes to one document then race and
-    # retry inside the store; one writer per collection per process keeps that off the hot path
-    wanted = serialize_writes == "on" or (serialize_writes == "auto" and await is_ferretdb(client))
+    wanted = serialize_writes == "on" or (
+        serialize_writes == "auto" and await updates_may_be_lost(client)
+    )
     return cast(AsyncDatabase[Document], SerializedDatabase(db)) if wanted else db
