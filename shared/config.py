@@ -55,7 +55,7 @@ class CommonSettings(BaseSettings):
         "mongodb://127.0.0.1:27017/", validation_alias=_alias("MONGODB_URI", "mongodb_uri")
     )
     mongodb_database: str = "northstar"
-    # "auto": serialize writes per collection on FerretDB, whose updates are not atomic
+    # "auto": serialize writes per collection on a FerretDB whose updates are not atomic
     mongodb_serialize_writes: Literal["auto", "on", "off"] = Field(
         "auto", validation_alias=_alias("MONGODB_SERIALIZE_WRITES", "mongodb_serialize_writes")
     )

@@ -25,7 +25,7 @@ log = get_logger(__name__)
 # whole record is handed back to the runner, which retries it (goals already moved are
 # guarded by the point's id)
 ATTEMPTS_PER_GOAL = 5
-# goals one point moves at a time: reads overlap; on FerretDB writes are serialized anyway
+# goals one point (or run) moves at a time: their reads and writes overlap in the store
 CONCURRENT_GOALS = 8
 FINISHED = ("achieved", "abandoned")
 # the span each point of a run is applied in, named as the consumer runner names one event's

@@ -223,8 +223,8 @@ def _scope(viewer: Viewer, owner_id: str | None) -> Document | None:
 class GoalRepository(TenantRecords, ReminderQueries):
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         super().__init__(db)
-        # on FerretDB the runtime's database serializes writes per collection (shared/mongo.py),
-        # which keeps the outbox relay's removals from undoing a goal's update
+        # the outbox relay's removals and a goal's update must not undo each other: atomic on
+        # MongoDB and the patched local store, serialized in the process elsewhere (shared/mongo.py)
         self.goals = db[GOALS]
         self.outboxes = (self.goals,)  # goals carry their events (pending_events)
         self.index = BindingIndex(db)
