@@ -305,7 +305,9 @@ class KafkaBroker:
         log4j.write_text(_LOG4J)
         java = shutil.which("java") or "java"
         classpath = f"{libs}/*"
-        jvm = ["-Xms128m", "-Xmx512m", "-XX:+UseG1GC", f"-Dlog4j.configuration=file:{log4j}"]
+        # every test makes topics of its own: a broker kept up across several suites holds
+        # thousands of partitions, and ran out of a 512 MB heap (it died mid-suite)
+        jvm = ["-Xms128m", "-Xmx1536m", "-XX:+UseG1GC", f"-Dlog4j.configuration=file:{log4j}"]
         if not (data / "log" / "meta.properties").exists():
             cluster_id = _cluster_id()
             subprocess.run(
