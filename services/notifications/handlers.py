@@ -74,7 +74,10 @@ def build_router(directory: PeopleDirectory, notifier: Notifier) -> Router:
         await notifier.track_goal(payload)
 
     for goal_event in consumed_types():
-        if issubclass(goal_event, GoalFacts):
+        # a progress event never changes what a binding holds (owner, status, bound metrics:
+        # those change with the goal's created/updated/status events, in order on its key), and
+        # it is the one event every KPI point causes: no write for it here
+        if issubclass(goal_event, GoalFacts) and goal_event is not GoalProgressUpdated:
             router.on(goal_event)(on_goal)
 
     @router.on(GoalMilestoneReached)

@@ -10,6 +10,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifications.domain import matches
+from shared.cache import TtlCache
 from shared.events.envelope import Envelope
 from shared.mongo import Document
 
@@ -61,9 +62,13 @@ def subscription_from(doc: Document) -> WebhookSubscription:
 
 
 class SubscriptionRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, active_cache_s: float = 5.0) -> None:
         self.subscriptions = db[SUBSCRIPTIONS]
         self.outboxes = (self.subscriptions,)  # a subscription carries its creation's audit record
+        # every consumed event asks for its tenant's active subscriptions (a query per event
+        # before); a change here is seen at once, one made through another replica within
+        # ``active_cache_s`` (sending re-reads the subscription, so a disabled one never sends)
+        self._active: TtlCache[str, list[WebhookSubscription]] = TtlCache(active_cache_s)
 
     @staticmethod
     def indexes() -> dict[str, list[IndexModel]]:
@@ -73,16 +78,20 @@ class SubscriptionRepository:
         doc = subscription_document(subscription)
         doc["pending_events"] = [e.to_document() for e in events]
         await self.subscriptions.insert_one(doc)
+        self._active.forget(subscription.tenant)
 
     async def of_tenant(self, tenant: str) -> list[WebhookSubscription]:
         cursor = self.subscriptions.find({"tenant": tenant}).sort("created_at", ASCENDING)
         return [subscription_from(doc) async for doc in cursor]
 
     async def active_of(self, tenant: str) -> list[WebhookSubscription]:
-        cursor = self.subscriptions.find({"tenant": tenant, "active": True}).sort(
-            "created_at", ASCENDING
-        )
-        return [subscription_from(doc) async for doc in cursor]
+        async def load() -> list[WebhookSubscription]:
+            cursor = self.subscriptions.find({"tenant": tenant, "active": True}).sort(
+                "created_at", ASCENDING
+            )
+            return [subscription_from(doc) async for doc in cursor]
+
+        return await self._active.get(tenant, load)
 
     async def get(self, tenant: str, subscription_id: str) -> WebhookSubscription | None:
         doc = await self.subscriptions.find_one({"_id": subscription_id, "tenant": tenant})
@@ -93,6 +102,7 @@ class SubscriptionRepository:
             {"_id": subscription_id, "tenant": tenant, "active": True},
             {"$set": {"active": False, "disabled_reason": reason}},
         )
+        self._active.forget(tenant)
         return result.modified_count == 1
 
     async def unpublished(self, tenant: str, subscription_id: str) -> list[Document]:
@@ -104,4 +114,5 @@ class SubscriptionRepository:
 
     async def delete(self, tenant: str, subscription_id: str) -> bool:
         result = await self.subscriptions.delete_one({"_id": subscription_id, "tenant": tenant})
+        self._active.forget(tenant)
         return result.deleted_count == 1
