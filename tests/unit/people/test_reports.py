@@ -155,8 +155,10 @@ async def test_goal_attainment_buckets_match_the_goals_services_states() -> None
         "at_risk": 1,
         "no_recent_update": 2,
     }
-    assert rows["ceo"]["on_track"] == 1 and rows["ceo"]["goals"] == 1
-    assert rows["*"]["goals"] == 6 and rows["*"]["people"] == 6
+    assert rows["ceo"]["on_track"] == 1
+    assert rows["ceo"]["goals"] == 1
+    assert rows["*"]["goals"] == 6
+    assert rows["*"]["people"] == 6
     assert report["stale_after_days"] == 30
     # a longer staleness: the goal idle 31 days is on track again
     longer = await reports(facts).goal_attainment(
