@@ -58,7 +58,7 @@ def test_hr_reads_the_reports_filters_them_and_downloads_a_csv(
             break
         page.wait_for_timeout(500)
         page.reload()
-    expect(participation.locator("td")).to_have_text(["1", "1", "100%"])
+    expect(participation.locator("td")).to_have_text(["1", "1", "100 %"])
     attainment = page.locator("#goal-attainment tbody tr", has_text="Morgan Lee")
     # the employee's team (their manager, Morgan Lee): one person, one goal on track
     expect(attainment.locator("td")).to_have_text(["1", "1", "0", "1", "0", "0"])
