@@ -125,6 +125,8 @@ class Goal(ReviewRules, UpdateReminders):
             "progress": self.progress,
             "bound_metrics": self.bound_metrics,
             "feedback_reviewer_ids": list(self.feedback_reviewer_ids),
+            "at_risk": self.at_risk,
+            "last_activity_at": self.last_activity_at,
         }
 
     def validate(self) -> None:

@@ -69,10 +69,9 @@ class UpdateReminders:
         self.update_check_at = now + REMIND_EVERY
         self.record(
             GoalUpdateReminderDue(
-                **self.facts(),
+                **{**self.facts(), "last_activity_at": since},
                 idle_days=(now - since).days,
                 stale_after_days=stale_after_days,
-                last_activity_at=since,
                 week=week,
             ),
             # once per goal and week, whichever replica or restart gets there

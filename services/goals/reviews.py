@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from services.goals.progress import Checkpoint, expected_progress, is_at_risk
 from shared.errors import Conflict
-from shared.events.goals import GoalAtRisk, GoalReviewDue
+from shared.events.goals import GoalAtRisk, GoalReviewDue, GoalUpdated
 
 if TYPE_CHECKING:
     from services.goals.domain import Horizon, Status
@@ -64,6 +64,13 @@ class ReviewRules:
             return False
         self.at_risk = risky
         if not risky:
+            # no longer at risk: said, so that a read model of the flag follows it
+            self.record(
+                GoalUpdated(**self.facts(), changed=["at_risk"]),
+                self.id,
+                "risk_cleared",
+                str(self.at_risk_count),
+            )
             return False
         self.at_risk_count += 1
         self.record(

@@ -239,6 +239,8 @@ class GoalPublic(BaseModel):
     progress: float
     milestones_reached: list[str]
     at_risk: bool
+    # the last check-in, KPI movement or activation (None: never active)
+    last_activity_at: datetime | None = None
     next_review_on: date | None
     review_pending: str | None
     review_due_on: date | None

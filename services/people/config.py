@@ -29,6 +29,14 @@ class PeopleSettings(CommonSettings):
     audit_purge_enabled: bool = True
     audit_purge_interval_s: float = Field(300.0, gt=0)
     audit_purge_lease_ttl_s: float = Field(600.0, gt=0)
+    # the HR reports' read model (docs/people.md#reports): its consumer group; an active goal
+    # without a check-in, KPI movement or activation for this many days counts as "no recent
+    # update"; a skill average from fewer answers than this is suppressed (never below 3, the
+    # feedback service's anonymity minimum); the period when a report names none
+    reports_consumer_group: str = "people-reports"
+    reports_stale_after_days: int = Field(30, ge=1, le=365)
+    reports_min_answers: int = Field(3, ge=3)
+    reports_default_period_days: int = Field(30, ge=1, le=366)
     # The services that erase a person on ``person.erased`` and report it: an erasure is done
     # once each of them has (GET /v1/people/{id}/erasure).
     erasure_services: list[str] = ["feedback", "goals", "notifications", "reviews", "web"]

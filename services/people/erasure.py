@@ -75,6 +75,10 @@ class Redactor(Protocol):
     async def redact(self, tenant: str, person_id: str) -> int: ...
 
 
+class Forgetter(Protocol):
+    async def forget(self, tenant: str, person_id: str) -> int: ...
+
+
 class Erasures:
     """Erase people and follow each service's completion."""
 
@@ -87,6 +91,7 @@ class Erasures:
         notify: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
         audit: Redactor | None = None,
+        reports: Forgetter | None = None,
     ) -> None:
         self.people = people
         self.records = records
@@ -94,6 +99,7 @@ class Erasures:
         self._notify = notify
         self._clock = clock
         self._audit = audit
+        self._reports = reports
 
     async def erase(
         self, tenant: str, person_id: str, *, by: str, actor: Actor = SYSTEM
@@ -119,6 +125,9 @@ class Erasures:
             # the trail keeps what was done, not to whom: the person's id is redacted in it
             # (records arriving later are redacted as they are stored)
             await self._audit.redact(tenant, person_id)
+        if self._reports is not None:
+            # the reports' facts about the person go (later events about them are dropped)
+            await self._reports.forget(tenant, person_id)
         return ErasureStatus.of(doc)
 
     async def _clear_links(self, tenant: str, person_id: str, actor: Actor) -> None:

@@ -22,6 +22,10 @@ from services.people.erasure_repository import ErasureRecords
 from services.people.exports import Exports
 from services.people.imports import HrisImports
 from services.people.mentorships import Mentorships
+from services.people.reports import api as reports_api
+from services.people.reports.projection import reports_router
+from services.people.reports.repository import REPORT_INDEXES, ReportStore
+from services.people.reports.service import Reports
 from services.people.repository import INDEXES, PeopleRepository
 from services.people.scim import api as scim_api
 from services.people.scim.errors import SCIM_ERROR_FORMAT, render_scim_error
@@ -80,9 +84,16 @@ def create_app(
                     "people-audit-retention", purge_round, settings.audit_purge_interval_s
                 )
             )
+        report_store = ReportStore(service.db)
+        service.consume(reports_router(report_store), group=settings.reports_consumer_group)
         records = ErasureRecords(service.db)
         erasures = Erasures(
-            people, records, settings.erasure_services, notify=outbox.notify, audit=audit_records
+            people,
+            records,
+            settings.erasure_services,
+            notify=outbox.notify,
+            audit=audit_records,
+            reports=report_store,
         )
         client = httpx.AsyncClient(transport=export_transport, timeout=settings.export_timeout_s)
         service.on_stop(client.aclose)
@@ -93,6 +104,12 @@ def create_app(
             people=people,
             audit_records=audit_records,
             audit_trail=trail,
+            reports=Reports(
+                report_store,
+                stale_after_days=settings.reports_stale_after_days,
+                min_answers=settings.reports_min_answers,
+                default_period_days=settings.reports_default_period_days,
+            ),
             mentorships=Mentorships(repo, notify=outbox.notify),
             scim_tokens=ScimTokens(repo, notify=outbox.notify),
             scim_resources=ScimResources(people, build_provider(max_results), max_results),
@@ -108,9 +125,21 @@ def create_app(
     return create_service_app(
         name="people",
         settings=settings,
-        routers=[scim_api.router, api.router, audit_api.router, privacy_api.router],
-        indexes={**INDEXES, **AUDIT_INDEXES, **AuditTrail.indexes(), **ERASURE_INDEXES},
-        topics=[topics.PEOPLE, topics.AUDIT, topics.PRIVACY],
+        routers=[
+            scim_api.router,
+            api.router,
+            audit_api.router,
+            privacy_api.router,
+            reports_api.router,
+        ],
+        indexes={
+            **INDEXES,
+            **AUDIT_INDEXES,
+            **AuditTrail.indexes(),
+            **ERASURE_INDEXES,
+            **REPORT_INDEXES,
+        },
+        topics=[topics.PEOPLE, topics.AUDIT, topics.PRIVACY, topics.GOALS, topics.FEEDBACK],
         wiring=wiring,
         error_renderers={scim_api.PREFIX: render_scim_error},
         error_formats={scim_api.PREFIX: SCIM_ERROR_FORMAT},

@@ -23,6 +23,10 @@ class GoalFacts(EventPayload):
     bound_metrics: list[str] = []
     # people the owner wants asked for feedback when a milestone lands or the goal is achieved
     feedback_reviewer_ids: list[str] = []
+    # whether the goal is at risk (goal.at_risk sets it; a goal.updated with changed
+    # ["at_risk"] tells that it is no longer), and its last check-in, KPI movement or activation
+    at_risk: bool = False
+    last_activity_at: datetime | None = None
 
 
 @event("northstar.goal.created.v1", GOALS)

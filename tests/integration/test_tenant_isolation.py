@@ -83,6 +83,17 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         ("GET", "/v1/audit.csv"): ("/v1/audit.csv", "nothing"),
         ("GET", "/v1/audit-settings"): ("/v1/audit-settings", "nothing"),
         ("GET", "/v1/people/{person_id}/erasure"): ("/v1/people/{owner}/erasure", "missing"),
+        # tenant A's reports count its people, goals and feedback; B's hold none of them
+        **{
+            ("GET", f"/v1/reports/{name}{ext}"): (f"/v1/reports/{name}{ext}", "nothing")
+            for name in (
+                "goal-attainment",
+                "check-in-participation",
+                "feedback-responses",
+                "skill-averages",
+            )
+            for ext in ("", ".csv")
+        },
         ("GET", "/v1/people/{person_id}/exports/{export_id}"): (
             "/v1/people/{owner}/exports/{request}",
             "missing",

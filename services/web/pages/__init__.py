@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from services.web.pages import (
     admin_integrations,
     admin_people,
+    admin_reports,
     admin_reviews,
     auth,
     dashboard,
@@ -38,4 +39,5 @@ ROUTERS: list[APIRouter] = [
     growth.router,
     reviews.router,
     admin_reviews.router,
+    admin_reports.router,
 ]

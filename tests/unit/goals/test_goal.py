@@ -175,9 +175,21 @@ def test_at_risk_fires_when_progress_trails_elapsed_time_and_again_only_after_re
     g.progress = 0.5
     assert not g.assess_risk(date(2026, 1, 6), margin=0.1)
     assert not g.at_risk
+    # the flag's end is told too (goal.updated, changed at_risk), once per flag
+    cleared = g.events[-1].payload
+    assert (cleared.event_type, cleared.changed, cleared.at_risk) == (
+        "northstar.goal.updated.v1",
+        ["at_risk"],
+        False,
+    )
     g.progress = 0.0
     assert g.assess_risk(date(2026, 1, 6), margin=0.1)
-    assert [p.key for p in g.events] == [("g1", "at_risk", "1"), ("g1", "at_risk", "2")]
+    assert g.events[-1].payload.at_risk is True
+    assert [p.key for p in g.events] == [
+        ("g1", "at_risk", "1"),
+        ("g1", "risk_cleared", "1"),
+        ("g1", "at_risk", "2"),
+    ]
 
 
 def test_tenant_margin_decides_at_risk():
