@@ -102,9 +102,13 @@ class SharedRateLimit:
         now = self._clock()
         index = int(now // self.window_s)
         window = self._window(source_id, index)
-        # the next window's first lease is claimed ahead, so no request waits at the turn
+        # the next window's first lease is claimed ahead, so no request waits at the turn; one
+        # lease, once: every request of the lead time claiming another let one replica take the
+        # whole next window and answer 429 at the others
         if (index + 1) * self.window_s - now < self._lead_s:
-            self._claim_soon(source_id, self._window(source_id, index + 1))
+            ahead = self._window(source_id, index + 1)
+            if ahead.tokens <= 0:
+                self._claim_soon(source_id, ahead)
         while True:
             if window.tokens > 0:
                 window.tokens -= 1

@@ -104,6 +104,21 @@ async def test_the_next_windows_lease_is_claimed_before_the_turn() -> None:
     assert len(leases.ids) == claimed  # served from the lease claimed ahead
 
 
+async def test_a_replica_claims_the_next_window_ahead_once_leaving_the_rest_to_others() -> None:
+    leases, clock = FakeLeases(), Clock(1_000_001.5)  # half a second before a turn
+    busy = SharedRateLimit(leases, rate=10, burst=20, clock=clock)
+    other = SharedRateLimit(leases, rate=10, burst=20, clock=clock)
+
+    for _ in range(8):  # requests all through the lead time
+        await busy.take("src_1")
+        await asyncio.sleep(0)
+        clock.now += 0.05
+    assert sorted(i for i in leases.ids if i.startswith("src_1:500001:")) == ["src_1:500001:0"]
+    clock.now = 1_000_002.1  # the next window: the other replica gets its share
+    for _ in range(10):
+        await other.take("src_1")
+
+
 class SlowLeases(FakeLeases):
     def __init__(self) -> None:
         super().__init__()
