@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Only ever valid in local mode: the model validator refuses it anywhere else.
@@ -112,6 +112,12 @@ class CommonSettings(BaseSettings):
     # False: this replica runs no Kafka consumers (e.g. an HTTP-only replica scaled for
     # traffic while another runs the projections); env ``<PREFIX>_CONSUMERS_ENABLED``
     consumers_enabled: bool = True
+
+    @field_validator("api_keys_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # compose passes an unset variable as an empty string
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _refuse_local_secret_outside_local(self) -> CommonSettings:
