@@ -282,7 +282,10 @@ class ApiKeyResource:
 
 def api_key_resource(resource: str) -> DependsParam:
     """``APIRouter(dependencies=[api_key_resource("kpi")])``: API keys holding ``kpi:read``
-    may call its GET routes, ``kpi:write`` the others (then its role checks still apply)."""
+    may call its GET routes, ``kpi:write`` the others (then its role checks still apply).
+
+    Declare it on the APIRouter (or a route) itself: the check reads the matched route's own
+    dependencies, so one given to ``include_router`` is not seen and keys stay refused."""
     return DependsParam(ApiKeyResource(resource))
 
 
