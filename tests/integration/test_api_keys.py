@@ -171,13 +171,16 @@ async def test_a_key_without_the_scope_is_forbidden() -> None:
         assert directory.status_code == 200, directory.text
         metrics = await s.ingest.get("/v1/metrics", headers=auth(kpi_reader))
         assert metrics.status_code == 200, metrics.text
-        trail = await s.people.get("/v1/audit", headers=auth(auditor))
-        assert trail.status_code == 200, trail.text
-        actions = {r["action"] for r in trail.json()["items"]}
-        assert "api_key.issued" in actions
-        csv = await s.people.get("/v1/audit.csv", headers=auth(auditor))
-        assert csv.status_code == 200, csv.text
-        assert csv.text.count("api_key.issued") == 4
+
+        # the read model is fed through Kafka: wait for the four keys' issue records
+        async def issued(path: str) -> str | None:
+            trail = await s.people.get(path, headers=auth(auditor))
+            assert trail.status_code == 200, trail.text
+            return trail.text if trail.text.count("api_key.issued") == 4 else None
+
+        found = await eventually(lambda: issued("/v1/audit"), timeout=30)
+        assert {r["actor"]["type"] for r in orjson.loads(found)["items"]} == {"person"}
+        await eventually(lambda: issued("/v1/audit.csv"), timeout=30)
 
 
 async def test_a_goals_key_reads_its_tenant_and_only_its_tenant() -> None:
