@@ -141,6 +141,7 @@ def create_service_app(
             if exporting is not None:
                 stack.callback(exporting.shutdown)
             stack.callback(log.info, "service stopped", service=name)
+            stack.push_async_callback(app.state.verifier.aclose)
             mongo = create_client(settings)
             stack.push_async_callback(mongo.close)
             producer = EventProducer(settings)

@@ -6,7 +6,8 @@ and writes it in the outbox of the document the action writes (``with_outbox`` o
 outbox relay publishes it to ``northstar.audit.v1``. An action that writes no single document
 (an import, a deletion) records it in :class:`AuditTrail`'s own outbox collection instead.
 
-Who acted is an :class:`Actor`: a person (the request's principal), a SCIM token, or the system.
+Who acted is an :class:`Actor`: a person or an API key (the request's principal), a SCIM token,
+or the system.
 The record carries the request id and trace id current when it is built, so an auditor can find
 the request's log lines and the events it caused.
 """
@@ -44,7 +45,9 @@ class Actor:
 
     @classmethod
     def of(cls, principal: Principal) -> Actor:
-        return cls("person", principal.person_id, tuple(sorted(principal.roles)))
+        """The caller: a person, or an API key (its id; role ``integration``)."""
+        kind = "api_key" if principal.is_api_key else "person"
+        return cls(kind, principal.person_id, tuple(sorted(principal.roles)))
 
     @classmethod
     def scim_token(cls, token_id: str) -> Actor:

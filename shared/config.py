@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Only ever valid in local mode: the model validator refuses it anywhere else.
 LOCAL_JWT_SECRET = "northstar-local-development-secret-change-me"
+# What services present to the people service to introspect API keys in local mode, when
+# NORTHSTAR_API_KEYS_SECRET is not set (outside local mode, no secret: no API keys).
+LOCAL_API_KEYS_SECRET = "northstar-local-api-keys-secret-change-me"
 
 
 def _alias(name: str, *extra: str) -> AliasChoices:
@@ -75,6 +78,23 @@ class CommonSettings(BaseSettings):
         validation_alias=_alias("JWT_JWKS_REFRESH_COOLDOWN_S", "jwt_jwks_refresh_cooldown_s"),
     )
 
+    # API keys (docs/people.md#api-keys): a service checks an ``nsk_`` key by asking the people
+    # service at this base URL, presenting the shared secret (at least 32 characters outside
+    # local mode; unset there, API keys are refused with 503), and keeps each answer for the
+    # TTL: a revoked key stops working within it
+    api_keys_url: str = Field(
+        "http://127.0.0.1:8001", validation_alias=_alias("API_KEYS_URL", "api_keys_url")
+    )
+    api_keys_secret: SecretStr | None = Field(
+        None, validation_alias=_alias("API_KEYS_SECRET", "api_keys_secret")
+    )
+    api_keys_cache_ttl_s: float = Field(
+        30.0, ge=0, validation_alias=_alias("API_KEYS_CACHE_TTL_S", "api_keys_cache_ttl_s")
+    )
+    api_keys_timeout_s: float = Field(
+        3.0, gt=0, validation_alias=_alias("API_KEYS_TIMEOUT_S", "api_keys_timeout_s")
+    )
+
     # OTLP/HTTP trace export, off unless set: the collector's base URL (spans go to
     # <url>/v1/traces), read from the standard OpenTelemetry variable
     otlp_endpoint: str | None = Field(
@@ -96,6 +116,12 @@ class CommonSettings(BaseSettings):
     # consumer.py); 1 handles every record alone; env ``<PREFIX>_CONSUMER_MAX_BATCH``
     consumer_max_batch: int = Field(100, ge=1, le=1000)
 
+    @field_validator("api_keys_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # compose passes an unset variable as an empty string
+        return None if value == "" else value
+
     @model_validator(mode="after")
     def _refuse_local_secret_outside_local(self) -> CommonSettings:
         if self.environment != "local" and self.jwt_jwks_url is None:
@@ -106,7 +132,16 @@ class CommonSettings(BaseSettings):
                 )
             if len(self.jwt_secret.get_secret_value()) < 32:
                 raise ValueError("NORTHSTAR_JWT_SECRET must be at least 32 characters")
+        secret = self.api_keys_secret
+        if self.environment != "local" and secret and len(secret.get_secret_value()) < 32:
+            raise ValueError("NORTHSTAR_API_KEYS_SECRET must be at least 32 characters")
         return self
+
+    def api_keys_shared_secret(self) -> str | None:
+        """The secret of API key introspection (local mode has a default), or None."""
+        if self.api_keys_secret is not None:
+            return self.api_keys_secret.get_secret_value()
+        return LOCAL_API_KEYS_SECRET if self.environment == "local" else None
 
     def topic(self, name: str) -> str:
         """The broker-side name of a logical topic."""

@@ -129,8 +129,8 @@ def start_services(
 
 
 def web_env(ports: dict[str, int]) -> dict[str, str]:
-    """Where the web app finds the APIs it calls, its own public address, and where the people
-    service finds the services a data export asks."""
+    """Where the web app finds the APIs it calls, its own public address, where the people
+    service finds the services a data export asks, and where the services check API keys."""
     env = {
         f"WEB_{name.upper()}_URL": f"http://127.0.0.1:{port}"
         for name, port in ports.items()
@@ -140,6 +140,9 @@ def web_env(ports: dict[str, int]) -> dict[str, str]:
         env["WEB_PUBLIC_URL"] = f"http://127.0.0.1:{ports['web']}"
         # the links in Northstar's emails open the web app's pages
         env["NOTIFICATIONS_APP_URL"] = env["WEB_PUBLIC_URL"]
+    # the services check integrations' API keys at the people service
+    if "people" in ports:
+        env["NORTHSTAR_API_KEYS_URL"] = f"http://127.0.0.1:{ports['people']}"
     # a data export asks the services that hold person data, wherever they run
     holders = ("goals", "feedback", "notifications", "reviews", "web")
     env["PEOPLE_SERVICE_URLS"] = json.dumps(

@@ -3,6 +3,7 @@
 - ``private``: the owner, their managers (the whole chain) and HR admins;
 - ``team``: adds the owner's mentors;
 - ``company``: everyone in the tenant.
+An API key with ``goals:read`` reads every goal of its tenant.
 Only the owner edits. Managers and HR may create goals for someone and mark reviews done.
 Another tenant never gets here: goals are always looked up by tenant, so they answer 404.
 """
@@ -20,6 +21,7 @@ class Relationship:
     hr: bool = False
     manager: bool = False
     mentor: bool = False
+    reader: bool = False  # an API key: reads every goal of its tenant, nothing else
 
     @property
     def sees_everything(self) -> bool:
@@ -27,7 +29,7 @@ class Relationship:
 
 
 def can_read(rel: Relationship, visibility: str) -> bool:
-    if rel.sees_everything or visibility == "company":
+    if rel.sees_everything or rel.reader or visibility == "company":
         return True
     return visibility == "team" and rel.mentor
 

@@ -25,10 +25,11 @@ from services.goals.schemas import (
     TimelineEntryPublic,
 )
 from services.goals.service import GoalService
-from shared.auth import CurrentPrincipal, HRPrincipal
+from shared.auth import CurrentPrincipal, HRPrincipal, api_key_resource
 from shared.pagination import Page
 
-router = APIRouter(prefix="/v1", tags=["goals"])
+# API keys: ``goals:read`` reads every goal of the key's tenant (no key may write)
+router = APIRouter(prefix="/v1", tags=["goals"], dependencies=[api_key_resource("goals")])
 
 
 def _service(request: Request) -> GoalService:

@@ -118,6 +118,9 @@ class GoalService:
 
     async def relationship(self, principal: Principal, owner_id: str) -> Relationship:
         tenant, me = principal.tenant, principal.person_id
+        if principal.is_api_key:
+            # a ``goals:read`` key reads its tenant's goals (and writes none: no such scope)
+            return Relationship(reader=True)
         if me == owner_id:
             return Relationship(owner=True, hr=principal.is_hr)
         return Relationship(
@@ -342,7 +345,7 @@ class GoalService:
 
     async def _viewer(self, principal: Principal, owner_id: str | None) -> Viewer:
         """Whose goals the caller may list, as the directory knows them."""
-        if principal.is_hr:
+        if principal.is_hr or principal.is_api_key:
             return Viewer(everything=True)
         if owner_id is not None:
             return Viewer.of_owner(owner_id, await self.relationship(principal, owner_id))
@@ -385,8 +388,8 @@ class GoalService:
 
     async def summary(self, principal: Principal, person_id: str) -> list[Goal]:
         rel = await self.relationship(principal, person_id)
-        if not rel.sees_everything:
-            raise Forbidden("goal summaries are for the person, their managers and HR")
+        if not (rel.sees_everything or rel.reader):
+            raise Forbidden("goal summaries are for the person, their managers, HR and API keys")
         return await self.repo.pursued_by(principal.tenant, person_id, limit=500)
 
     # ------------------------------------------------------------------ tenant settings

@@ -22,11 +22,13 @@ from services.kpi_ingest.schemas import (
 from services.kpi_ingest.series import Series
 from services.kpi_ingest.service import Admin
 from shared.audit import Actor
-from shared.auth import AdminPrincipal, CurrentPrincipal
+from shared.auth import AdminOrKeyPrincipal, CurrentPrincipal, api_key_resource
 from shared.errors import InvalidInput
 from shared.pagination import Page
 
-router = APIRouter(prefix="/v1")
+# API keys: ``kpi:read`` reads sources, metrics and series, ``kpi:write`` manages sources and
+# metrics (what an admin does); webhooks take their source's own credentials
+router = APIRouter(prefix="/v1", dependencies=[api_key_resource("kpi")])
 RESERVED_QUERY = frozenset({"from", "to", "bucket"})
 
 
@@ -67,7 +69,7 @@ async def receive_webhook(source_id: str, request: Request) -> Response:
 
 @router.post("/sources", tags=["sources"], status_code=201)
 async def create_source(
-    body: SourceCreate, principal: AdminPrincipal, request: Request
+    body: SourceCreate, principal: AdminOrKeyPrincipal, request: Request
 ) -> SourceCreated:
     """Register a webhook source; the answer holds its secret or token, shown only this once."""
     source, secret = await _admin(request).create_source(
@@ -77,21 +79,23 @@ async def create_source(
 
 
 @router.get("/sources", tags=["sources"], response_model=Page[SourcePublic])
-async def list_sources(principal: AdminPrincipal, request: Request) -> Page[SourcePublic]:
+async def list_sources(principal: AdminOrKeyPrincipal, request: Request) -> Page[SourcePublic]:
     """The tenant's webhook sources (without secrets)."""
     sources = await _admin(request).sources(principal.tenant)
     return Page[SourcePublic](items=[SourcePublic.of(s) for s in sources])
 
 
 @router.get("/sources/{source_id}", tags=["sources"])
-async def get_source(source_id: str, principal: AdminPrincipal, request: Request) -> SourcePublic:
+async def get_source(
+    source_id: str, principal: AdminOrKeyPrincipal, request: Request
+) -> SourcePublic:
     """One webhook source (without its secret)."""
     return SourcePublic.of(await _admin(request).source(principal.tenant, source_id))
 
 
 @router.post("/sources/{source_id}/rotate-secret", tags=["sources"])
 async def rotate_secret(
-    source_id: str, principal: AdminPrincipal, request: Request
+    source_id: str, principal: AdminOrKeyPrincipal, request: Request
 ) -> SourceCreated:
     """A new signing secret; the previous one keeps verifying for the grace period."""
     source, secret = await _admin(request).rotate_secret(
@@ -101,7 +105,9 @@ async def rotate_secret(
 
 
 @router.delete("/sources/{source_id}", tags=["sources"], status_code=204)
-async def delete_source(source_id: str, principal: AdminPrincipal, request: Request) -> Response:
+async def delete_source(
+    source_id: str, principal: AdminOrKeyPrincipal, request: Request
+) -> Response:
     """Remove a webhook source; its deliveries are refused from then on."""
     await _admin(request).delete_source(principal.tenant, source_id, actor=Actor.of(principal))
     return Response(status_code=204)
@@ -109,7 +115,7 @@ async def delete_source(source_id: str, principal: AdminPrincipal, request: Requ
 
 @router.post("/metrics", tags=["metrics"], status_code=201)
 async def define_metric(
-    body: MetricCreate, principal: AdminPrincipal, request: Request
+    body: MetricCreate, principal: AdminOrKeyPrincipal, request: Request
 ) -> MetricPublic:
     """Define a metric for the tenant (or redefine a built-in KPI once)."""
     metric = await _admin(request).define_metric(

@@ -23,11 +23,12 @@ from services.people.scim.api import PREFIX as SCIM_PREFIX
 from services.people.service import DirectorySearch, PeopleService
 from services.people.tokens import ScimTokens
 from shared.audit import Actor
-from shared.auth import AdminPrincipal, CurrentPrincipal, HRPrincipal
+from shared.auth import AdminPrincipal, CurrentPrincipal, HRPrincipal, api_key_resource
 from shared.errors import InvalidInput, PayloadTooLarge
 from shared.pagination import Page, decode_cursor, encode_cursor
 
-router = APIRouter(prefix="/v1", tags=["people"])
+# API keys: ``people:read`` reads the directory (its other routes need roles a key lacks)
+router = APIRouter(prefix="/v1", tags=["people"], dependencies=[api_key_resource("people")])
 
 
 def _people(request: Request) -> PeopleService:

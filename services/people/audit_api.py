@@ -1,4 +1,5 @@
-"""The audit API (JWT, HR admins and admins): search, CSV export, retention setting."""
+"""The audit API (JWT, HR admins and admins; API keys with ``audit:read`` search and export):
+search, CSV export, retention setting."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.people.audit import AuditQuery, AuditRecords
 from shared.audit import Actor
-from shared.auth import HRPrincipal
+from shared.auth import HROrKeyPrincipal, HRPrincipal, api_key_resource
 from shared.errors import InvalidInput, RuleNotMet
 from shared.pagination import CURSOR_DESCRIPTION, Page
 
-router = APIRouter(prefix="/v1", tags=["audit"])
+# API keys: ``audit:read`` searches and exports (the settings stay with HR and admins)
+router = APIRouter(prefix="/v1", tags=["audit"], dependencies=[api_key_resource("audit")])
 
 # one export answers at most this many records: narrow the time window for more
 MAX_EXPORT_ROWS = 100_000
@@ -108,7 +110,7 @@ Search = Annotated[AuditQuery, Depends(_query)]
 @router.get("/audit", response_model=Page[AuditRecordPublic])
 async def search_audit(
     request: Request,
-    principal: HRPrincipal,
+    principal: HROrKeyPrincipal,
     query: Search,
     cursor: Annotated[str | None, Query(description=CURSOR_DESCRIPTION)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -127,7 +129,7 @@ async def search_audit(
 )
 async def export_audit(
     request: Request,
-    principal: HRPrincipal,
+    principal: HROrKeyPrincipal,
     query: Search,
 ) -> StreamingResponse:
     """The same search as CSV, newest first (at most 100,000 rows: narrow ``from``/``to``)."""

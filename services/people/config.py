@@ -50,3 +50,8 @@ class PeopleSettings(CommonSettings):
         "web": "http://127.0.0.1:8000",
     }
     export_timeout_s: float = Field(10.0, gt=0)
+    # API keys (docs/people.md#api-keys): the expiry of a key issued without one, the latest
+    # expiry one may ask for, and how often a key's last use is written at most
+    api_key_default_ttl_days: int = Field(90, ge=1)
+    api_key_max_ttl_days: int = Field(365, ge=1)
+    api_key_last_used_interval_s: float = Field(60.0, ge=0)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
 
-from services.people import api, audit_api, privacy_api
+from services.people import api, api_keys_api, audit_api, privacy_api
+from services.people.api_keys import INDEXES as API_KEY_INDEXES
+from services.people.api_keys import ApiKeyRepository, ApiKeys
 from services.people.audit import (
     AUDIT_INDEXES,
     PURGE_BATCH,
@@ -67,7 +70,19 @@ def create_app(
     async def wiring(service: Lifecycle) -> None:
         repo = PeopleRepository(service.db)
         audit_records, trail = AuditRecords(service.db), AuditTrail(service.db)
-        outbox = service.relay(repo, audit_records, trail)
+        key_repo = ApiKeyRepository(service.db)
+        outbox = service.relay(repo, audit_records, trail, key_repo)
+        api_keys = ApiKeys(
+            key_repo,
+            default_ttl=timedelta(days=settings.api_key_default_ttl_days),
+            max_ttl=timedelta(days=settings.api_key_max_ttl_days),
+            touch_interval=timedelta(seconds=settings.api_key_last_used_interval_s),
+            notify=outbox.notify,
+        )
+        # this service checks keys in its own store, not over HTTP
+        service.runtime.verifier.api_keys = api_keys_api.LocalIntrospector(
+            api_keys, settings.api_keys_cache_ttl_s
+        )
         people = PeopleService(repo, notify=outbox.notify)
         service.consume(audit_router(audit_records), group=settings.audit_consumer_group)
         if settings.audit_purge_enabled:
@@ -99,6 +114,7 @@ def create_app(
         service.on_stop(client.aclose)
         service.consume(erasure_router(erasures), group="people")
         service.provide(
+            api_keys=api_keys,
             erasures=erasures,
             exports=Exports(records, client, settings.service_urls),
             people=people,
@@ -128,6 +144,7 @@ def create_app(
         routers=[
             scim_api.router,
             api.router,
+            api_keys_api.router,
             audit_api.router,
             privacy_api.router,
             reports_api.router,
@@ -138,6 +155,7 @@ def create_app(
             **AuditTrail.indexes(),
             **ERASURE_INDEXES,
             **REPORT_INDEXES,
+            **API_KEY_INDEXES,
         },
         topics=[topics.PEOPLE, topics.AUDIT, topics.PRIVACY, topics.GOALS, topics.FEEDBACK],
         wiring=wiring,

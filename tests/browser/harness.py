@@ -69,6 +69,8 @@ def start_stack(state_dir: Path) -> Stack:
         "NOTIFICATIONS_WORKER_POLL_INTERVAL_S": "0.2",
         "NOTIFICATIONS_SSE_POLL_INTERVAL_S": "0.3",
         "WEB_LIVE_POLL_INTERVAL_S": "0.3",
+        # a revoked API key is refused within a second
+        "NORTHSTAR_API_KEYS_CACHE_TTL_S": "1",
         **{
             f"{prefix}_MONGODB_DATABASE": f"t{run}_{name}"
             for name, prefix in DATABASE_PREFIXES.items()

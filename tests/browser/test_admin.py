@@ -238,7 +238,15 @@ def test_metric_and_webhook_forms_keep_what_was_typed_and_show_the_problem(
 
 
 @pytest.mark.parametrize(
-    "path", ["/admin/people", "/admin/imports", "/admin/tokens", "/admin/kpi", "/admin/webhooks"]
+    "path",
+    [
+        "/admin/people",
+        "/admin/imports",
+        "/admin/tokens",
+        "/admin/api-keys",
+        "/admin/kpi",
+        "/admin/webhooks",
+    ],
 )
 def test_admin_pages_refuse_an_employee_and_fit_a_phone(
     stack: Stack,
@@ -265,3 +273,45 @@ def test_admin_pages_refuse_an_employee_and_fit_a_phone(
     assert overflow <= 390, f"{path} is {overflow} px wide on a phone"
     check_a11y(phone)
     screenshot(phone, "admin" + path.replace("/", "-")[6:])
+
+
+def test_an_api_key_is_shown_once_works_within_its_scope_and_stops_when_revoked(
+    stack: Stack, hr_page: Page, check_a11y: Check, screenshot: Shot
+) -> None:
+    page = hr_page
+    page.goto(f"{stack.web_url}/admin/api-keys")
+    page.get_by_label("Name of the new key").fill("Nightly KPI script")
+    page.get_by_label(re.compile(r"\(kpi:read\)")).check()
+    page.get_by_label("Expires in").select_option("30")
+    page.get_by_role("button", name="Create a key").click()
+    key = page.locator(".secret-once .secret").inner_text()
+    assert key.startswith("nsk_")
+    check_a11y(page)
+    screenshot(page, "admin-api-keys")
+    metrics = f"{stack.url('kpi_ingest')}/v1/metrics"
+    sources = f"{stack.url('kpi_ingest')}/v1/sources"
+    with httpx.Client(timeout=10) as http:
+        auth = {"Authorization": f"Bearer {key}"}
+        assert http.get(metrics, headers=auth).status_code == 200
+        # within its scope only: kpi:read reads, and writes nothing
+        assert http.post(sources, json={"name": "x"}, headers=auth).status_code == 403
+        page.goto(f"{stack.web_url}/admin/api-keys")
+        # shown once: the list never holds the key itself; its use is recorded
+        assert key not in page.content()
+        row = page.locator("tr", has_text="Nightly KPI script")
+        expect(row).to_contain_text("kpi:read")
+        expect(row).to_contain_text("Active")
+        expect(row).not_to_contain_text("Never")
+        page.get_by_role("link", name="Revoke Nightly KPI script").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Revoke the API key Nightly KPI script?"
+        )
+        check_a11y(page)
+        page.get_by_role("button", name="Revoke").click()
+        expect(page.get_by_role("status")).to_contain_text("revoked")
+        expect(page.locator("tr", has_text="Nightly KPI script")).to_contain_text("Revoked")
+        # refused once the services' short cache (1 s in this stack) has expired
+        deadline = time.monotonic() + 15
+        while http.get(metrics, headers=auth).status_code != 401:
+            assert time.monotonic() < deadline, "the revoked key still works"
+            time.sleep(0.3)

@@ -32,10 +32,12 @@ pytestmark = pytest.mark.integration
 
 
 def scim_token(client: Any, admin: dict[str, str]) -> dict[str, str]:
-    """The SCIM routes take a tenant's SCIM token, not a JWT."""
+    """The SCIM routes take a tenant's SCIM token, not a JWT; API key introspection the
+    services' shared secret."""
     response = client.post("/v1/scim-tokens", json={"name": "fuzz"}, headers=admin)
     assert response.status_code == 201, response.text
-    return {"ScimToken": response.json()["token"]}
+    secret = client.app.state.settings.api_keys_shared_secret()
+    return {"ScimToken": response.json()["token"], "ServiceSecret": secret}
 
 
 def nothing(client: Any, admin: dict[str, str]) -> dict[str, str]:

@@ -78,6 +78,7 @@ ROUTES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         ("GET", "/v1/people/{person_id}/mentors"): ("/v1/people/{owner}/mentors", "missing"),
         ("GET", "/v1/people/{person_id}/mentees"): ("/v1/people/{manager}/mentees", "missing"),
         ("GET", "/v1/scim-tokens"): ("/v1/scim-tokens", "nothing"),
+        ("GET", "/v1/api-keys"): ("/v1/api-keys", "nothing"),
         # tenant A's trail holds its SCIM token, KPI source and webhook subscription records
         ("GET", "/v1/audit"): ("/v1/audit", "nothing"),
         ("GET", "/v1/audit.csv"): ("/v1/audit.csv", "nothing"),
@@ -230,6 +231,14 @@ async def _seed_people(w: World, mark: str) -> None:
         )
     )
     w.markers.add(token["token_id"])
+    key = _ok(
+        await people.post(
+            "/v1/api-keys",
+            json={"name": f"integration {mark}", "scopes": ["people:read"]},
+            headers=w.a("it", "admin"),
+        )
+    )
+    w.markers.add(key["key_id"])
     scim = {"Authorization": f"Bearer {token['token']}"}
     for role in ("manager", "owner", "reviewer"):
         user = _ok(

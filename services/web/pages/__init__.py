@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.web.pages import (
+    admin_api_keys,
     admin_integrations,
     admin_people,
     admin_reports,
@@ -36,6 +37,7 @@ ROUTERS: list[APIRouter] = [
     team.router,
     admin_people.router,
     admin_integrations.router,
+    admin_api_keys.router,
     growth.router,
     reviews.router,
     admin_reviews.router,

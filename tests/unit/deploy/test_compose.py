@@ -17,6 +17,7 @@ SECRET_ENV = {
     "NORTHSTAR_ENV": "production",
     "NORTHSTAR_JWT_SECRET": "j" * 40,
     "FEEDBACK_ANONYMITY_SECRET": "f" * 40,
+    "NORTHSTAR_API_KEYS_SECRET": "k" * 40,
 }
 
 
@@ -112,6 +113,18 @@ def test_production_mode_gets_every_secret_it_requires(compose: list[str]) -> No
         settings = load_settings(service, {k: str(v) for k, v in env.items()})
         assert settings.environment == "production"
         assert settings.jwt_secret.get_secret_value() == SECRET_ENV["NORTHSTAR_JWT_SECRET"]
+        # API keys are checked at the people service with the shared secret
+        assert settings.api_keys_url == "http://people:8001"
+        assert settings.api_keys_shared_secret() == SECRET_ENV["NORTHSTAR_API_KEYS_SECRET"]
+
+
+def test_without_an_api_keys_secret_production_accepts_no_key(compose: list[str]) -> None:
+    env = {k: v for k, v in SECRET_ENV.items() if k != "NORTHSTAR_API_KEYS_SECRET"}
+    config = resolved(compose, **env)
+    for service in SERVICES:
+        env_of = config["services"][compose_name(service)]["environment"]
+        settings = load_settings(service, {k: str(v) for k, v in env_of.items()})
+        assert settings.api_keys_shared_secret() is None
 
 
 def test_services_wait_for_healthy_dependencies_and_every_container_has_a_healthcheck(

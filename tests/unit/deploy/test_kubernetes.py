@@ -262,3 +262,39 @@ def test_the_services_may_fetch_webs_jwks_when_they_trust_its_rs256_tokens(
         )
         assert egress_ok, f"{service} may not reach web:8000"
         assert ingress_ok, f"web does not admit {service} on 8000"
+
+
+def test_goals_and_kpi_ingest_may_introspect_api_keys_at_people(
+    rendered: tuple[str, Objects],
+) -> None:
+    # NORTHSTAR_API_KEYS_URL is people:8001 (docs/people.md#api-keys): both policies must allow it
+    _, objects = rendered
+    policies = of_kind(objects, "NetworkPolicy")
+    deployments = of_kind(objects, "Deployment")
+    people = deployments["people"]["spec"]["template"]["metadata"]["labels"]
+    port = {"protocol": "TCP", "port": 8001}
+    for service in ("goals", "kpi-ingest"):
+        labels = deployments[service]["spec"]["template"]["metadata"]["labels"]
+        egress_ok = any(
+            _selects({"podSelector": p["spec"]["podSelector"]}, labels)
+            and any(
+                any(_selects(peer, people) for peer in rule.get("to", []))
+                and port in rule.get("ports", [])
+                for rule in p["spec"].get("egress", [])
+            )
+            for p in policies.values()
+        )
+        ingress_ok = any(
+            _selects({"podSelector": p["spec"]["podSelector"]}, people)
+            and any(
+                any(_selects(peer, labels) for peer in rule.get("from", []))
+                and port in rule.get("ports", [])
+                for rule in p["spec"].get("ingress", [])
+            )
+            for p in policies.values()
+        )
+        assert egress_ok, f"{service} may not reach people:8001"
+        assert ingress_ok, f"people does not admit {service} on 8001"
+        container = deployments[service]["spec"]["template"]["spec"]["containers"][0]
+        secrets = {e["name"]: e.get("valueFrom") for e in container.get("env", [])}
+        assert secrets["NORTHSTAR_API_KEYS_SECRET"]["secretKeyRef"]["key"] == "api-keys-secret"
