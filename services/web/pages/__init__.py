@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.web.pages import (
+    admin_audit,
     admin_integrations,
     admin_people,
     admin_reviews,
@@ -38,4 +39,5 @@ ROUTERS: list[APIRouter] = [
     growth.router,
     reviews.router,
     admin_reviews.router,
+    admin_audit.router,
 ]
