@@ -34,8 +34,9 @@ GOALS = "goals"
 _LEAN = {"pending_events": 0, "timeline": 0}
 PENDING_TIMELINE = "pending_timeline"
 # what a list answer never needs either: the timeline entries waiting to move (up to ~10 kB a
-# goal, read for 100 goals per page); goals read this way are for reading only (see save)
-_LISTED = {**_LEAN, PENDING_TIMELINE: 0}
+# goal) and the applied-event guards (up to APPLIED_WINDOW ids and times, ~60 kB a goal bound to
+# a busy KPI), read for up to 100 goals a page; goals read this way are for reading only (see save)
+_LISTED = {**_LEAN, PENDING_TIMELINE: 0, "applied_ids": 0, "applied_times": 0}
 READ_ONLY = "read_only"
 # timeline entries a goal holds before a save moves them to their collection in one insert:
 # bounds the document (~10 kB) and makes the move one write per ~20 saves instead of one each

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from services.web.pages import (
     admin_api_keys,
+    admin_audit,
     admin_integrations,
     admin_people,
     admin_reports,
@@ -42,4 +43,5 @@ ROUTERS: list[APIRouter] = [
     reviews.router,
     admin_reviews.router,
     admin_reports.router,
+    admin_audit.router,
 ]

@@ -201,7 +201,7 @@ async def test_a_goal_stored_before_the_index_is_indexed_and_keeps_its_embedded_
     assert await reactions.index_unbound_goals() == 0
 
 
-async def test_a_goal_list_leaves_the_pending_timeline_in_the_store_and_cannot_be_saved(
+async def test_a_goal_list_leaves_the_pending_timeline_and_guards_in_the_store_and_cannot_be_saved(
     reactions: GoalReactions,
 ) -> None:
     await reactions.store.insert(goal("g", {}, aggregation="sum"))
@@ -212,10 +212,13 @@ async def test_a_goal_list_leaves_the_pending_timeline_in_the_store_and_cannot_b
     assert [g.id for g in listed] == ["g"]
     # a list page is read for 100 goals at a time: their waiting entries stay in the store
     assert listed[0].stored[PENDING_TIMELINE] == []
+    # and so do the applied-event guards (up to 1,000 ids and times a goal bound to a busy KPI)
+    assert listed[0].applied == []
     with pytest.raises(RuntimeError, match="read by a list"):
         await repo.save(listed[0], [])
     loaded = await repo.get("acme", "g")
     assert loaded is not None
     assert len(loaded.stored[PENDING_TIMELINE]) == 4  # the status change and three points
+    assert [a.id for a in loaded.applied] == ["dp0", "dp1", "dp2"]
     entries = await repo.timeline("acme", "g", after=None, limit=100)
     assert [e["kind"] for e in entries] == ["status"] + ["progress"] * 3
