@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from services.people.domain import SOURCE, group_events
 from services.people.erasure_repository import ErasureRecords, erased_marker, group_without
 from services.people.service import PeopleService, utcnow
-from shared.audit import SYSTEM, Actor
+from shared.audit import SYSTEM, Actor, audit_event
 from shared.errors import NotFound
 from shared.events.envelope import Envelope, EventPayload, deterministic_id, new_event
 from shared.events.people import MentorshipRemoved, PersonErased, PersonRemoved
@@ -111,6 +111,20 @@ class Erasures:
             await self._clear_links(tenant, person_id, actor)
             mentorships = await self.records.mentorship_ids(tenant, person_id)
             events = erasure_events(tenant, person_id, mentorships)
+            # the erasure's own record, in the marker's outbox with its events: once, by whom
+            # and when (the person's id in it is stored redacted, like every record naming them)
+            events.append(
+                audit_event(
+                    tenant=tenant,
+                    actor=actor,
+                    action="person.erased",
+                    object_type="person",
+                    object_id=person_id,
+                    service="people",
+                    details={"services": list(self.services)},
+                    at=self._clock(),
+                )
+            )
             marker = erased_marker(doc, events, self.services, self._clock(), by)
             await self.records.mark_erased(doc, marker)
             self._notify()

@@ -15,6 +15,7 @@ review), plus feedback the person GAVE. Then:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -288,6 +289,23 @@ async def test_an_erasure_leaves_no_trace_in_any_service(world: World) -> None:
             f"/v1/people/{owner}/erasure", headers=bearer(world.tenant_b, "x", "hr_admin")
         )
     ).status_code == 404
+    # the erasure is in the audit trail once, by the HR admin, without the person's id
+    assert [(r["actor"]["id"], r["object"]["id"]) for r in await _erasure_records(world)] == [
+        ("hr", ERASED)
+    ]
+
+
+async def _erasure_records(world: World) -> list[dict[str, Any]]:
+    async def found() -> list[dict[str, Any]] | None:
+        r = await world.clients["people"].get(
+            "/v1/audit", params={"action": "person.erased"}, headers=world.a("hr", "hr_admin")
+        )
+        assert r.status_code == 200, r.text
+        return list(r.json()["items"]) or None
+
+    records = await eventually(found, timeout=30, interval=0.2)
+    await asyncio.sleep(1.0)  # a second record, if one were coming, has had time to land
+    return list(await found() or records)
 
 
 async def test_no_tombstone_was_dead_lettered(world: World) -> None:
@@ -362,6 +380,7 @@ async def test_a_second_erasure_changes_nothing(world: World) -> None:
     assert again == first
     after = await published(world.apps["people"], topics.PEOPLE)
     assert len(after) == len(before), "a repeated erasure publishes nothing"
+    assert len(await _erasure_records(world)) == 1, "a repeated erasure records nothing"
     assert await _found_in_databases(world) == []
     # nothing is left to export, and the exports made before the erasure are gone with it
     assert (
