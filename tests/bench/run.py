@@ -236,6 +236,27 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         )
     else:
         out.append(("web", "FAILED", report["parts"]["web"]["error"], "", ""))
+    runs = report["parts"]["consumer_runs"].get("result")
+    if runs:
+        rate = runs["points_per_s"]
+        out += [
+            (
+                "goals consumer",
+                f"{_n(runs['points'])} points on {_n(runs['goals'])} goals, one by one",
+                f"{_n(rate['one by one'])} points/s",
+                f"bare runner {_n(rate['ceiling'])} points/s",
+                f"{runs['one_by_one_vs_ceiling']}",
+            ),
+            (
+                "goals consumer",
+                "the same, in runs of up to 100",
+                f"{_n(rate['runs'])} points/s = {runs['runs_vs_one_by_one']} x one by one",
+                f"bare runner {_n(rate['ceiling'])} points/s",
+                f"{runs['runs_vs_ceiling']}",
+            ),
+        ]
+    else:
+        out.append(("goals consumer", "FAILED", report["parts"]["consumer_runs"]["error"], "", ""))
     for name, rss in report["peak_rss"].items():
         kind = "peak RSS" if rss["service"] else "peak RSS (infra)"
         out.append(
@@ -261,7 +282,7 @@ def table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--budget", type=float, default=750.0, help="seconds for everything")
+    parser.add_argument("--budget", type=float, default=900.0, help="seconds for everything")
     parser.add_argument("--rate", type=float, default=0.5, help="e2e arrivals per second")
     parser.add_argument("--goals", type=int, default=15, help="e2e goals (4 points each)")
     parser.add_argument("--recipients", type=int, default=10_000, help="fan-out inboxes")
@@ -293,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
         left(240),
     )
     parts["web"] = run_part("tests.bench.bench_web", [], RESULTS / "web.json", left(180))
+    parts["consumer_runs"] = run_part(
+        "tests.bench.bench_consumer_runs",
+        ["--goals", "300", "--points", "1500", "--rounds", "1"],
+        RESULTS / "consumer_runs.json",
+        left(240),
+    )
     found = ceilings_from(parts["kpi_ingest"].get("result"), parts["fanout"].get("result"))
     if len(found) < 3:
         print("\n=== measuring the missing ceilings", flush=True)
