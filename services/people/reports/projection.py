@@ -4,6 +4,8 @@ object, so a redelivery changes nothing; events about an erased person are dropp
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from services.people.reports.repository import ReportStore
 from shared.events.envelope import CATALOGUE, Envelope, MalformedEvent
 from shared.events.feedback import (
@@ -12,14 +14,25 @@ from shared.events.feedback import (
     FeedbackRequested,
     FeedbackSubmitted,
 )
-from shared.events.goals import GoalAchieved, GoalCheckedIn, GoalFacts
+from shared.events.goals import GoalAchieved, GoalCheckedIn, GoalFacts, GoalProgressUpdated
 from shared.messaging.consumer import Router
+from shared.mongo import Document
 
 
 def _same_tenant(event: Envelope, tenant: str) -> None:
     # a payload naming another tenant than its event is not trusted
     if tenant != event.tenant:
         raise MalformedEvent("the payload's tenant differs from its event's")
+
+
+def state_of(goal: GoalFacts) -> Document:
+    return {
+        "owner_id": goal.owner_id,
+        "status": goal.status,
+        "at_risk": goal.at_risk,
+        "progress": goal.progress,
+        "last_activity_at": goal.last_activity_at,
+    }
 
 
 def reports_router(store: ReportStore) -> Router:
@@ -30,15 +43,8 @@ def reports_router(store: ReportStore) -> Router:
         _same_tenant(event, goal.tenant)
         if await store.is_erased(goal.tenant, goal.owner_id):
             return
-        state = {
-            "owner_id": goal.owner_id,
-            "status": goal.status,
-            "at_risk": goal.at_risk,
-            "progress": goal.progress,
-            "last_activity_at": goal.last_activity_at,
-        }
         achieved = isinstance(goal, GoalAchieved)
-        await store.put_goal(goal.tenant, goal.goal_id, state, event.time, achieved)
+        await store.put_goal(goal.tenant, goal.goal_id, state_of(goal), event.time, achieved)
         if isinstance(goal, GoalCheckedIn):
             await store.put_check_in(
                 goal.tenant, goal.check_in_id, goal.owner_id, goal.goal_id, event.time
@@ -47,6 +53,32 @@ def reports_router(store: ReportStore) -> Router:
     for payload_type in CATALOGUE.values():
         if issubclass(payload_type, GoalFacts):
             router.on(payload_type)(on_goal)
+
+    @router.on_batch(GoalProgressUpdated)
+    async def on_progress(run: list[tuple[Envelope, GoalProgressUpdated]]) -> None:
+        """A run of progress events (one per KPI point a goal takes): ``on_goal`` for each,
+        with one query for erased owners and one write round trip for the run; a goal met
+        several times keeps its latest state and its earliest time."""
+        for event, goal in run:
+            _same_tenant(event, goal.tenant)
+        by_tenant: dict[str, list[tuple[Envelope, GoalProgressUpdated]]] = {}
+        for event, goal in run:
+            by_tenant.setdefault(goal.tenant, []).append((event, goal))
+        for tenant, events in by_tenant.items():
+            erased = await store.erased_among(tenant, (goal.owner_id for _, goal in events))
+            latest: dict[str, tuple[Document, datetime, datetime]] = {}
+            for event, goal in events:
+                if goal.owner_id in erased:
+                    continue
+                found = latest.get(goal.goal_id)
+                first = event.time if found is None else min(found[2], event.time)
+                if found is None or event.time >= found[1]:
+                    latest[goal.goal_id] = (state_of(goal), event.time, first)
+                else:
+                    latest[goal.goal_id] = (found[0], found[1], first)
+            await store.put_goals(
+                tenant, [(goal_id, *fact) for goal_id, fact in sorted(latest.items())]
+            )
 
     @router.on(FeedbackRequested)
     async def on_requested(event: Envelope, asked: FeedbackRequested) -> None:

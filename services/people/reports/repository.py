@@ -4,9 +4,10 @@ the same document and never counts twice. Reports aggregate at query time."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -41,6 +42,33 @@ def key(tenant: str, object_id: str) -> str:
     return f"{tenant}/{object_id}"
 
 
+def goal_writes(
+    tenant: str,
+    goal_id: str,
+    state: Document,
+    at: datetime,
+    first_at: datetime,
+    achieved: bool,
+) -> list[UpdateOne]:
+    """The goal's fact document exists with its earliest times, then takes the state unless a
+    newer event's state is already there."""
+    first: Document = {"created_at": first_at}
+    if achieved:
+        first["achieved_at"] = first_at
+    _id = key(tenant, goal_id)
+    return [
+        UpdateOne(
+            {"_id": _id},
+            {"$setOnInsert": {"tenant": tenant, "goal_id": goal_id}, "$min": first},
+            upsert=True,
+        ),
+        UpdateOne(
+            {"_id": _id, "$or": [{"at": {"$exists": False}}, {"at": {"$lte": at}}]},
+            {"$set": {**state, "at": at}},
+        ),
+    ]
+
+
 def _utc(value: datetime | None) -> datetime | None:
     # the store gives naive UTC back
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
@@ -67,24 +95,32 @@ class ReportStore:
         )
         return doc is not None
 
+    async def erased_among(self, tenant: str, person_ids: Iterable[str]) -> set[str]:
+        """Which of these people are erased, in one query."""
+        found = self.people.find(
+            {"_id": {"$in": sorted(set(person_ids))}, "tenant": tenant, "erased": True}, {"_id": 1}
+        )
+        return {doc["_id"] async for doc in found}
+
     async def put_goal(
         self, tenant: str, goal_id: str, state: Document, at: datetime, achieved: bool
     ) -> None:
         """The goal's state as of the event at ``at``; an older event never overwrites a newer
         one's state. Its creation (and achievement) time is the earliest event telling it."""
-        first: Document = {"created_at": at}
-        if achieved:
-            first["achieved_at"] = at
-        _id = key(tenant, goal_id)
-        await self.goals.update_one(
-            {"_id": _id},
-            {"$setOnInsert": {"tenant": tenant, "goal_id": goal_id}, "$min": first},
-            upsert=True,
-        )
-        await self.goals.update_one(
-            {"_id": _id, "$or": [{"at": {"$exists": False}}, {"at": {"$lte": at}}]},
-            {"$set": {**state, "at": at}},
-        )
+        await self.goals.bulk_write(goal_writes(tenant, goal_id, state, at, at, achieved))
+
+    async def put_goals(
+        self, tenant: str, goals: Iterable[tuple[str, Document, datetime, datetime]]
+    ) -> None:
+        """``put_goal`` of several goals (id, latest state, its time, earliest event time) in
+        one round trip."""
+        writes = [
+            write
+            for goal_id, state, at, first_at in goals
+            for write in goal_writes(tenant, goal_id, state, at, first_at, False)
+        ]
+        if writes:
+            await self.goals.bulk_write(writes)  # ordered: each goal's upsert before its $set
 
     async def put_check_in(
         self, tenant: str, check_in_id: str, owner_id: str, goal_id: str, at: datetime

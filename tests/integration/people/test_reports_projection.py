@@ -14,7 +14,14 @@ from services.people.reports.projection import reports_router
 from services.people.reports.repository import ReportStore
 from shared.events.envelope import Envelope, EventPayload, new_event
 from shared.events.feedback import FeedbackReleased, FeedbackRequested, FeedbackSubmitted
-from shared.events.goals import GoalAtRisk, GoalCheckedIn, GoalCreated, GoalUpdated
+from shared.events.goals import (
+    GoalAtRisk,
+    GoalCheckedIn,
+    GoalCreated,
+    GoalProgressUpdated,
+    GoalUpdated,
+    ProgressCause,
+)
 from tests.integration.people.conftest import People
 
 pytestmark = pytest.mark.integration
@@ -121,3 +128,49 @@ async def test_events_about_an_erased_person_are_dropped(people: People) -> None
     assert await router.dispatch(event(GoalCreated(**GOAL, tenant="ta"), "ta", 0))
     assert await store.forget("ta", "p1") == 1
     assert await store.forget("ta", "p1") == 0
+
+
+def progress(goal_id: str, owner: str, minutes: int, *, at_risk: bool = False) -> Envelope:
+    moved = GoalProgressUpdated(
+        **{**GOAL, "goal_id": goal_id, "owner_id": owner},
+        tenant="ta",
+        at_risk=at_risk,
+        progress=minutes / 100,
+        old_progress=0,
+        new_progress=minutes / 100,
+        last_activity_at=T0 + timedelta(minutes=minutes),
+        cause=ProgressCause(kind="kpi", datapoint_id=f"dp-{goal_id}-{minutes}"),
+    )
+    return event(moved, "ta", minutes)
+
+
+async def test_a_run_of_progress_events_lands_as_the_events_one_by_one_would(
+    people: People,
+) -> None:
+    store = store_of(people)
+    router = reports_router(store)
+    await store.people.insert_one(
+        {"_id": "gone", "tenant": "ta", "deleted": True, "erased": True, "user_name_key": "x"}
+    )
+    run = [
+        progress("g1", "p1", 5),
+        progress("g2", "p2", 6, at_risk=True),
+        progress("g1", "p1", 9, at_risk=True),
+        progress("g1", "p1", 7),  # a redelivery of an older one: the state of t+9 stays
+        progress("g3", "gone", 8),  # an erased owner: dropped
+        progress("g2", "p2", 4),  # older than g2's first in the run, so g2 was created then
+    ]
+    assert router.batches(GoalProgressUpdated.event_type)
+    await router.dispatch_batch(run)
+    batched = {doc["goal_id"]: doc async for doc in store.goals.find({"tenant": "ta"})}
+
+    await store.goals.delete_many({"tenant": "ta"})
+    for envelope in run:
+        assert await router.dispatch(envelope)
+    one_by_one = {doc["goal_id"]: doc async for doc in store.goals.find({"tenant": "ta"})}
+
+    assert batched == one_by_one
+    assert sorted(batched) == ["g1", "g2"]
+    assert batched["g1"]["at_risk"] is True
+    assert batched["g1"]["at"] == T0 + timedelta(minutes=9)
+    assert batched["g2"]["created_at"] == T0 + timedelta(minutes=4)
