@@ -18,6 +18,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.people.tokens import revocation_record
 from shared.audit import Actor, audit_event
 from shared.auth import API_KEY_PATTERN, API_KEY_PREFIX, KeyInfo
 from shared.errors import NotFound, RuleNotMet
@@ -185,17 +186,7 @@ class ApiKeys:
     async def revoke(self, tenant: str, key_id: str, actor: Actor) -> None:
         """Revoke a key; repeating it changes (and records) nothing; unknown: 404."""
         now = self._clock()
-        record = audit_event(
-            tenant=tenant,
-            actor=actor,
-            action="api_key.revoked",
-            object_type="api_key",
-            object_id=key_id,
-            service="people",
-            before={"revoked_at": None},
-            after={"revoked_at": now},
-            at=now,
-        )
+        record = revocation_record(tenant, actor, "api_key", key_id, now)
         if await self._repo.revoke(tenant, key_id, now, [record]):
             self._notify()
         elif not await self._repo.exists(tenant, key_id):

@@ -13,6 +13,7 @@ from services.people.repository import PeopleRepository
 from services.people.scim.errors import ScimError
 from shared.audit import Actor, audit_event
 from shared.errors import NotFound
+from shared.events.envelope import Envelope
 
 PREFIX = "nss_"
 
@@ -29,6 +30,24 @@ class IssuedToken:
     token: str
     created_at: datetime
     name: str | None
+
+
+def revocation_record(
+    tenant: str, actor: Actor, object_type: str, object_id: str, now: datetime
+) -> Envelope:
+    """The audit record of revoking a credential (a SCIM token, an API key) of the people
+    service: ``<type>.revoked``, ``revoked_at`` from none to now."""
+    return audit_event(
+        tenant=tenant,
+        actor=actor,
+        action=f"{object_type}.revoked",
+        object_type=object_type,
+        object_id=object_id,
+        service="people",
+        before={"revoked_at": None},
+        after={"revoked_at": now},
+        at=now,
+    )
 
 
 class ScimTokens:
@@ -89,17 +108,7 @@ class ScimTokens:
 
     async def revoke(self, tenant: str, token_id: str, actor: Actor) -> None:
         now = self._clock()
-        record = audit_event(
-            tenant=tenant,
-            actor=actor,
-            action="scim_token.revoked",
-            object_type="scim_token",
-            object_id=token_id,
-            service="people",
-            before={"revoked_at": None},
-            after={"revoked_at": now},
-            at=now,
-        )
+        record = revocation_record(tenant, actor, "scim_token", token_id, now)
         # the update matches only a live token: a second revoke records nothing
         if not await self._repo.revoke_token(tenant, token_id, now, events=[record]):
             raise NotFound(f"no active SCIM token {token_id}")
