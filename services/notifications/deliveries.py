@@ -239,6 +239,26 @@ class DeliveryRepository:
         )
         return result.modified_count
 
+    async def suppress_reminders_many(
+        self, tenant: str, refs: Sequence[tuple[str, datetime]], reason: str, now: datetime
+    ) -> int:
+        """``suppress_reminders`` of several (ref, made_by) with one reason, in one update."""
+        if not refs:
+            return 0
+        result = await self.deliveries.update_many(
+            {
+                "tenant": tenant,
+                "ref": {"$in": sorted({ref for ref, _ in refs})},
+                "status": {"$in": [PENDING, DIGEST]},
+                "$or": [
+                    {"ref_at": {"$exists": False}},
+                    *({"ref": ref, "ref_at": {"$lte": made_by}} for ref, made_by in sorted(refs)),
+                ],
+            },
+            {"$set": {"status": SUPPRESSED, "reason": reason, "updated_at": now}},
+        )
+        return result.modified_count
+
     async def suppress_digest_item(
         self, tenant: str, delivery_id: str, reason: str, now: datetime
     ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from services.notifications.deliveries import DeliveryRepository
@@ -130,6 +131,33 @@ class Notifier:
             dropped += await self._deliveries.suppress_reminders(
                 event.tenant, ref, reason, self._clock(), made_by=event.time
             )
+        if dropped:
+            NOTIFICATIONS.labels(self._service, "any", "suppressed").inc(dropped)
+        return dropped
+
+    async def drop_reminders_of_run(self, run: Sequence[tuple[Envelope, EventPayload]]) -> int:
+        """``drop_reminders`` of a run of events: each reminder ref settled once at its latest
+        event's time, and their waiting reminders suppressed together (the same outcome as the
+        events one by one: the latest time wins, and it suppresses what the earlier ones would)."""
+        latest: dict[tuple[str, str], tuple[datetime, str]] = {}
+        for event, payload in run:
+            for ref, reason in done_reminders(payload):
+                found = latest.get((event.tenant, ref))
+                if found is None or event.time >= found[0]:
+                    latest[(event.tenant, ref)] = (event.time, reason)
+        by_tenant: dict[str, list[tuple[str, datetime, str]]] = {}
+        for (tenant, ref), (at, reason) in latest.items():
+            by_tenant.setdefault(tenant, []).append((ref, at, reason))
+        dropped = 0
+        for tenant, done in by_tenant.items():
+            await self._settled.settle_many(tenant, done)
+            by_reason: dict[str, list[tuple[str, datetime]]] = {}
+            for ref, at, reason in done:
+                by_reason.setdefault(reason, []).append((ref, at))
+            for reason, refs in by_reason.items():
+                dropped += await self._deliveries.suppress_reminders_many(
+                    tenant, refs, reason, self._clock()
+                )
         if dropped:
             NOTIFICATIONS.labels(self._service, "any", "suppressed").inc(dropped)
         return dropped

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifications.domain import settling_refs
@@ -43,6 +43,24 @@ class SettledRefs:
             {"$set": {"tenant": tenant, "ref": ref, "reason": reason}, "$max": {"at": at}},
             upsert=True,
         )
+
+    async def settle_many(self, tenant: str, done: Sequence[tuple[str, datetime, str]]) -> None:
+        """``settle`` of several (ref, at, reason) in one round trip."""
+        if done:
+            await self.collection.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": _id(tenant, ref)},
+                        {
+                            "$set": {"tenant": tenant, "ref": ref, "reason": reason},
+                            "$max": {"at": at},
+                        },
+                        upsert=True,
+                    )
+                    for ref, at, reason in done
+                ],
+                ordered=False,
+            )
 
     async def moot(self, tenant: str, ref: str | None, since: datetime) -> str | None:
         """Why a reminder about ``ref`` made at ``since`` is pointless now; None if it is not."""

@@ -81,6 +81,7 @@ class FakeDeliveries(DeliveryRepository):
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
         self.published: list[Envelope] = []  # what the outbox holds
+        self.bulk_suppressions = 0
 
     def of(self, recipient_id: str, channel: str | None = None) -> list[Delivery]:
         return [
@@ -133,6 +134,15 @@ class FakeDeliveries(DeliveryRepository):
         for d in hit:
             d.update(status=SUPPRESSED, reason=reason, updated_at=now)
         return len(hit)
+
+    async def suppress_reminders_many(
+        self, tenant: str, refs: Sequence[tuple[str, datetime]], reason: str, now: datetime
+    ) -> int:
+        self.bulk_suppressions += 1
+        counted = 0
+        for ref, made_by in refs:
+            counted += await self.suppress_reminders(tenant, ref, reason, now, made_by=made_by)
+        return counted
 
     async def suppress_digest_item(
         self, tenant: str, delivery_id: str, reason: str, now: datetime
@@ -213,10 +223,16 @@ class FakeDeliveries(DeliveryRepository):
 class FakeSettled(SettledRefs):
     def __init__(self) -> None:
         self.done: dict[tuple[str, str], tuple[datetime, str]] = {}
+        self.bulk_settles = 0
 
     async def settle(self, tenant: str, ref: str, at: datetime, reason: str) -> None:
         before = self.done.get((tenant, ref))
         self.done[(tenant, ref)] = (max(at, before[0]) if before else at, reason)
+
+    async def settle_many(self, tenant: str, done: Sequence[tuple[str, datetime, str]]) -> None:
+        self.bulk_settles += 1
+        for ref, at, reason in done:
+            await self.settle(tenant, ref, at, reason)
 
     async def moot(self, tenant: str, ref: str | None, since: datetime) -> str | None:
         for r in settling_refs(ref) if ref else []:

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from services.notifications.delivery import DIGEST, PENDING, SUPPRESSED
 from services.notifications.domain import Preferences, QuietHours
+from shared.events import new_event
 from shared.events.feedback import FeedbackReminderDue, FeedbackRequestExpired
 from shared.events.goals import GoalCheckedIn, GoalProgressUpdated, GoalUpdateReminderDue
 from tests.unit.notifications.conftest import TENANT, World
@@ -161,3 +162,33 @@ async def test_a_moot_item_is_left_out_of_the_digest(world: World) -> None:
     body = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Lead" in body
     assert "Ship" not in body
+
+
+async def test_a_run_of_kpi_progress_drops_a_nudge_as_the_events_one_by_one_would(
+    world: World,
+) -> None:
+    await quiet_person(world, "ada")
+    await world.receive(nudge(), time=T0)
+    assert world.deliveries.of("ada", "email")[0].status == PENDING
+    run = [
+        new_event(
+            GoalProgressUpdated(
+                **GOAL,
+                old_progress=n / 10,
+                new_progress=(n + 1) / 10,
+                cause={"kind": "kpi", "metric": "adoption"},
+            ),
+            tenant=TENANT,
+            subject="g1",
+            source="tests",
+            time=T0 + timedelta(minutes=n),
+        )
+        for n in (3, 1, 2)
+    ]
+    assert world.router.batches(GoalProgressUpdated.event_type)
+    await world.router.dispatch_batch(run)
+    [email] = world.deliveries.of("ada", "email")
+    assert (email.status, email.reason) == (SUPPRESSED, "a KPI moved the goal since")
+    # one settlement at the run's latest time, in one round trip each
+    assert world.settled.done[(TENANT, "goal-update:g1")][0] == T0 + timedelta(minutes=3)
+    assert (world.settled.bulk_settles, world.deliveries.bulk_suppressions) == (1, 1)
