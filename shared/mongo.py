@@ -9,7 +9,7 @@ from typing import Any, cast
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from shared.config import CommonSettings
 from shared.errors import VersionConflict
@@ -61,6 +61,24 @@ async def update_versioned(
     result = await collection.update_one({**filter_, "version": expected_version}, update)
     if result.matched_count == 0:
         raise VersionConflict("the resource was changed by someone else; reload it and try again")
+
+
+DUPLICATE_KEY = 11000
+
+
+async def insert_missing(collection: AsyncCollection[Document], docs: Sequence[Document]) -> int:
+    """Insert, in one unordered round trip, the documents whose unique keys are not stored yet;
+    return how many were inserted. A duplicate key (a redelivery, a retry) is skipped; any
+    other write error raises."""
+    if not docs:
+        return 0
+    try:
+        result = await collection.insert_many(list(docs), ordered=False)
+        return len(result.inserted_ids)
+    except BulkWriteError as exc:
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise
+        return int(exc.details.get("nInserted", 0))
 
 
 # --------------------------------------------------------------------------- FerretDB writes

@@ -17,7 +17,7 @@ from shared.events.envelope import Envelope
 from shared.events.feedback import FeedbackSubmitted
 from shared.events.kpi import KpiDatapointRecorded
 from shared.observability import get_logger
-from shared.tracing import continued_span
+from shared.tracing import continued_span, current_traceparent
 
 log = get_logger(__name__)
 
@@ -45,24 +45,10 @@ class GoalReactions:
         Only the goals indexed under a binding the point matches are read (``_id`` lookups;
         the cost does not grow with the tenant's other goals). Each goal remembers the point's
         id in the same versioned update, so a redelivery, a retry after a lost race, or the
-        same goal reached through two of its key results never moves a goal twice.
+        same goal reached through two of its key results never moves a goal twice. A run of
+        one: its events continue the current trace.
         """
-        found = await self.repo.goals_for_point(tenant, point.metric, dict(point.dimensions))
-        if not found:
-            return 0
-        keys_of: dict[str, list[str]] = {}
-        for key, goal_ids in found.items():
-            for goal_id in goal_ids:
-                keys_of.setdefault(goal_id, []).append(key)
-        margin = await self.store.margin(tenant)
-        limit = asyncio.Semaphore(CONCURRENT_GOALS)
-
-        async def one(goal_id: str) -> bool:
-            async with limit:
-                return await self._apply_to(tenant, goal_id, keys_of[goal_id], point, margin)
-
-        moved = await asyncio.gather(*(one(goal_id) for goal_id in sorted(keys_of)))
-        return sum(moved)
+        return await self.apply_datapoints(tenant, [(point, current_traceparent())])
 
     async def apply_datapoints(
         self, tenant: str, points: Sequence[tuple[DataPoint, str | None]]
@@ -117,13 +103,15 @@ class GoalReactions:
     ) -> bool:
         """Apply a run of points to one goal and save it once (reloaded after a lost race)."""
         for attempt in range(ATTEMPTS_PER_GOAL):
-            if attempt:
+            if attempt:  # spread the writers that lost the race, so they don't collide again
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
                 goal = await self.repo.get(tenant, goal_id)
             if goal is None:
                 return False  # bound, not inserted yet (or never: a crash in between); keep it
             if goal.status in FINISHED:
-                await self.repo.unbind(tenant, goal_id, keys)  # stale: see _apply_to
+                # a stale binding (a crash between a save and its clean-up): a finished goal
+                # never becomes active again, so dropping it cannot race with a re-binding
+                await self.repo.unbind(tenant, goal_id, keys)
                 return False
             applied: list[str] = []
             built: list[Envelope] = []
@@ -143,30 +131,6 @@ class GoalReactions:
                 continue  # another replica or partition changed it: reload and re-check
             return True
         raise VersionConflict(f"goal {goal_id} kept changing while data points were applied")
-
-    async def _apply_to(
-        self, tenant: str, goal_id: str, keys: list[str], point: DataPoint, margin: float
-    ) -> bool:
-        """Apply the point to one goal, reloading it after a lost race (versioned saves)."""
-        for attempt in range(ATTEMPTS_PER_GOAL):
-            if attempt:  # spread the writers that lost the race, so they don't collide again
-                await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
-            goal = await self.repo.get(tenant, goal_id)
-            if goal is None:
-                return False  # bound, not inserted yet (or never: a crash in between); keep it
-            if goal.status in FINISHED:
-                # a stale binding (a crash between a save and its clean-up): a finished goal
-                # never becomes active again, so dropping it cannot race with a re-binding
-                await self.repo.unbind(tenant, goal_id, keys)
-                return False
-            if not goal.apply_datapoint(point, now=self.store.clock(), margin=margin):
-                return False
-            try:
-                await self.store.save(goal, guard_event_ids=[point.id])
-            except VersionConflict:
-                continue  # another replica or partition changed it: reload and re-check
-            return True
-        raise VersionConflict(f"goal {goal_id} kept changing while a data point was applied")
 
     async def manager_changed(
         self, *, event_id: str, tenant: str, person_id: str, new_manager_id: str | None

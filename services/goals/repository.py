@@ -362,16 +362,11 @@ class GoalRepository(TenantRecords, ReminderQueries):
     async def exists(self, tenant: str, goal_id: str) -> bool:
         return await self.goals.find_one({"_id": goal_id, "tenant": tenant}, {"_id": 1}) is not None
 
-    async def goals_for_point(
-        self, tenant: str, metric: str, dimensions: dict[str, str]
-    ) -> dict[str, list[str]]:
-        """Ids of the goals indexed under a binding the point matches, by binding key."""
-        return await self.index.goal_ids_for_point(tenant, metric, dimensions)
-
     async def goals_for_points(
         self, tenant: str, points: Sequence[tuple[str, Mapping[str, str]]]
     ) -> list[dict[str, list[str]]]:
-        """``goals_for_point`` of each (metric, dimensions), in a constant number of reads."""
+        """Ids of the goals indexed under a binding each (metric, dimensions) matches, by
+        binding key, in a constant number of reads."""
         return await self.index.goal_ids_for_points(tenant, points)
 
     async def unbind(self, tenant: str, goal_id: str, keys: Sequence[str]) -> None:

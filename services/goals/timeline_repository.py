@@ -21,14 +21,12 @@ from collections.abc import Sequence
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from services.goals.records import TimelineEntry
-from shared.mongo import Document
+from shared.mongo import Document, insert_missing
 
 TIMELINE = "goal_timeline"
 SEQ_PER_VERSION = 1000
-_DUPLICATE_KEY = 11000
 
 
 def timeline_docs(
@@ -68,14 +66,7 @@ class GoalTimeline:
 
     async def move(self, docs: Sequence[Document]) -> None:
         """Store entries that were pending in their goal; those already stored are skipped."""
-        if not docs:
-            return
-        try:
-            await self.entries.insert_many(list(docs), ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
-                raise
+        await insert_missing(self.entries, docs)
 
     async def page(
         self,

@@ -30,7 +30,7 @@ def build_router(series: Series, notify: Callable[[], None] = lambda: None) -> R
     @router.on(KpiDatapointRecorded)
     async def on_datapoint(event: Envelope, payload: KpiDatapointRecorded) -> None:
         """Store the point once (its id is unique) and move the series' threshold state."""
-        await series.record(point_of(payload))
+        await series.record_many([point_of(payload)])
         notify()  # the point may have crossed a threshold: relay its signal now
 
     @router.on_batch(KpiDatapointRecorded)

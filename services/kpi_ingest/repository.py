@@ -9,12 +9,12 @@ from typing import Any
 import orjson
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.kpi_ingest.domain import DataPoint, MetricDefinition, Source, SourceSecret
 from shared.events import Envelope
 from shared.messaging.outbox import PENDING, with_outbox
-from shared.mongo import Document, update_versioned
+from shared.mongo import Document, insert_missing, update_versioned
 from shared.time import as_utc
 
 SOURCES = "sources"
@@ -85,9 +85,6 @@ def _metric(doc: Document) -> MetricDefinition:
         expected_every_s=doc.get("expected_every_s"),
         created_at=as_utc(doc["created_at"]),
     )
-
-
-DUPLICATE_KEY = 11000
 
 
 def point_doc(point: DataPoint) -> Document:
@@ -196,22 +193,9 @@ class KpiRepository:
 
     # ---------------------------------------------------------------- series
 
-    async def store_point(self, point: DataPoint) -> bool:
-        """Insert once under the point's id; False when it was already stored."""
-        try:
-            await self.datapoints.insert_one(point_doc(point))
-        except DuplicateKeyError:
-            return False
-        return True
-
     async def store_points(self, points: Sequence[DataPoint]) -> None:
         """Insert each point once under its id, in one round trip; stored ones are skipped."""
-        try:
-            await self.datapoints.insert_many([point_doc(p) for p in points], ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
+        await insert_missing(self.datapoints, [point_doc(p) for p in points])
 
     async def buckets(
         self,

@@ -76,18 +76,10 @@ class Series:
 
     # ---------------------------------------------------------------- consumer effects
 
-    async def record(self, point: DataPoint) -> bool:
-        """Store a point once and move its series' signals; safe to run again on redelivery."""
-        stored = await self._repo.store_point(point)
-        await self._repo.touch_activity(point.tenant, point.metric, point.timestamp)
-        definition = (await self._catalog.metrics(point.tenant)).get(point.metric)
-        if definition is not None and definition.thresholds:
-            await self._move_thresholds(point, definition.thresholds)
-        return stored
-
     async def record_many(self, points: Sequence[DataPoint]) -> None:
-        """``record`` for a run of points in order: one insert for all of them, one activity
-        update per metric; thresholds move point by point, in order, as ``record`` moves them."""
+        """Store points once each and move their series' signals; safe to run again on
+        redelivery. A run in order: one insert for all of them, one activity update per metric;
+        thresholds move point by point, in order."""
         await self._repo.store_points(points)
         last_seen: dict[tuple[str, str], datetime] = {}
         for point in points:

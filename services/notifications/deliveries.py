@@ -226,23 +226,12 @@ class DeliveryRepository:
 
     # ------------------------------------------------------------------ reminders, cap, log
 
-    async def suppress_reminders(
-        self, tenant: str, ref: str, reason: str, now: datetime, *, made_by: datetime | None = None
-    ) -> int:
-        """Drop the waiting reminders about something that is already done (made by ``made_by``:
-        a reminder made after that, e.g. next week's update nudge, is not about this)."""
-        filter_: Document = {"tenant": tenant, "ref": ref, "status": {"$in": [PENDING, DIGEST]}}
-        if made_by is not None:
-            filter_["$or"] = [{"ref_at": {"$lte": made_by}}, {"ref_at": {"$exists": False}}]
-        result = await self.deliveries.update_many(
-            filter_, {"$set": {"status": SUPPRESSED, "reason": reason, "updated_at": now}}
-        )
-        return result.modified_count
-
     async def suppress_reminders_many(
         self, tenant: str, refs: Sequence[tuple[str, datetime]], reason: str, now: datetime
     ) -> int:
-        """``suppress_reminders`` of several (ref, made_by) with one reason, in one update."""
+        """Drop the waiting reminders about things already done, in one update: each ref's made
+        by its ``made_by`` (a reminder made after that, e.g. next week's update nudge, is not
+        about this one) or carrying no time."""
         if not refs:
             return 0
         result = await self.deliveries.update_many(

@@ -13,7 +13,6 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from services.notifications.domain import (
     ChannelDecision,
@@ -24,14 +23,13 @@ from services.notifications.domain import (
 from services.notifications.notification import Notification, RuleRef, SourceEvent
 from shared.events.envelope import Envelope
 from shared.messaging.outbox import with_outbox
-from shared.mongo import Document
+from shared.mongo import Document, insert_missing
 
 NOTIFICATIONS = "notifications"
 PREFERENCES = "preferences"
 TENANT_DEFAULTS = "tenant_defaults"
 BINDINGS = "goal_bindings"
 
-DUPLICATE_KEY = 11000
 CHUNK = 1000
 BULK = 200  # recipients above which a tenant-wide read beats chunks of $in
 
@@ -58,15 +56,7 @@ async def insert_new(collection: AsyncCollection[Document], docs: Sequence[Docum
     fresh = [d for d in docs if d["_id"] not in existing]
     inserted = 0
     for start in range(0, len(fresh), CHUNK):
-        chunk = fresh[start : start + CHUNK]
-        try:
-            result = await collection.insert_many(chunk, ordered=False)
-            inserted += len(result.inserted_ids)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(err.get("code") != DUPLICATE_KEY for err in errors):
-                raise
-            inserted += int(exc.details.get("nInserted", 0))
+        inserted += await insert_missing(collection, fresh[start : start + CHUNK])
     return inserted
 
 

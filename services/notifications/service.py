@@ -125,19 +125,11 @@ class Notifier:
     async def drop_reminders(self, event: Envelope, payload: EventPayload) -> int:
         """Reminders this event makes pointless are remembered as done (so none made before it
         is sent later, see settled.py), and the waiting ones are suppressed now."""
-        dropped = 0
-        for ref, reason in done_reminders(payload):
-            await self._settled.settle(event.tenant, ref, event.time, reason)
-            dropped += await self._deliveries.suppress_reminders(
-                event.tenant, ref, reason, self._clock(), made_by=event.time
-            )
-        if dropped:
-            NOTIFICATIONS.labels(self._service, "any", "suppressed").inc(dropped)
-        return dropped
+        return await self.drop_reminders_of_run([(event, payload)])
 
     async def drop_reminders_of_run(self, run: Sequence[tuple[Envelope, EventPayload]]) -> int:
         """``drop_reminders`` of a run of events: each reminder ref settled once at its latest
-        event's time, and their waiting reminders suppressed together (the same outcome as the
+        event's time, and their waiting reminders suppressed together (the outcome of the
         events one by one: the latest time wins, and it suppresses what the earlier ones would)."""
         latest: dict[tuple[str, str], tuple[datetime, str]] = {}
         for event, payload in run:

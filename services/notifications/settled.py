@@ -36,16 +36,9 @@ class SettledRefs:
     def indexes() -> dict[str, list[IndexModel]]:
         return {SETTLED: [IndexModel([("tenant", ASCENDING), ("ref", ASCENDING)], unique=True)]}
 
-    async def settle(self, tenant: str, ref: str, at: datetime, reason: str) -> None:
-        """Remember that ``ref`` was done at ``at`` (the latest time wins; idempotent)."""
-        await self.collection.update_one(
-            {"_id": _id(tenant, ref)},
-            {"$set": {"tenant": tenant, "ref": ref, "reason": reason}, "$max": {"at": at}},
-            upsert=True,
-        )
-
     async def settle_many(self, tenant: str, done: Sequence[tuple[str, datetime, str]]) -> None:
-        """``settle`` of several (ref, at, reason) in one round trip."""
+        """Remember that each ``ref`` was done at its ``at`` (the latest time wins; idempotent),
+        in one round trip."""
         if done:
             await self.collection.bulk_write(
                 [

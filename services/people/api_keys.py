@@ -7,7 +7,6 @@ in the key's document (its outbox), so the record exists exactly when the change
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.people.tokens import revocation_record
+from services.people.tokens import digest, revocation_record
 from shared.audit import Actor, audit_event
 from shared.auth import API_KEY_PATTERN, API_KEY_PREFIX, KeyInfo
 from shared.errors import NotFound, RuleNotMet
@@ -46,11 +45,6 @@ PUBLIC_FIELDS = {
     "last_used_at": 1,
     "revoked_at": 1,
 }
-
-
-def digest(key: str) -> str:
-    # keys carry 256 random bits, so a plain SHA-256 (no salt, no stretching) is enough
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

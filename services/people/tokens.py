@@ -19,7 +19,8 @@ PREFIX = "nss_"
 
 
 def digest(token: str) -> str:
-    # tokens are 256 random bits, so a plain SHA-256 (no salt, no stretching) is enough
+    # SCIM tokens and API keys carry 256 random bits: a plain SHA-256 (no salt, no stretching)
+    # is enough
     return hashlib.sha256(token.encode()).hexdigest()
 
 

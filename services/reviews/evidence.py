@@ -14,15 +14,13 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
-from shared.mongo import Document
+from shared.mongo import Document, insert_missing
 from shared.time import as_utc
 
 GOAL_FACTS = "goal_facts"
 EVIDENCE = "evidence"
 GROUPS = "groups"
-DUPLICATE_KEY = 11000
 
 
 class EvidenceRecords:
@@ -60,15 +58,7 @@ class EvidenceRecords:
             {"_id": f"{tenant}:{event_id}:{n}", "tenant": tenant, **fact}
             for n, fact in enumerate(facts)
         ]
-        if not docs:
-            return 0
-        try:
-            result = await self.evidence.insert_many(docs, ordered=False)
-            return len(result.inserted_ids)
-        except BulkWriteError as exc:
-            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                raise
-            return int(exc.details.get("nInserted", 0))
+        return await insert_missing(self.evidence, docs)
 
     async def put_group(self, tenant: str, group_id: str, member_ids: list[str]) -> None:
         await self.groups.update_one(

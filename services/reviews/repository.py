@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.reviews.career import CareerRecords
 from services.reviews.cycle import Cycle, Population
@@ -21,12 +21,11 @@ from shared.directory import PeopleDirectory
 from shared.errors import Conflict
 from shared.events.envelope import Envelope
 from shared.messaging.outbox import with_outbox
-from shared.mongo import Document, update_versioned
+from shared.mongo import Document, insert_missing, update_versioned
 from shared.time import as_utc
 
 CYCLES = "review_cycles"
 REVIEWS = "reviews"
-DUPLICATE_KEY = 11000
 
 
 def indexes() -> dict[str, list[IndexModel]]:
@@ -213,16 +212,7 @@ class ReviewRepository(CareerRecords):
             }
             for review, events in reviews
         ]
-        if not docs:
-            return 0
-        try:
-            result = await self.reviews.insert_many(docs, ordered=False)
-            return len(result.inserted_ids)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            return int(exc.details.get("nInserted", 0))
+        return await insert_missing(self.reviews, docs)
 
     async def save_review(self, review: Review, events: Sequence[Envelope]) -> None:
         filter_ = {"_id": f"{review.tenant}:{review.id}", "tenant": review.tenant}

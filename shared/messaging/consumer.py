@@ -298,8 +298,8 @@ class ConsumerRunner:
             for record in records:
                 if self._stopping or tp not in consumer.assignment():
                     return
-                envelope = self._batchable(record)
-                if envelope is not None:
+                envelope = self._read(record)
+                if envelope is not None and self._router.batches(envelope.type):
                     if run and run[0][1].type != envelope.type:
                         await flush()
                     run.append((record, envelope))
@@ -307,28 +307,28 @@ class ConsumerRunner:
                         await flush()
                     continue
                 await flush()
-                await self._handle(record)
+                await self._handle(record, envelope)
                 self._uncommitted[tp] = record.offset + 1
             if not self._stopping and tp in consumer.assignment():
                 await flush()
         except _Stopping:
             return
 
-    def _batchable(self, record: ConsumerRecord[bytes, bytes]) -> Envelope | None:
-        """The record's envelope when its type has a batch handler; None for anything else
-        (including what cannot be read: ``_handle`` dead-letters that)."""
+    @staticmethod
+    def _read(record: ConsumerRecord[bytes, bytes]) -> Envelope | None:
+        """The record's envelope, read once; None for a tombstone or what cannot be read
+        (``_handle`` tells those apart and dead-letters the latter)."""
         if record.value is None:
             return None
         try:
-            envelope = from_record(record.value, list(record.headers))
+            return from_record(record.value, list(record.headers))
         except MalformedEvent:
             return None
-        return envelope if self._router.batches(envelope.type) else None
 
     async def _handle_run(self, run: list[tuple[ConsumerRecord[bytes, bytes], Envelope]]) -> None:
         """A run through its batch handler; when that fails, record by record."""
         if len(run) == 1:
-            await self._handle(run[0][0])
+            await self._handle(*run[0])
             return
         envelopes = [envelope for _, envelope in run]
         started = time.perf_counter()
@@ -346,8 +346,8 @@ class ConsumerRunner:
                 group=self.group,
                 error=f"{type(exc).__name__}: {exc}",
             )
-            for record, _ in run:
-                await self._handle(record)
+            for record, envelope in run:
+                await self._handle(record, envelope)
             return
         each = (time.perf_counter() - started) / len(run)
         for record, envelope in run:
@@ -371,16 +371,20 @@ class ConsumerRunner:
                 "commit failed; records may be redelivered", group=self.group, error=str(exc)
             )
 
-    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _handle(
+        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope | None = None
+    ) -> None:
+        """One record; ``envelope``: the record already read (None: read it here)."""
         topic = record.topic
         if record.value is None:
             await self._handle_tombstone(record)
             return
-        try:
-            envelope = from_record(record.value, list(record.headers))
-        except MalformedEvent as exc:
-            await self._dead_letter(record, exc, "unknown")
-            return
+        if envelope is None:
+            try:
+                envelope = from_record(record.value, list(record.headers))
+            except MalformedEvent as exc:
+                await self._dead_letter(record, exc, "unknown")
+                return
         if not self._router.handles(envelope.type):
             EVENTS_CONSUMED.labels(self._service, self.group, topic, envelope.type, "skipped").inc()
             return

@@ -71,6 +71,6 @@ async def test_a_runs_suppressions_and_settlements_match_the_calls_one_by_one(db
     # the same calls one by one on a fresh copy end the same way
     await db[DELIVERIES].delete_many({})
     await db[DELIVERIES].insert_many(docs)
-    for ref, made_by in refs:
-        await deliveries.suppress_reminders("acme", ref, "moved", now, made_by=made_by)
+    for one in refs:
+        await deliveries.suppress_reminders_many("acme", [one], "moved", now)
     assert {d["_id"]: d["status"] async for d in db[DELIVERIES].find({})} == statuses
