@@ -109,6 +109,9 @@ class CommonSettings(BaseSettings):
 
     max_body_bytes: int = 1_048_576
     outbox_poll_interval_s: float = 0.5
+    # how long the relay leaves a hot writer's held events to it (shared/messaging/outbox.py):
+    # the longest a crash between a save and its publish delays them
+    outbox_hold_s: float = 30.0
     # False: this replica runs no Kafka consumers (e.g. an HTTP-only replica scaled for
     # traffic while another runs the projections); env ``<PREFIX>_CONSUMERS_ENABLED``
     consumers_enabled: bool = True

@@ -26,7 +26,7 @@ from shared.events.envelope import Envelope, deterministic_id, new_event
 from shared.events.people import PersonErased
 from shared.events.privacy import PersonErasureCompleted
 from shared.messaging.consumer import Router
-from shared.messaging.outbox import PENDING, Publisher
+from shared.messaging.outbox import HELD, PENDING, RELAY_AFTER, Publisher
 from shared.mongo import Document
 
 # Stands in for an erased person's id where a record someone else keeps must still name "a
@@ -108,7 +108,7 @@ async def documents(
     collection: AsyncCollection[Document], query: Mapping[str, Any]
 ) -> list[Document]:
     """The documents matching ``query`` as an export shows them (without their outbox)."""
-    cursor = collection.find(dict(query), {PENDING: 0}).limit(EXPORT_LIMIT)
+    cursor = collection.find(dict(query), {PENDING: 0, HELD: 0, RELAY_AFTER: 0}).limit(EXPORT_LIMIT)
     return [doc async for doc in cursor]
 
 

@@ -53,7 +53,7 @@ class Lifecycle:
         self.settings = runtime.settings
         self.db = runtime.db
         self.producer = runtime.producer
-        self.outbox = Outbox()
+        self.outbox = Outbox(self.producer, hold_s=self.settings.outbox_hold_s)
         self._app = app
         self._jobs: list[Job] = []
         self._consumers: list[ConsumerRunner] = []
@@ -70,6 +70,8 @@ class Lifecycle:
                         self.producer,
                         service=self.settings.service_name,
                         poll_interval_s=self.settings.outbox_poll_interval_s,
+                        published=self.outbox.published,
+                        hold_s=self.settings.outbox_hold_s,
                     )
                 )
         return self.outbox

@@ -10,6 +10,7 @@ from datetime import datetime
 from services.goals.domain import Goal
 from services.goals.repository import GoalRepository
 from shared.events.envelope import Envelope, deterministic_id, new_event
+from shared.messaging.outbox import HELD, PENDING, Outbox, entries
 from shared.mongo import Document
 from shared.time import Clock, utcnow
 
@@ -48,8 +49,10 @@ class GoalStore:
         notify: Callable[[], None] = lambda: None,
         clock: Clock = utcnow,
         margin_cache_s: float = 5.0,
+        outbox: Outbox | None = None,
     ) -> None:
         self.repo = repo
+        self.outbox = outbox
         self.default_margin = default_margin
         self.default_reminder_days = default_reminder_days
         self.notify = notify
@@ -111,3 +114,31 @@ class GoalStore:
         await self.repo.save(goal, events, guard_event_ids=guard_event_ids)
         if has_events:
             self.notify()
+
+    async def save_held(
+        self, goal: Goal, *, guard_event_ids: Sequence[str], built: Sequence[Envelope]
+    ) -> list[Envelope]:
+        """``save`` for the KPI path, with its events held (``shared.messaging.outbox``): they
+        replace the goal's outbox instead of joining it, and the caller publishes the returned
+        events itself (``publish_held``) instead of leaving them to the relay, whose clear
+        would be a second write of the goal for every point.
+
+        The entries the goal was loaded with (held by an earlier save, of this replica or
+        another; pending from a change through the API) are published first unless this
+        process already did, so the goal's events keep their order and none is dropped
+        unpublished. Without an outbox to publish through (unit tests), a plain ``save``.
+        """
+        if self.outbox is None:
+            await self.save(goal, guard_event_ids=guard_event_ids, built=built)
+            return []
+        found = entries({HELD: goal.stored.get(HELD), PENDING: goal.stored.get(PENDING)})
+        await self.outbox.publish_held(found)
+        events = [*built, *envelopes(goal, self.clock())]
+        relay_after = self.outbox.relay_after()
+        await self.repo.save(goal, events, guard_event_ids=guard_event_ids, relay_after=relay_after)
+        return events
+
+    async def publish_held(self, events: Sequence[Envelope]) -> None:
+        """Publish what ``save_held`` saved (a run's saves at once: one acknowledgement)."""
+        if self.outbox is not None and events:
+            await self.outbox.publish_held(events)

@@ -33,6 +33,7 @@ def create_app(settings: GoalsSettings | None = None, *, clock: Clock = utcnow) 
             default_reminder_days=settings.update_reminder_days,
             notify=outbox.notify,
             clock=clock,
+            outbox=outbox,
         )
         reactions = GoalReactions(store, retention_days=settings.applied_retention_days)
         personal_data = GoalsPersonalData(service.db)

@@ -77,10 +77,11 @@ class GoalReactions:
         margin = await self.store.margin(tenant)
         loaded = await self.repo.get_many(tenant, sorted(plan))
         limit = asyncio.Semaphore(CONCURRENT_GOALS)
+        held: list[Envelope] = []
 
         async def one(goal_id: str) -> bool:
             async with limit:
-                return await self._apply_run(
+                events = await self._apply_run(
                     tenant,
                     goal_id,
                     sorted(keys_of[goal_id]),
@@ -88,9 +89,19 @@ class GoalReactions:
                     margin,
                     loaded.get(goal_id),
                 )
+                held.extend(events or ())
+                return events is not None
 
-        moved = await asyncio.gather(*(one(goal_id) for goal_id in sorted(plan)))
-        return sum(moved)
+        outcomes = await asyncio.gather(
+            *(one(goal_id) for goal_id in sorted(plan)), return_exceptions=True
+        )
+        # what was saved goes out now, even when another goal of the run failed (the run is
+        # then retried point by point, and those points are already applied)
+        await self.store.publish_held(held)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return sum(1 for outcome in outcomes if outcome is True)
 
     async def _apply_run(
         self,
@@ -100,19 +111,20 @@ class GoalReactions:
         run: list[tuple[DataPoint, str | None]],
         margin: float,
         goal: Goal | None,
-    ) -> bool:
-        """Apply a run of points to one goal and save it once (reloaded after a lost race)."""
+    ) -> list[Envelope] | None:
+        """Apply a run of points to one goal and save it once (reloaded after a lost race);
+        the events saved held, to publish (None: the goal did not move)."""
         for attempt in range(ATTEMPTS_PER_GOAL):
             if attempt:  # spread the writers that lost the race, so they don't collide again
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
                 goal = await self.repo.get(tenant, goal_id)
             if goal is None:
-                return False  # bound, not inserted yet (or never: a crash in between); keep it
+                return None  # bound, not inserted yet (or never: a crash in between); keep it
             if goal.status in FINISHED:
                 # a stale binding (a crash between a save and its clean-up): a finished goal
                 # never becomes active again, so dropping it cannot race with a re-binding
                 await self.repo.unbind(tenant, goal_id, keys)
-                return False
+                return None
             applied: list[str] = []
             built: list[Envelope] = []
             for point, traceparent in run:
@@ -124,12 +136,11 @@ class GoalReactions:
                     built += envelopes(goal, self.store.clock())
                     goal.events.clear()
             if not applied:
-                return False
+                return None
             try:
-                await self.store.save(goal, guard_event_ids=applied, built=built)
+                return await self.store.save_held(goal, guard_event_ids=applied, built=built)
             except VersionConflict:
                 continue  # another replica or partition changed it: reload and re-check
-            return True
         raise VersionConflict(f"goal {goal_id} kept changing while data points were applied")
 
     async def manager_changed(

@@ -24,19 +24,20 @@ from services.goals.timeline_repository import GoalTimeline, timeline_docs
 from shared.directory import PeopleDirectory
 from shared.errors import Conflict
 from shared.events.envelope import Envelope
-from shared.messaging.outbox import with_outbox
+from shared.messaging.outbox import HELD, PENDING, held_outbox, with_outbox
 from shared.mongo import Document, update_versioned
 from shared.time import as_utc, utcnow
 
 GOALS = "goals"
 
-# what a goal load never needs: the outbox, and the timeline goals embedded before it moved
-_LEAN = {"pending_events": 0, "timeline": 0}
+# what a goal load never needs: the timeline goals embedded before it moved (the outbox it
+# reads: a held save replaces the entries it found, see GoalStore.save_held)
+_LEAN = {"timeline": 0}
 PENDING_TIMELINE = "pending_timeline"
 # what a list answer never needs either: the timeline entries waiting to move (up to ~10 kB a
 # goal) and the applied-event guards (up to APPLIED_WINDOW ids and times, ~60 kB a goal bound to
 # a busy KPI), read for up to 100 goals a page; goals read this way are for reading only (see save)
-_LISTED = {**_LEAN, PENDING_TIMELINE: 0, "applied_ids": 0, "applied_times": 0}
+_LISTED = {**_LEAN, PENDING: 0, HELD: 0, PENDING_TIMELINE: 0, "applied_ids": 0, "applied_times": 0}
 READ_ONLY = "read_only"
 # timeline entries a goal holds before a save moves them to their collection in one insert:
 # bounds the document (~10 kB) and makes the move one write per ~20 saves instead of one each
@@ -201,6 +202,8 @@ def goal_from_doc(doc: Document) -> Goal:
             # None: stored before the binding index; its first save indexes it
             "binding_keys": doc.get("binding_keys"),
             PENDING_TIMELINE: list(doc.get(PENDING_TIMELINE, [])),
+            PENDING: list(doc.get(PENDING) or []),
+            HELD: list(doc.get(HELD) or []),
         },
     )
 
@@ -248,12 +251,25 @@ class GoalRepository(TenantRecords, ReminderQueries):
         except DuplicateKeyError as exc:
             raise Conflict(f"goal {goal.id} already exists") from exc
         goal.version = 1
-        goal.stored = {"binding_keys": sorted(bindings), PENDING_TIMELINE: pending}
+        goal.stored = {
+            "binding_keys": sorted(bindings),
+            PENDING_TIMELINE: pending,
+            PENDING: doc["pending_events"],
+            HELD: [],
+        }
 
     async def save(
-        self, goal: Goal, events: Sequence[Envelope], *, guard_event_ids: Sequence[str] = ()
+        self,
+        goal: Goal,
+        events: Sequence[Envelope],
+        *,
+        guard_event_ids: Sequence[str] = (),
+        relay_after: datetime | None = None,
     ) -> None:
         """Write the goal's state, new timeline entries and events in one versioned update.
+
+        ``relay_after``: the events are held (``shared.messaging.outbox``) and replace the
+        entries the goal was loaded with, which its writer has published.
 
         Around it, without a transaction: binding keys the goal gains are indexed before and
         keys it lost unindexed after (``BindingIndex``); pending timeline entries are moved
@@ -277,11 +293,23 @@ class GoalRepository(TenantRecords, ReminderQueries):
             # none of the events this save applies may have been applied by another writer
             filter_["applied_ids"] = {"$nin": list(guard_event_ids)}
         update: Document = {"$set": {**goal_state(goal), PENDING_TIMELINE: pending}}
-        await update_versioned(self.goals, filter_, goal.version, with_outbox(update, events))
+        if relay_after is None:
+            update = with_outbox(update, events)
+            pending_events = [*goal.stored.get(PENDING, []), *(e.to_document() for e in events)]
+            held = goal.stored.get(HELD, [])
+        else:
+            update = held_outbox(update, events, relay_after)
+            pending_events, held = [], [e.to_document() for e in events]
+        await update_versioned(self.goals, filter_, goal.version, update)
         goal.version += 1
         goal.new_timeline.clear()
         goal.events.clear()
-        goal.stored = {"binding_keys": sorted(bindings), PENDING_TIMELINE: pending}
+        goal.stored = {
+            "binding_keys": sorted(bindings),
+            PENDING_TIMELINE: pending,
+            PENDING: pending_events,
+            HELD: held,
+        }
         await self.index.unbind(goal.tenant, goal.id, had - set(bindings))
 
     async def get(self, tenant: str, goal_id: str) -> Goal | None:

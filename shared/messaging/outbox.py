@@ -6,13 +6,24 @@ needed. The relay publishes a document's pending events in order, waits for the 
 then removes exactly those entries with ``$pullAll`` (FerretDB 1.24 ignores ``$pull`` with a
 condition, exact values work on both stores). A crash between publish and removal publishes the
 same event ids again; consumers are idempotent on event id.
+
+A hot writer may publish its own events instead (:meth:`Outbox.publish_held`): it saves them
+*held* (``held_events``, with ``relay_after`` ``hold_s`` ahead), publishes them right after the
+save, and its next save replaces them (:func:`held_outbox`). So a document the writer keeps
+changing costs one write per change instead of two (the write and the relay's clear), and its
+events go out at once instead of after the relay's next round. The relay clears a hold that has
+passed (publishing what this process has not published), so a crash between a save and its
+publish delays those events by ``hold_s`` at most; the next held save of the document publishes
+them first too. A document's events are its held entries, then its pending ones: whoever
+publishes from a document publishes what it does not know as published in that order.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, IndexModel, UpdateOne
@@ -27,6 +38,8 @@ log = get_logger(__name__)
 
 PENDING = "pending_events"
 HAS_PENDING = {f"{PENDING}.0": {"$exists": True}}
+HELD = "held_events"  # published by their writer; replaced by its next save
+RELAY_AFTER = "relay_after"  # when the relay takes over held events (their writer died)
 
 
 class HasOutbox(Protocol):
@@ -56,7 +69,60 @@ def with_outbox(update: dict[str, Any], events: Sequence[Envelope]) -> dict[str,
     return merged
 
 
+def held_outbox(
+    update: dict[str, Any], events: Sequence[Envelope], relay_after: datetime
+) -> dict[str, Any]:
+    """Merge a *held* outbox into an update document: ``events`` replace every entry the
+    document holds, held and pending.
+
+    Only for a writer that published every entry it read (:meth:`Outbox.publish_held`, in the
+    order of :func:`entries`), with the update guarded by the version it read them at, so no
+    entry it has not seen is dropped (every write that adds one changes the version).
+    """
+    merged = dict(update)
+    merged["$set"] = {
+        **update.get("$set", {}),
+        HELD: [e.to_document() for e in events],
+        PENDING: [],
+        RELAY_AFTER: relay_after,
+    }
+    return merged
+
+
+def entries(doc: dict[str, Any]) -> list[Envelope]:
+    """A document's events in their order: the held ones (older), then the pending ones."""
+    return [Envelope.from_document(e) for e in [*(doc.get(HELD) or ()), *(doc.get(PENDING) or ())]]
+
+
+class PublishedIds:
+    """The ids of the events this process published lately (bounded, oldest forgotten first).
+
+    What the relay and the held writers share: an entry found here was acknowledged by the
+    broker and needs clearing, not publishing. An id forgotten (or published by another
+    replica) is published again, which consumers absorb (idempotent on event id).
+    """
+
+    def __init__(self, max_ids: int = 200_000) -> None:
+        self._max = max_ids
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_ids: Iterable[str]) -> None:
+        for event_id in event_ids:
+            self._ids[event_id] = None
+            self._ids.move_to_end(event_id)
+        while len(self._ids) > self._max:
+            self._ids.popitem(last=False)
+
+    def unknown(self, events: Iterable[Envelope]) -> list[Envelope]:
+        """The events among ``events`` not published by this process, in order."""
+        return [e for e in events if e.id not in self._ids]
+
+
 OUTBOX_INDEX = IndexModel([(f"{PENDING}.0", ASCENDING)], sparse=True, name="outbox_pending")
+HELD_INDEX = IndexModel([(RELAY_AFTER, ASCENDING)], sparse=True, name="outbox_held")
 
 
 async def ensure_outbox_index(collection: AsyncCollection[dict[str, Any]]) -> None:
@@ -68,7 +134,7 @@ async def ensure_outbox_index(collection: AsyncCollection[dict[str, Any]]) -> No
     one index without ``tenant`` first: the relay serves every tenant. The local FerretDB
     keeps it as a PostgreSQL partial index (``deploy/local/ferretdb.patch``).
     """
-    await collection.create_indexes([OUTBOX_INDEX])
+    await collection.create_indexes([OUTBOX_INDEX, HELD_INDEX])
 
 
 class OutboxRelay:
@@ -82,11 +148,16 @@ class OutboxRelay:
         service: str,
         poll_interval_s: float = 0.5,
         batch: int = 100,
+        published: PublishedIds | None = None,
+        hold_s: float = 30.0,
     ) -> None:
         self._collection = collection
         self._publisher = publisher
         self._service = service
         self._batch = batch
+        self.published = published if published is not None else PublishedIds()
+        self._expiry_interval_s = hold_s / 3
+        self._next_expiry = time.monotonic() + self._expiry_interval_s
         self._loop = BackgroundLoop(f"outbox-{collection.name}", self._round, poll_interval_s)
 
     def notify(self) -> None:
@@ -101,12 +172,18 @@ class OutboxRelay:
         await self._loop.stop(timeout_s=10)
 
     async def _round(self) -> bool:
-        return await self.relay_once() >= self._batch
+        busy = await self.relay_once() >= self._batch
+        if time.monotonic() >= self._next_expiry:
+            self._next_expiry = time.monotonic() + self._expiry_interval_s
+            busy = await self.expire_holds() >= self._batch or busy
+        return busy
 
     async def relay_once(self) -> int:
         """Publish and clear up to ``batch`` documents' outboxes; return how many were relayed."""
+        query = HAS_PENDING
         docs = [
-            doc async for doc in self._collection.find(HAS_PENDING, {PENDING: 1}).limit(self._batch)
+            doc
+            async for doc in self._collection.find(query, {PENDING: 1, HELD: 1}).limit(self._batch)
         ]
         self._observe_backlog(docs)
         if not docs:
@@ -115,15 +192,44 @@ class OutboxRelay:
         # document at a time (a broker round trip and a store round trip each) capped the
         # relay at a few dozen documents a second, so under load events waited seconds in
         # the outbox. Each document's events keep their order (same key, same partition); a
-        # crash before the clear publishes them again, as before.
-        events = [Envelope.from_document(entry) for doc in docs for entry in doc[PENDING]]
-        await self._publisher.publish_many(events)
+        # crash before the clear publishes them again, as before. Held events are left to
+        # their writer, but published first if this process has not (their writer died).
+        await self._publish(docs)
         await self._collection.bulk_write(
             [UpdateOne({"_id": doc["_id"]}, {"$pullAll": {PENDING: doc[PENDING]}}) for doc in docs],
             ordered=False,
         )
-        OUTBOX_RELAYED.labels(self._service, self._collection.name).inc(len(events))
         return len(docs)
+
+    async def expire_holds(self, *, now: datetime | None = None) -> int:
+        """Clear the held events whose ``relay_after`` has passed, publishing what this process
+        has not published; return how many documents. Rare (every ``hold_s / 3``): the query
+        reads every held document's time."""
+        query = {RELAY_AFTER: {"$lte": now or datetime.now(UTC)}}
+        projection = {PENDING: 1, HELD: 1, RELAY_AFTER: 1}
+        docs = [doc async for doc in self._collection.find(query, projection).limit(self._batch)]
+        if not docs:
+            return 0
+        await self._publish(docs)
+        # a newer held save replaced the entries and the time: then the filter matches nothing
+        await self._collection.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": doc["_id"], RELAY_AFTER: doc[RELAY_AFTER]},
+                    {"$unset": {HELD: "", RELAY_AFTER: ""}},
+                )
+                for doc in docs
+            ],
+            ordered=False,
+        )
+        return len(docs)
+
+    async def _publish(self, docs: list[dict[str, Any]]) -> None:
+        events = self.published.unknown(e for doc in docs for e in entries(doc))
+        if events:
+            await self._publisher.publish_many(events)
+            self.published.add(e.id for e in events)
+        OUTBOX_RELAYED.labels(self._service, self._collection.name).inc(len(events))
 
     def _observe_backlog(self, docs: list[dict[str, Any]]) -> None:
         OUTBOX_PENDING.labels(self._service, self._collection.name).set(len(docs))
@@ -133,23 +239,46 @@ class OutboxRelay:
         OUTBOX_OLDEST_AGE.labels(self._service, self._collection.name).set(max(0.0, age))
 
     async def settled(self) -> bool:
-        """True when no document of the collection holds an unpublished event."""
-        return await self._collection.find_one(HAS_PENDING, {"_id": 1}) is None
+        """True when no document of the collection holds an event this process has not
+        published (held events its writers published count as published)."""
+        query = {"$or": [HAS_PENDING, {f"{HELD}.0": {"$exists": True}}]}
+        async for doc in self._collection.find(query, {PENDING: 1, HELD: 1}):
+            if self.published.unknown(entries(doc)):
+                return False
+        return True
 
     async def drain(self, timeout_s: float = 10.0) -> None:
-        """Relay until nothing is pending (tests and shutdown)."""
+        """Relay until nothing is pending or held (tests and shutdown)."""
         deadline = time.monotonic() + timeout_s
-        while await self._collection.find_one(HAS_PENDING, {"_id": 1}) is not None:
+        far = datetime.now(UTC) + timedelta(days=366)
+        while await self.relay_once() or await self.expire_holds(now=far):
             if time.monotonic() > deadline:
                 raise Unavailable("outbox did not drain in time")
-            await self.relay_once()
 
 
 class Outbox:
     """The relays of every outbox collection of one service; ``notify`` wakes them all."""
 
-    def __init__(self) -> None:
+    def __init__(self, publisher: Publisher | None = None, *, hold_s: float = 30.0) -> None:
         self.relays: list[OutboxRelay] = []
+        self.published = PublishedIds()  # shared with the relays
+        self.hold_s = hold_s
+        self._publisher = publisher
+
+    def relay_after(self) -> datetime:
+        """Until when a held write's events are left to their writer."""
+        return datetime.now(UTC) + timedelta(seconds=self.hold_s)
+
+    async def publish_held(self, events: Sequence[Envelope]) -> None:
+        """Publish what a held writer saved (or found held by an earlier writer), in order,
+        skipping what this process already published."""
+        fresh = self.published.unknown(events)
+        if not fresh:
+            return
+        if self._publisher is None:
+            raise RuntimeError("this outbox has no publisher for held events")
+        await self._publisher.publish_many(fresh)
+        self.published.add(e.id for e in fresh)
 
     def notify(self) -> None:
         """Called after a write with events: relay now rather than at the next poll."""

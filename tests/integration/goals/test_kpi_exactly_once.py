@@ -146,6 +146,15 @@ async def test_a_redelivered_point_counts_once_in_sum_and_latest() -> None:
             "0.25"
         ]
 
+        # one write a point: each KPI save replaced the events of the one before (published
+        # by the consumer itself), instead of the relay clearing them with a write of its own
+        stored = await svc.app.state.runtime.db["goals"].find_one({"_id": summed})
+        sentinel_events = [e for e in events if e.subject == summed][-1:]
+        assert stored["pending_events"] == []
+        assert [entry["id"] for entry in stored["held_events"]] == [e.id for e in sentinel_events]
+        assert stored["relay_after"] > datetime.now(UTC)
+        assert stored["version"] == 1 + 3  # created, then dp-1, dp-2 and the sentinel
+
 
 async def test_a_webhook_delivered_twice_moves_a_summed_goal_once() -> None:
     """End to end: the provider resends the same points (a new message id, so kpi-ingest's
