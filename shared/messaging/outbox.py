@@ -126,7 +126,8 @@ HELD_INDEX = IndexModel([(RELAY_AFTER, ASCENDING)], sparse=True, name="outbox_he
 
 
 async def ensure_outbox_index(collection: AsyncCollection[dict[str, Any]]) -> None:
-    """The sparse index the relay's poll uses: only documents whose outbox holds an event.
+    """The sparse indexes the relay's polls use: documents whose outbox holds an event, and
+    documents with a hold (``relay_after``).
 
     Without it every poll reads the whole collection (on the local FerretDB, a sequential scan
     of every document, many times a second under load, since every write with events wakes the
@@ -134,7 +135,9 @@ async def ensure_outbox_index(collection: AsyncCollection[dict[str, Any]]) -> No
     one index without ``tenant`` first: the relay serves every tenant. The local FerretDB
     keeps it as a PostgreSQL partial index (``deploy/local/ferretdb.patch``).
     """
-    await collection.create_indexes([OUTBOX_INDEX, HELD_INDEX])
+    for index in (OUTBOX_INDEX, HELD_INDEX):
+        # one at a time: FerretDB 1.24 panics on a createIndexes whose several indexes all exist
+        await collection.create_indexes([index])
 
 
 class OutboxRelay:

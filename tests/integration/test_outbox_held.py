@@ -24,6 +24,7 @@ from shared.messaging.outbox import (
     PENDING,
     RELAY_AFTER,
     Outbox,
+    ensure_outbox_index,
     entries,
     held_outbox,
     with_outbox,
@@ -168,3 +169,14 @@ async def test_an_ordinary_write_beside_a_hold_is_relayed_at_once_in_order(
     # the next held save finds both published and replaces them: nothing published twice
     await Writer(aggregates, outbox).change([point(3)])
     assert await published_ids(settings) == [point(n).id for n in (1, 2, 3)]
+
+
+async def test_every_replica_starting_its_relay_finds_the_indexes_in_place(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    # the second start finds both indexes (FerretDB 1.24 dropped the connection when one
+    # createIndexes named several indexes that all existed: every restart failed)
+    for _ in range(2):
+        await ensure_outbox_index(db["aggregates"])
+    names = {index["name"] async for index in await db["aggregates"].list_indexes()}
+    assert {"outbox_pending", "outbox_held"} <= names
