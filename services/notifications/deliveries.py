@@ -50,6 +50,22 @@ OPTIONAL = (
 )
 
 
+def waiting_reminders(tenant: str, refs: Sequence[tuple[str, datetime]]) -> Document:
+    """The waiting reminders about ``refs`` (each ``(ref, made_by)``): made by ``made_by`` or
+    carrying no time.
+
+    Every ``$or`` branch names its ref: the local FerretDB hands equality, ``$exists``, ranges
+    and ``$or`` to PostgreSQL but not ``$in``, so a branch without the ref (``ref_at`` missing)
+    made it decode every delivery of the tenant without a ``ref_at``, celebrations included:
+    each run of progress events cost the tenant's whole delivery history.
+    """
+    branches: list[Document] = [
+        {"ref": ref, "ref_at": {"$exists": False}} for ref in sorted({r for r, _ in refs})
+    ]
+    branches += [{"ref": ref, "ref_at": {"$lte": made_by}} for ref, made_by in sorted(refs)]
+    return {"tenant": tenant, "status": {"$in": [PENDING, DIGEST]}, "$or": branches}
+
+
 def delivery_document(d: Delivery) -> Document:
     doc: Document = {
         "_id": d.id,
@@ -235,15 +251,7 @@ class DeliveryRepository:
         if not refs:
             return 0
         result = await self.deliveries.update_many(
-            {
-                "tenant": tenant,
-                "ref": {"$in": sorted({ref for ref, _ in refs})},
-                "status": {"$in": [PENDING, DIGEST]},
-                "$or": [
-                    {"ref_at": {"$exists": False}},
-                    *({"ref": ref, "ref_at": {"$lte": made_by}} for ref, made_by in sorted(refs)),
-                ],
-            },
+            waiting_reminders(tenant, refs),
             {"$set": {"status": SUPPRESSED, "reason": reason, "updated_at": now}},
         )
         return result.modified_count

@@ -28,6 +28,7 @@ import orjson
 from tests.bench.load import report
 from tests.bench.load.observe import (
     HZ,
+    MACHINE,
     LagMonitor,
     Sent,
     goals_topic,
@@ -231,7 +232,7 @@ class LoadBench:
         growth = lag_growth_per_s(window, step.start, step.end)
         cpu: dict[str, dict[str, float | None]] = {}
         (t0, t1, t2), (c0, c1, c2) = step.tick_times, step.ticks
-        for name in self.pids:
+        for name in [*self.pids, MACHINE]:
             if name in c0 and name in c1 and name in c2:
                 cpu[name] = {
                     "step": cpu_share(c0[name], c1[name], t1 - t0, HZ),

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.bench.load.plan import Sample, cpu_ticks, group_lag
+from tests.bench.load.plan import Sample, cpu_ticks, group_lag, machine_busy_ticks
 
 PROGRESS = "northstar.goal.progress_updated.v1"
 
@@ -231,9 +231,16 @@ def stack_pids(pid_dirs: list[Path]) -> dict[str, int]:
     return found
 
 
+MACHINE = "machine (every process)"
+
+
 def read_ticks(pids: Mapping[str, int]) -> dict[str, int]:
+    """CPU ticks of each process, and of the whole machine under ``MACHINE``: the processes
+    without a pid file (PostgreSQL's backends, say) show in the difference."""
     ticks: dict[str, int] = {}
     for name, pid in pids.items():
         with contextlib.suppress(OSError, ValueError):
             ticks[name] = cpu_ticks(Path(f"/proc/{pid}/stat").read_text())
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        ticks[MACHINE] = machine_busy_ticks(Path("/proc/stat").read_text())
     return ticks

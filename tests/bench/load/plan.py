@@ -338,6 +338,14 @@ def cpu_ticks(stat: str) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def machine_busy_ticks(proc_stat: str) -> int:
+    """Ticks every CPU spent busy, from the text of ``/proc/stat``: its ``cpu`` line less idle
+    and iowait (guest time is already inside user time)."""
+    line = next(li for li in proc_stat.splitlines() if li.startswith("cpu "))
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, line.split()[1:9])
+    return user + nice + system + irq + softirq + steal
+
+
 def cpu_share(before: int, after: int, seconds: float, hz: int) -> float | None:
     """Cores used between two tick readings (1.0 = one core busy all the time)."""
     if seconds <= 0:

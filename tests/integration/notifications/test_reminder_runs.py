@@ -11,7 +11,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.notifications.config import NotificationsSettings
-from services.notifications.deliveries import DELIVERIES, DeliveryRepository
+from services.notifications.deliveries import DELIVERIES, DeliveryRepository, waiting_reminders
 from services.notifications.settled import SettledRefs
 from shared.mongo import Document, open_database
 from tests.support import isolated_settings
@@ -74,3 +74,30 @@ async def test_a_runs_suppressions_and_settlements_match_the_calls_one_by_one(db
     for one in refs:
         await deliveries.suppress_reminders_many("acme", [one], "moved", now)
     assert {d["_id"]: d["status"] async for d in db[DELIVERIES].find({})} == statuses
+
+
+async def test_a_run_leaves_the_tenants_other_deliveries_alone(db: Any) -> None:
+    # a tenant's history: celebrations and other notices carry no ref_at, and no reminder ref
+    history = [
+        {"_id": f"cel-{i}", "tenant": "acme", "ref": f"goal:{i}", "status": "pending"}
+        for i in range(40)
+    ]
+    await db[DELIVERIES].insert_many(
+        [*history, waiting("a-none", "goal-update:a", "pending", None)]
+    )
+    refs = [("goal-update:a", T0)]
+
+    assert await DeliveryRepository(db).suppress_reminders_many("acme", refs, "moved", T0) == 1
+    statuses = {d["_id"]: d["status"] async for d in db[DELIVERIES].find({})}
+    assert statuses.pop("a-none") == "suppressed"
+    assert set(statuses.values()) == {"pending"}
+
+
+def test_every_branch_of_a_runs_reminder_filter_names_its_ref() -> None:
+    # what lets the local store narrow the update to the run's refs (it hands equality and
+    # $or to PostgreSQL, not $in): a branch without a ref made every run read the tenant's
+    # whole delivery history (each of its deliveries without ref_at)
+    refs = [("goal-update:a", T0), ("goal-update:b", T0), ("goal-update:a", T0)]
+    branches = waiting_reminders("acme", refs)["$or"]
+    assert {b["ref"] for b in branches} == {"goal-update:a", "goal-update:b"}
+    assert all("ref" in b and set(b) == {"ref", "ref_at"} for b in branches)

@@ -24,6 +24,7 @@ from tests.bench.load.plan import (
     knee,
     lag_growth_per_s,
     latency_summary,
+    machine_busy_ticks,
     org_chart,
     percentile,
     recipients,
@@ -273,3 +274,8 @@ def test_targets_say_by_how_much_a_miss_misses() -> None:
     assert not drain["met"]
     assert "never back to 0" in drain["note"]
     assert all(t["value"] is None for t in targets([{**step, "rate": 100.0}]))
+
+
+def test_the_machine_is_busy_for_every_tick_but_idle_and_iowait() -> None:
+    stat = "cpu  100 5 40 900 30 2 3 1 7 0\ncpu0 50 2 20 450 15 1 1 0 3 0\nintr 1 2\n"
+    assert machine_busy_ticks(stat) == 100 + 5 + 40 + 2 + 3 + 1
