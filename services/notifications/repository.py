@@ -127,6 +127,10 @@ class NotificationRepository:
                     [("tenant", ASCENDING), ("event_id", ASCENDING), ("recipient_id", ASCENDING)],
                     unique=True,
                 ),
+                # an event's notifications, looked up before they are inserted: on MongoDB the
+                # unique index serves it, on the local FerretDB only a non-unique one does (a
+                # GIN index; without it every event read the tenant's whole history)
+                IndexModel([("tenant", ASCENDING), ("event_id", ASCENDING)]),
                 IndexModel(
                     [
                         ("tenant", ASCENDING),

@@ -1,0 +1,53 @@
+"""What notifications asks the store for on every event is served by an index, not by reading
+the tenant's history: on the local FerretDB on PostgreSQL, equality on the fields of a
+non-unique index is answered by its GIN index, while a unique index (a B-tree of expressions)
+serves no such lookup, so each lookup needs a non-unique index naming its fields."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from services.notifications.config import NotificationsSettings
+from services.notifications.deliveries import DeliveryRepository
+from services.notifications.repository import NOTIFICATIONS, NotificationRepository
+from shared.mongo import Document, ensure_indexes
+from tests.support import isolated_settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def db() -> AsyncIterator[Any]:
+    settings = isolated_settings(NotificationsSettings)
+    client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    info = await client.admin.command("buildInfo")
+    if not info.get("ferretdbFeatures", {}).get("compareAndSwapUpdates"):
+        pytest.skip("the plans' shape is the local FerretDB-on-PostgreSQL's")
+    db = client[settings.mongodb_database]
+    await ensure_indexes(db, {**NotificationRepository.indexes(), **DeliveryRepository.indexes()})
+    yield db
+    await client.drop_database(settings.mongodb_database)
+    await client.close()
+
+
+async def plan(db: Any, collection: str, filter_: Document) -> str:
+    await db.command({"collStats": collection})
+    found = await db.command({"explain": {"find": collection, "filter": filter_}})
+    return json.dumps(found.get("queryPlanner", {}), default=str)
+
+
+async def test_an_events_notifications_are_found_by_index(db: Any) -> None:
+    await db[NOTIFICATIONS].insert_many(
+        [
+            {"_id": f"n{i}", "tenant": "acme", "event_id": f"e{i // 3}", "recipient_id": f"p{i}"}
+            for i in range(3000)
+        ]
+    )
+    # the check before an event's notifications are inserted (a redelivery)
+    text = await plan(db, NOTIFICATIONS, {"tenant": "acme", "event_id": "e7"})
+    assert "Bitmap Index" in text or "Index Scan" in text, text[:600]
