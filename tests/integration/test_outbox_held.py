@@ -180,3 +180,23 @@ async def test_every_replica_starting_its_relay_finds_the_indexes_in_place(
         await ensure_outbox_index(db["aggregates"])
     names = {index["name"] async for index in await db["aggregates"].list_indexes()}
     assert {"outbox_pending", "outbox_held"} <= names
+
+
+async def test_a_held_save_takes_over_the_pending_events_it_published(
+    settings: CommonSettings, producer: EventProducer, db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    aggregates = db["aggregates"]
+    await new_aggregate(aggregates)
+    outbox = process(producer, aggregates)
+    # a change through the API, not relayed yet; then the hot writer's next change
+    await update_versioned(
+        aggregates, {"_id": "agg"}, 1, with_outbox({"$set": {"state": "api"}}, [point(1)])
+    )
+    await Writer(aggregates, outbox).change([point(2)])
+
+    assert await published_ids(settings) == [point(1).id, point(2).id]
+    doc = await aggregates.find_one({"_id": "agg"})
+    assert doc is not None
+    assert doc[PENDING] == []  # published by the writer and cleared by its save: no relay write
+    assert [entry["id"] for entry in doc[HELD]] == [point(2).id]
+    assert await outbox.relays[0].relay_once() == 0
