@@ -8,6 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+from scim2_models import Email
+
 from services.people.domain import ManagerCycle, PersonFacts, find_cycle
 from shared.errors import InvalidInput, RuleNotMet
 
@@ -36,6 +39,19 @@ class ImportRow:
     external_id: str
     facts: PersonFacts  # manager_id left unset: resolved against the whole org
     manager_external_id: str | None
+
+
+def email_problem(email: str) -> str | None:
+    """Why a person could not be stored with ``email`` (SCIM's e-mail type refuses it), or None.
+
+    Checked while the export is read, so a bad address is a 422 naming its row before anything
+    is written, not a failure halfway through applying the import.
+    """
+    try:
+        Email(value=email)
+    except ValidationError as exc:
+        return str(exc.errors()[0]["msg"])
+    return None
 
 
 def read_csv(text: str) -> list[dict[str, Any]]:
@@ -76,6 +92,9 @@ def parse_rows(
         given, family = cell(row, "given_name"), cell(row, "family_name")
         display = cell(row, "display_name") or (" ".join(p for p in (given, family) if p) or None)
         email = cell(row, "email")
+        if email and (why := email_problem(email)):
+            problems.append(f"row {line}: {columns['email']} {email!r}: {why}")
+            continue
         active_text = cell(row, "active")
         facts = PersonFacts(
             user_name=user_name,

@@ -223,3 +223,20 @@ async def test_hr_deactivates_a_person_once_and_employees_cannot(people: People)
         f"/v1/people/{ids['pm2@acme.com']}/deactivate", headers=other_hr
     )
     assert elsewhere.status_code == 404
+
+
+async def test_an_import_with_an_address_people_cannot_have_is_refused_whole(
+    people: People,
+) -> None:
+    # a reserved domain: the row is named and nothing is written (it used to fail with a 500
+    # while the import was applied, after the rows before it were stored)
+    export = EXPORT + "E6,new@acme.test,New,Hire,PM,Product,E2\n"
+    response = await people.client.post(
+        "/v1/imports", json={"format": "csv", "csv": export}, headers=HR
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["problems"] == [
+        "row 6: email 'new@acme.test': value is not a valid email address: The part after the "
+        "@-sign is a special-use or reserved name that cannot be used with email."
+    ]
+    assert (await people.client.get("/v1/people", headers=EMPLOYEE)).json()["items"] == []

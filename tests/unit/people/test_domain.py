@@ -17,6 +17,7 @@ from services.people.hris import parse_rows, plan_import, read_csv
 from services.people.scim.errors import ScimError
 from services.people.scim.filters import USER_FIELDS, translate
 from services.people.scim.protocol import ENTERPRISE, normalize_patch, normalize_payload
+from shared.errors import RuleNotMet
 
 ADA = PersonFacts(user_name="ada@acme.com", manager_id="m1")
 
@@ -88,6 +89,16 @@ def test_import_refuses_unknown_managers_and_bad_rows() -> None:
         )
     with pytest.raises(Exception, match="invalid rows"):
         parse_rows(read_csv("employee_id,email\n,a@acme.com\n"), {})
+
+
+@pytest.mark.parametrize(
+    "email", ["e1@acme.test", "e1@acme.local", "e1@localhost", "not-an-email", "e1@ac me.com"]
+)
+def test_an_address_people_cannot_be_stored_with_names_its_row(email: str) -> None:
+    export = f"employee_id,email\nE0,ok@acme.com\nE1,{email}\n"
+    with pytest.raises(RuleNotMet) as refused:
+        parse_rows(read_csv(export), {})
+    assert refused.value.extra["problems"][0].startswith(f"row 2: email {email!r}: ")
 
 
 def test_indexed_filters_become_exact_queries() -> None:
