@@ -7,8 +7,10 @@ prints a table and writes ``bench-results/kpi_ingest.json``; it takes well under
 Measured in one run, on the same machine, over loopback:
 - bare FastAPI endpoint (uvicorn subprocess, reads the body, answers 202): requests/s;
 - bare aiokafka producer (acks=all, idempotent, lz4, the same CloudEvents records): records/s;
-- kpi_ingest single-point signed webhooks: requests/s (ratio to the bare endpoint, target 0.6, issue 13);
-- kpi_ingest 1,000-point signed batches: points/s (ratio to the bare producer, target 0.8, issue 13).
+- kpi_ingest single-point signed webhooks: requests/s (ratio to the bare endpoint,
+  target 0.6, issue 13);
+- kpi_ingest 1,000-point signed batches: points/s (ratio to the bare producer,
+  target 0.8, issue 13).
 The service runs ingest-only (KPI_CONSUMERS_ENABLED=false): the series projection is the same
 code in a separate consumer deployment and would otherwise compete for the same two cores.
 """
