@@ -367,8 +367,13 @@ class ConsumerRunner:
             # every effect is idempotent, so a redelivery is harmless
             log.warning("commit lost to a rebalance", group=self.group, error=str(exc))
         except KafkaError as exc:
+            # a transient failure (the coordinator moving, a timeout): commit these offsets with
+            # the next commit. Dropped, a partition whose records had all been handled stayed
+            # behind for good (nothing new to commit), its lag never back to 0
+            for tp, offset in offsets.items():
+                self._uncommitted[tp] = max(offset, self._uncommitted.get(tp, offset))
             log.warning(
-                "commit failed; records may be redelivered", group=self.group, error=str(exc)
+                "commit failed; retried with the next one", group=self.group, error=str(exc)
             )
 
     async def _handle(

@@ -249,3 +249,33 @@ async def test_a_poison_error_is_dead_lettered_after_its_attempts(poison: BaseEx
     assert value == a_record().value
     assert dict(headers)["dlq_error_type"] == type(poison).__name__.encode()
     assert dict(headers)["dlq_original_offset"] == b"7"
+
+
+class CommitOnceFailing:
+    """A consumer whose first commit fails the way a moving coordinator makes it fail."""
+
+    def __init__(self) -> None:
+        self.committed: list[dict[Any, int]] = []
+        self.failures = 1
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise KafkaConnectionError("coordinator moved")
+        self.committed.append(dict(offsets))
+
+
+async def test_offsets_of_a_failed_commit_go_with_the_next_one() -> None:
+    # the partition's last records were handled: no later record would ever commit them, and
+    # its lag would stay above 0 for good
+    runner, _, _ = runner_failing_with([])
+    consumer = CommitOnceFailing()
+    runner._consumer = consumer  # type: ignore[assignment]
+    runner._uncommitted = {"p0": 10, "p1": 4}  # type: ignore[dict-item]
+
+    await runner._commit_processed()
+    assert consumer.committed == []
+    runner._uncommitted["p1"] = 7  # type: ignore[index]  # handled meanwhile: the newer wins
+    await runner._commit_processed()
+
+    assert consumer.committed == [{"p0": 10, "p1": 7}]
