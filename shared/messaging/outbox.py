@@ -20,6 +20,7 @@ publishes from a document publishes what it does not know as published in that o
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -159,6 +160,9 @@ class OutboxRelay:
         self._service = service
         self._batch = batch
         self.published = published if published is not None else PublishedIds()
+        # one round at a time in the process: a drain beside the loop found the same documents
+        # and published their events twice
+        self._rounds = asyncio.Lock()
         self._expiry_interval_s = hold_s / 3
         self._next_expiry = time.monotonic() + self._expiry_interval_s
         self._loop = BackgroundLoop(f"outbox-{collection.name}", self._round, poll_interval_s)
@@ -183,6 +187,10 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish and clear up to ``batch`` documents' outboxes; return how many were relayed."""
+        async with self._rounds:
+            return await self._relay_once()
+
+    async def _relay_once(self) -> int:
         query = HAS_PENDING
         docs = [
             doc
@@ -208,6 +216,10 @@ class OutboxRelay:
         """Clear the held events whose ``relay_after`` has passed, publishing what this process
         has not published; return how many documents. Rare (every ``hold_s / 3``): the query
         reads every held document's time."""
+        async with self._rounds:
+            return await self._expire_holds(now)
+
+    async def _expire_holds(self, now: datetime | None) -> int:
         query = {RELAY_AFTER: {"$lte": now or datetime.now(UTC)}}
         projection = {PENDING: 1, HELD: 1, RELAY_AFTER: 1}
         docs = [doc async for doc in self._collection.find(query, projection).limit(self._batch)]
