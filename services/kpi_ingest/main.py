@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
-from services.kpi_ingest.api import router
+from services.kpi_ingest.api import router, webhooks
 from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.config import KpiIngestSettings
 from services.kpi_ingest.deliveries import DeliveryLog
@@ -73,7 +73,7 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
     return create_service_app(
         name="kpi_ingest",
         settings=settings,
-        routers=[router, retention_router(["KPI data points"])],
+        routers=[webhooks, router, retention_router(["KPI data points"])],
         indexes=with_indexes({**INDEXES, **AuditTrail.indexes()}, {DATAPOINTS: [age_index("ts")]}),
         topics=[topics.KPI_DATAPOINTS, topics.AUDIT],
         wiring=wiring,

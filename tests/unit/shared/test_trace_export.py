@@ -68,3 +68,25 @@ def test_with_export_off_the_collector_receives_nothing(
         pass
     probe.shutdown()
     assert collector.spans() == [("probe", TRACE_ID)]
+
+
+def test_spans_are_recorded_only_while_an_exporter_is_on(collector: Collector) -> None:
+    """Recording costs the hot path (a fifth of a webhook's CPU) and nobody reads an unexported
+    span; its ids still continue the trace, so logs and events carry them either way."""
+    configure_tracing("test")
+    with continued_span("unexported", TRACEPARENT) as span:
+        context = span.get_span_context()
+        assert not span.is_recording()
+        assert format(context.trace_id, "032x") == TRACE_ID
+        assert context.span_id != int("b7ad6b7169203331", 16)  # a span of its own
+    with continued_span("a root", None) as root:
+        assert not root.is_recording()
+        assert root.get_span_context().is_valid
+
+    processor = export_spans("test", otlp_exporter(collector.url, timeout_s=5))
+    assert processor is not None
+    with continued_span("exported", TRACEPARENT) as span:
+        assert span.is_recording()
+    processor.shutdown()
+    with continued_span("after the stop", TRACEPARENT) as span:
+        assert not span.is_recording()
