@@ -30,7 +30,8 @@ def create_client(settings: CommonSettings) -> AsyncMongoClient[Document]:
 async def ensure_indexes(
     db: AsyncDatabase[Document], indexes: Mapping[str, Sequence[IndexModel]]
 ) -> None:
-    """Create every index the service needs; each carries ``tenant`` first (DESIGN §5)."""
+    """Create every index the service needs; each carries ``tenant`` first (DESIGN §5), except
+    the outbox relay's, which serve every tenant."""
     for collection, models in indexes.items():
         # one index per command: FerretDB 1.24 drops the connection when one createIndexes
         # names several indexes that already exist (every restart of a service)

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from services.goals.domain import Goal
-from services.goals.repository import GoalRepository
+from services.goals.repository import OUTBOX, GoalRepository
 from shared.events.envelope import Envelope, deterministic_id, new_event
-from shared.messaging.outbox import HELD, PENDING, Outbox, entries
+from shared.messaging.outbox import Outbox
 from shared.mongo import Document
 from shared.time import Clock, utcnow
 
@@ -123,15 +123,15 @@ class GoalStore:
         events itself (``publish_held``) instead of leaving them to the relay, whose clear
         would be a second write of the goal for every point.
 
-        The entries the goal was loaded with (held by an earlier save, of this replica or
-        another; pending from a change through the API) are published first unless this
-        process already did, so the goal's events keep their order and none is dropped
+        The entries the goal was loaded with (``outbox=True``; held by an earlier save, of
+        this replica or another; pending from a change through the API) are published first
+        unless this process already did, so the goal's events keep their order and none is dropped
         unpublished. Without an outbox to publish through (unit tests), a plain ``save``.
         """
         if self.outbox is None:
             await self.save(goal, guard_event_ids=guard_event_ids, built=built)
             return []
-        found = entries({HELD: goal.stored.get(HELD), PENDING: goal.stored.get(PENDING)})
+        found = [Envelope.from_document(e) for e in goal.stored.get(OUTBOX) or ()]
         await self.outbox.publish_held(found)
         events = [*built, *envelopes(goal, self.clock())]
         relay_after = self.outbox.relay_after()

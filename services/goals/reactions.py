@@ -75,7 +75,7 @@ class GoalReactions:
         if not plan:
             return 0
         margin = await self.store.margin(tenant)
-        loaded = await self.repo.get_many(tenant, sorted(plan))
+        loaded = await self.repo.get_many(tenant, sorted(plan), outbox=True)
         limit = asyncio.Semaphore(CONCURRENT_GOALS)
         held: list[Envelope] = []
 
@@ -117,7 +117,7 @@ class GoalReactions:
         for attempt in range(ATTEMPTS_PER_GOAL):
             if attempt:  # spread the writers that lost the race, so they don't collide again
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
-                goal = await self.repo.get(tenant, goal_id)
+                goal = await self.repo.get(tenant, goal_id, outbox=True)
             if goal is None:
                 return None  # bound, not inserted yet (or never: a crash in between); keep it
             if goal.status in FINISHED:

@@ -30,14 +30,20 @@ from shared.time import as_utc, utcnow
 
 GOALS = "goals"
 
-# what a goal load never needs: the timeline goals embedded before it moved (the outbox it
-# reads: a held save replaces the entries it found, see GoalStore.save_held)
-_LEAN = {"timeline": 0}
+# what a goal load for a save reads with the outbox (``outbox=True``: the KPI path, whose held
+# save replaces the entries it found, see GoalStore.save_held): all but the timeline goals
+# embedded before it moved
+_WITH_OUTBOX = {"timeline": 0}
+# what any other load reads: its save appends to the outbox, which it need not know
+_LEAN = {**_WITH_OUTBOX, PENDING: 0, HELD: 0}
 PENDING_TIMELINE = "pending_timeline"
+# goal.stored: the outbox entries a goal was loaded with, held then pending (their order),
+# present only when loaded with ``outbox=True``
+OUTBOX = "outbox"
 # what a list answer never needs either: the timeline entries waiting to move (up to ~10 kB a
 # goal) and the applied-event guards (up to APPLIED_WINDOW ids and times, ~60 kB a goal bound to
 # a busy KPI), read for up to 100 goals a page; goals read this way are for reading only (see save)
-_LISTED = {**_LEAN, PENDING: 0, HELD: 0, PENDING_TIMELINE: 0, "applied_ids": 0, "applied_times": 0}
+_LISTED = {**_LEAN, PENDING_TIMELINE: 0, "applied_ids": 0, "applied_times": 0}
 READ_ONLY = "read_only"
 # timeline entries a goal holds before a save moves them to their collection in one insert:
 # bounds the document (~10 kB) and makes the move one write per ~20 saves instead of one each
@@ -157,8 +163,9 @@ def goal_state(goal: Goal) -> Document:
     }
 
 
-def goal_from_doc(doc: Document) -> Goal:
-    return Goal(
+def goal_from_doc(doc: Document, *, outbox: bool = False) -> Goal:
+    """The goal a stored document holds; ``outbox``: the document was read with its outbox."""
+    goal = Goal(
         id=doc["_id"],
         tenant=doc["tenant"],
         owner_id=doc["owner_id"],
@@ -202,10 +209,11 @@ def goal_from_doc(doc: Document) -> Goal:
             # None: stored before the binding index; its first save indexes it
             "binding_keys": doc.get("binding_keys"),
             PENDING_TIMELINE: list(doc.get(PENDING_TIMELINE, [])),
-            PENDING: list(doc.get(PENDING) or []),
-            HELD: list(doc.get(HELD) or []),
         },
     )
+    if outbox:
+        goal.stored[OUTBOX] = [*(doc.get(HELD) or ()), *(doc.get(PENDING) or ())]
+    return goal
 
 
 def _scope(viewer: Viewer, owner_id: str | None) -> Document | None:
@@ -254,8 +262,7 @@ class GoalRepository(TenantRecords, ReminderQueries):
         goal.stored = {
             "binding_keys": sorted(bindings),
             PENDING_TIMELINE: pending,
-            PENDING: doc["pending_events"],
-            HELD: [],
+            OUTBOX: doc["pending_events"],
         }
 
     async def save(
@@ -269,7 +276,7 @@ class GoalRepository(TenantRecords, ReminderQueries):
         """Write the goal's state, new timeline entries and events in one versioned update.
 
         ``relay_after``: the events are held (``shared.messaging.outbox``) and replace the
-        entries the goal was loaded with, which its writer has published.
+        entries the goal was loaded with (``outbox=True``), which its writer has published.
 
         Around it, without a transaction: binding keys the goal gains are indexed before and
         keys it lost unindexed after (``BindingIndex``); pending timeline entries are moved
@@ -293,37 +300,46 @@ class GoalRepository(TenantRecords, ReminderQueries):
             # none of the events this save applies may have been applied by another writer
             filter_["applied_ids"] = {"$nin": list(guard_event_ids)}
         update: Document = {"$set": {**goal_state(goal), PENDING_TIMELINE: pending}}
+        outbox: list[Document] | None = goal.stored.get(OUTBOX)
         if relay_after is None:
             update = with_outbox(update, events)
-            pending_events = [*goal.stored.get(PENDING, []), *(e.to_document() for e in events)]
-            held = goal.stored.get(HELD, [])
+            if outbox is not None:
+                outbox = [*outbox, *(e.to_document() for e in events)]
+        elif outbox is None:
+            # a held save replaces entries it would not have seen
+            raise RuntimeError(f"goal {goal.id} was loaded without its outbox (outbox=True)")
         else:
             update = held_outbox(update, events, relay_after)
-            pending_events, held = [], [e.to_document() for e in events]
+            outbox = [e.to_document() for e in events]
         await update_versioned(self.goals, filter_, goal.version, update)
         goal.version += 1
         goal.new_timeline.clear()
         goal.events.clear()
-        goal.stored = {
-            "binding_keys": sorted(bindings),
-            PENDING_TIMELINE: pending,
-            PENDING: pending_events,
-            HELD: held,
-        }
+        goal.stored = {"binding_keys": sorted(bindings), PENDING_TIMELINE: pending}
+        if outbox is not None:
+            goal.stored[OUTBOX] = outbox
         await self.index.unbind(goal.tenant, goal.id, had - set(bindings))
 
-    async def get(self, tenant: str, goal_id: str) -> Goal | None:
+    async def get(self, tenant: str, goal_id: str, *, outbox: bool = False) -> Goal | None:
+        """The tenant's goal; ``outbox``: with the outbox entries a held save replaces."""
         # by _id alone, tenant checked here: FerretDB 1.24 answers only that without a scan
-        doc = await self.goals.find_one({"_id": goal_id}, _LEAN)
-        return goal_from_doc(doc) if doc and doc.get("tenant") == tenant else None
+        doc = await self.goals.find_one({"_id": goal_id}, _WITH_OUTBOX if outbox else _LEAN)
+        if not doc or doc.get("tenant") != tenant:
+            return None
+        return goal_from_doc(doc, outbox=outbox)
 
-    async def get_many(self, tenant: str, goal_ids: Sequence[str]) -> dict[str, Goal]:
+    async def get_many(
+        self, tenant: str, goal_ids: Sequence[str], *, outbox: bool = False
+    ) -> dict[str, Goal]:
         """The tenant's goals among ``goal_ids``, by id, in one round trip (for saving)."""
         if not goal_ids:
             return {}
-        cursor = self.goals.find({"_id": {"$in": list(goal_ids)}}, _LEAN)
+        projection = _WITH_OUTBOX if outbox else _LEAN
+        cursor = self.goals.find({"_id": {"$in": list(goal_ids)}}, projection)
         return {
-            doc["_id"]: goal_from_doc(doc) async for doc in cursor if doc.get("tenant") == tenant
+            doc["_id"]: goal_from_doc(doc, outbox=outbox)
+            async for doc in cursor
+            if doc.get("tenant") == tenant
         }
 
     async def timeline(

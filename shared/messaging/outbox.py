@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -33,6 +33,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from shared.background import BackgroundLoop
 from shared.errors import Unavailable
 from shared.events.envelope import Envelope
+from shared.mongo import ensure_indexes
 from shared.observability import OUTBOX_OLDEST_AGE, OUTBOX_PENDING, OUTBOX_RELAYED, get_logger
 
 log = get_logger(__name__)
@@ -136,9 +137,7 @@ async def ensure_outbox_index(collection: AsyncCollection[dict[str, Any]]) -> No
     one index without ``tenant`` first: the relay serves every tenant. The local FerretDB
     keeps it as a PostgreSQL partial index (``deploy/local/ferretdb.patch``).
     """
-    for index in (OUTBOX_INDEX, HELD_INDEX):
-        # one at a time: FerretDB 1.24 panics on a createIndexes whose several indexes all exist
-        await collection.create_indexes([index])
+    await ensure_indexes(collection.database, {collection.name: [OUTBOX_INDEX, HELD_INDEX]})
 
 
 class OutboxRelay:
@@ -187,29 +186,19 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish and clear up to ``batch`` documents' outboxes; return how many were relayed."""
-        async with self._rounds:
-            return await self._relay_once()
-
-    async def _relay_once(self) -> int:
-        query = HAS_PENDING
-        docs = [
-            doc
-            async for doc in self._collection.find(query, {PENDING: 1, HELD: 1}).limit(self._batch)
-        ]
-        self._observe_backlog(docs)
-        if not docs:
-            return 0
         # one publish for the whole round, acknowledged together, then one bulk clear: a
         # document at a time (a broker round trip and a store round trip each) capped the
         # relay at a few dozen documents a second, so under load events waited seconds in
         # the outbox. Each document's events keep their order (same key, same partition); a
         # crash before the clear publishes them again, as before. Held events are left to
         # their writer, but published first if this process has not (their writer died).
-        await self._publish(docs)
-        await self._collection.bulk_write(
-            [UpdateOne({"_id": doc["_id"]}, {"$pullAll": {PENDING: doc[PENDING]}}) for doc in docs],
-            ordered=False,
-        )
+        async with self._rounds:
+            docs = await self._publish_and_clear(
+                HAS_PENDING,
+                {PENDING: 1, HELD: 1},
+                lambda doc: UpdateOne({"_id": doc["_id"]}, {"$pullAll": {PENDING: doc[PENDING]}}),
+            )
+        self._observe_backlog(docs)
         return len(docs)
 
     async def expire_holds(self, *, now: datetime | None = None) -> int:
@@ -217,27 +206,30 @@ class OutboxRelay:
         has not published; return how many documents. Rare (every ``hold_s / 3``): the query
         reads every held document's time."""
         async with self._rounds:
-            return await self._expire_holds(now)
-
-    async def _expire_holds(self, now: datetime | None) -> int:
-        query = {RELAY_AFTER: {"$lte": now or datetime.now(UTC)}}
-        projection = {PENDING: 1, HELD: 1, RELAY_AFTER: 1}
-        docs = [doc async for doc in self._collection.find(query, projection).limit(self._batch)]
-        if not docs:
-            return 0
-        await self._publish(docs)
-        # a newer held save replaced the entries and the time: then the filter matches nothing
-        await self._collection.bulk_write(
-            [
-                UpdateOne(
+            docs = await self._publish_and_clear(
+                {RELAY_AFTER: {"$lte": now or datetime.now(UTC)}},
+                {PENDING: 1, HELD: 1, RELAY_AFTER: 1},
+                # a newer held save replaced the entries and the time: then this matches nothing
+                lambda doc: UpdateOne(
                     {"_id": doc["_id"], RELAY_AFTER: doc[RELAY_AFTER]},
                     {"$unset": {HELD: "", RELAY_AFTER: ""}},
-                )
-                for doc in docs
-            ],
-            ordered=False,
-        )
-        return len(docs)
+                ),
+            )
+            return len(docs)
+
+    async def _publish_and_clear(
+        self,
+        query: dict[str, Any],
+        projection: dict[str, Any],
+        clear: Callable[[dict[str, Any]], UpdateOne],
+    ) -> list[dict[str, Any]]:
+        """Up to ``batch`` documents ``query`` finds: their unpublished entries published in
+        one acknowledged send, then each document's ``clear`` in one bulk write."""
+        docs = [doc async for doc in self._collection.find(query, projection).limit(self._batch)]
+        if docs:
+            await self._publish(docs)
+            await self._collection.bulk_write([clear(doc) for doc in docs], ordered=False)
+        return docs
 
     async def _publish(self, docs: list[dict[str, Any]]) -> None:
         events = self.published.unknown(e for doc in docs for e in entries(doc))

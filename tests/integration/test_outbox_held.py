@@ -66,6 +66,14 @@ async def new_aggregate(collection: AsyncCollection[dict[str, Any]]) -> None:
     await collection.insert_one({"_id": "agg", "tenant": "acme", "version": 1})
 
 
+async def api_change(
+    collection: AsyncCollection[dict[str, Any]], version: int, event: Envelope
+) -> None:
+    """A change through the API: its event joins the outbox for the relay (not held)."""
+    update = with_outbox({"$set": {"state": "api"}}, [event])
+    await update_versioned(collection, {"_id": "agg"}, version, update)
+
+
 POINTS: dict[int, Envelope] = {}
 
 
@@ -154,9 +162,7 @@ async def test_an_ordinary_write_beside_a_hold_is_relayed_at_once_in_order(
     # a change through the API on another replica: its event must not wait out the hold, nor
     # overtake the held one
     outbox = process(producer, aggregates)
-    await update_versioned(
-        aggregates, {"_id": "agg"}, 2, with_outbox({"$set": {"state": "api"}}, [point(2)])
-    )
+    await api_change(aggregates, 2, point(2))
     assert not await outbox.settled()
     assert await outbox.relays[0].relay_once() == 1
     assert await published_ids(settings) == [point(1).id, point(2).id]
@@ -189,9 +195,7 @@ async def test_a_held_save_takes_over_the_pending_events_it_published(
     await new_aggregate(aggregates)
     outbox = process(producer, aggregates)
     # a change through the API, not relayed yet; then the hot writer's next change
-    await update_versioned(
-        aggregates, {"_id": "agg"}, 1, with_outbox({"$set": {"state": "api"}}, [point(1)])
-    )
+    await api_change(aggregates, 1, point(1))
     await Writer(aggregates, outbox).change([point(2)])
 
     assert await published_ids(settings) == [point(1).id, point(2).id]

@@ -19,6 +19,7 @@ from services.goals.progress import DataPoint, KeyResult, KpiBinding
 from services.goals.reactions import GoalReactions
 from services.goals.repository import (
     GOALS,
+    OUTBOX,
     PENDING_TIMELINE,
     TIMELINE_BATCH,
     GoalRepository,
@@ -26,6 +27,7 @@ from services.goals.repository import (
 )
 from services.goals.timeline_repository import TIMELINE
 from shared.errors import VersionConflict
+from shared.messaging.outbox import PENDING
 from shared.mongo import Document, ensure_indexes, open_database
 from tests.support import isolated_settings
 
@@ -222,3 +224,31 @@ async def test_a_goal_list_leaves_the_pending_timeline_and_guards_in_the_store_a
     assert [a.id for a in loaded.applied] == ["dp0", "dp1", "dp2"]
     entries = await repo.timeline("acme", "g", after=None, limit=100)
     assert [e["kind"] for e in entries] == ["status"] + ["progress"] * 3
+
+
+async def test_only_the_kpi_path_reads_a_goals_outbox_and_a_held_save_needs_it(
+    reactions: GoalReactions,
+) -> None:
+    """An ordinary load leaves the outbox in the store (its save appends to it); the held save
+    of the KPI path replaces the entries it read, so it refuses a goal loaded without them."""
+    await reactions.store.insert(goal("g", {}))  # its events wait in the outbox (no relay here)
+    repo = reactions.repo
+    raw = await repo.goals.find_one({"_id": "g"})
+    assert raw is not None
+    assert raw[PENDING]
+    plain = await repo.get("acme", "g")
+    assert plain is not None
+    assert OUTBOX not in plain.stored
+    with pytest.raises(RuntimeError, match="without its outbox"):
+        await repo.save(plain, [], relay_after=NOW + timedelta(seconds=30))
+    for loaded in (
+        await repo.get("acme", "g", outbox=True),
+        (await repo.get_many("acme", ["g"], outbox=True))["g"],
+    ):
+        assert loaded is not None
+        assert [e["id"] for e in loaded.stored[OUTBOX]] == [e["id"] for e in raw[PENDING]]
+    # an ordinary save, of a goal loaded without them, leaves the entries to the relay
+    await repo.save(plain, [])
+    after = await repo.goals.find_one({"_id": "g"})
+    assert after is not None
+    assert [e["id"] for e in after[PENDING]] == [e["id"] for e in raw[PENDING]]

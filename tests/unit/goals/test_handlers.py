@@ -54,7 +54,7 @@ class FakeGoals:
             self.shapes.setdefault(shapes_key(tenant, metric), set()).add(shape)
             self.bindings.setdefault(key, set()).add(goal_id)
 
-    async def get(self, tenant: str, goal_id: str) -> Goal | None:
+    async def get(self, tenant: str, goal_id: str, *, outbox: bool = False) -> Goal | None:
         self.reads += 1
         doc = self.docs.get(goal_id)
         return goal_from_doc(doc) if doc and doc["tenant"] == tenant else None
@@ -89,7 +89,9 @@ class FakeGoals:
         keys = keys_for_point(tenant, metric, dimensions, shapes)
         return {k: sorted(self.bindings[k]) for k in keys if k in self.bindings}
 
-    async def get_many(self, tenant: str, goal_ids: Sequence[str]) -> dict[str, Goal]:
+    async def get_many(
+        self, tenant: str, goal_ids: Sequence[str], *, outbox: bool = False
+    ) -> dict[str, Goal]:
         self.reads += 1
         found = {i: goal_from_doc(self.docs[i]) for i in goal_ids if i in self.docs}
         return {i: g for i, g in found.items() if g.tenant == tenant}

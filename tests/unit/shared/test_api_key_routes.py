@@ -59,7 +59,6 @@ REACHABLE = {
         ("GET", "/v1/metrics/{key}"),
         ("GET", "/v1/metrics/{key}/series"),
         ("GET", "/v1/metrics/{key}/latest"),
-        ("POST", "/v1/webhooks/{source_id}"),  # no principal: the source's own credentials
     },
 }
 
