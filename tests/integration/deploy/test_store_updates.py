@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient, UpdateOne
+from pymongo.errors import DuplicateKeyError
 
 from shared.messaging.outbox import HAS_PENDING, ensure_outbox_index
 
@@ -274,6 +275,35 @@ async def test_equality_on_indexed_fields_uses_the_index_on_ferretdb_postgresql(
         plan = await db.command({"explain": {"find": "items", "filter": wanted}})
         text = json.dumps(plan.get("queryPlanner", {}), default=str)
         assert "Bitmap Index" in text or "Index Scan" in text, text[:400]
+
+
+async def test_equality_on_a_unique_indexs_fields_uses_an_index_and_its_twin_goes_with_it(
+    clients: tuple[AsyncMongoClient[Doc], ...],
+) -> None:
+    """A unique index serves lookups on its fields, as on MongoDB: on the local FerretDB through
+    a GIN twin (its own B-tree of expressions serves no containment), dropped with it."""
+    db = clients[0][_DB]
+    keyed = db["keyed"]
+    await keyed.create_index([("tenant", 1), ("key", 1)], unique=True, name="by_key")
+    await keyed.insert_many(
+        [{"_id": f"k{i}", "tenant": f"t{i % 4}", "key": f"key{i}"} for i in range(3000)]
+    )
+    wanted = {"tenant": "t1", "key": "key57"}
+
+    assert [d["_id"] async for d in keyed.find(wanted, {"_id": 1})] == ["k57"]
+    with pytest.raises(DuplicateKeyError):
+        await keyed.insert_one({"_id": "again", "tenant": "t1", "key": "key57"})
+    if not await _is_ferretdb_on_postgresql(clients[0]):
+        return
+    await db.command({"collStats": "keyed"})
+    plan = await db.command({"explain": {"find": "keyed", "filter": wanted}})
+    text = json.dumps(plan.get("queryPlanner", {}), default=str)
+    assert "Bitmap Index" in text or "Index Scan" in text, text[:400]
+
+    await keyed.drop_index("by_key")
+    await keyed.create_index([("tenant", 1), ("key", 1)], unique=True, name="by_key")
+    plan = await db.command({"explain": {"find": "keyed", "filter": wanted}})
+    assert "Index" in json.dumps(plan.get("queryPlanner", {}), default=str)  # made anew, twin too
 
 
 async def test_many_concurrent_updates_and_upserts_all_finish(mongodb_uri: str) -> None:
