@@ -123,14 +123,12 @@ class NotificationRepository:
     def indexes() -> dict[str, list[IndexModel]]:
         return {
             NOTIFICATIONS: [
+                # also serves the lookup of an event's notifications before they are inserted
+                # (on the local FerretDB through the unique index's GIN twin)
                 IndexModel(
                     [("tenant", ASCENDING), ("event_id", ASCENDING), ("recipient_id", ASCENDING)],
                     unique=True,
                 ),
-                # an event's notifications, looked up before they are inserted: on MongoDB the
-                # unique index serves it, on the local FerretDB only a non-unique one does (a
-                # GIN index; without it every event read the tenant's whole history)
-                IndexModel([("tenant", ASCENDING), ("event_id", ASCENDING)]),
                 IndexModel(
                     [
                         ("tenant", ASCENDING),

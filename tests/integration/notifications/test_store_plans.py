@@ -1,7 +1,7 @@
 """What notifications asks the store for on every event is served by an index, not by reading
-the tenant's history: on the local FerretDB on PostgreSQL, equality on the fields of a
-non-unique index is answered by its GIN index, while a unique index (a B-tree of expressions)
-serves no such lookup, so each lookup needs a non-unique index naming its fields."""
+the tenant's history: on the local FerretDB on PostgreSQL, equality on an index's fields is
+answered by a GIN index (a non-unique index's own, a unique index's twin; the unique B-tree of
+expressions serves no such lookup)."""
 
 from __future__ import annotations
 
