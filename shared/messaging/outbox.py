@@ -193,20 +193,20 @@ class OutboxRelay:
         # crash before the clear publishes them again, as before. Held events are left to
         # their writer, but published first if this process has not (their writer died).
         async with self._rounds:
-            docs = await self._publish_and_clear(
+            return await self._publish_and_clear(
                 HAS_PENDING,
                 {PENDING: 1, HELD: 1},
                 lambda doc: UpdateOne({"_id": doc["_id"]}, {"$pullAll": {PENDING: doc[PENDING]}}),
+                # before the publish: with the broker away, the backlog is what shows it
+                found=self._observe_backlog,
             )
-        self._observe_backlog(docs)
-        return len(docs)
 
     async def expire_holds(self, *, now: datetime | None = None) -> int:
         """Clear the held events whose ``relay_after`` has passed, publishing what this process
         has not published; return how many documents. Rare (every ``hold_s / 3``): the query
         reads every held document's time."""
         async with self._rounds:
-            docs = await self._publish_and_clear(
+            return await self._publish_and_clear(
                 {RELAY_AFTER: {"$lte": now or datetime.now(UTC)}},
                 {PENDING: 1, HELD: 1, RELAY_AFTER: 1},
                 # a newer held save replaced the entries and the time: then this matches nothing
@@ -215,21 +215,25 @@ class OutboxRelay:
                     {"$unset": {HELD: "", RELAY_AFTER: ""}},
                 ),
             )
-            return len(docs)
 
     async def _publish_and_clear(
         self,
         query: dict[str, Any],
         projection: dict[str, Any],
         clear: Callable[[dict[str, Any]], UpdateOne],
-    ) -> list[dict[str, Any]]:
-        """Up to ``batch`` documents ``query`` finds: their unpublished entries published in
-        one acknowledged send, then each document's ``clear`` in one bulk write."""
+        *,
+        found: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> int:
+        """Up to ``batch`` documents ``query`` finds (shown to ``found`` first): their
+        unpublished entries published in one acknowledged send, then each document's ``clear``
+        in one bulk write; return how many documents."""
         docs = [doc async for doc in self._collection.find(query, projection).limit(self._batch)]
+        if found is not None:
+            found(docs)
         if docs:
             await self._publish(docs)
             await self._collection.bulk_write([clear(doc) for doc in docs], ordered=False)
-        return docs
+        return len(docs)
 
     async def _publish(self, docs: list[dict[str, Any]]) -> None:
         events = self.published.unknown(e for doc in docs for e in entries(doc))
