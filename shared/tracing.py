@@ -56,7 +56,7 @@ class WhileExporting(Sampler):
     ) -> SamplingResult:
         if self.exporters <= 0:
             parent = trace.get_current_span(parent_context).get_span_context()
-            return SamplingResult(Decision.DROP, None, parent.trace_state if parent else None)
+            return SamplingResult(Decision.DROP, None, parent.trace_state)
         return self.inner.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
@@ -79,12 +79,6 @@ def configure_tracing(service: str) -> TracerProvider:
     return provider
 
 
-def _sampler() -> WhileExporting | None:
-    provider = trace.get_tracer_provider()
-    sampler = provider.sampler if isinstance(provider, TracerProvider) else None
-    return sampler if isinstance(sampler, WhileExporting) else None
-
-
 def otlp_exporter(endpoint: str | None, timeout_s: float = 10.0) -> SpanExporter | None:
     """The OTLP/HTTP span exporter to a collector's base URL, or None when export is off."""
     if not endpoint:
@@ -102,7 +96,8 @@ def export_spans(service: str, exporter: SpanExporter | None) -> SpanProcessor |
     if exporter is None:
         return None
     provider = configure_tracing(service)
-    processor = _UntilShutdown(BatchSpanProcessor(exporter))
+    sampler = provider.sampler if isinstance(provider.sampler, WhileExporting) else None
+    processor = _UntilShutdown(BatchSpanProcessor(exporter), sampler)
     provider.add_span_processor(processor)
     return processor
 
@@ -112,12 +107,12 @@ class _UntilShutdown(SpanProcessor):
     cannot drop a processor, and an app stopped in a process that goes on (tests, a reload)
     must not leave one that complains about every later span."""
 
-    def __init__(self, inner: SpanProcessor) -> None:
+    def __init__(self, inner: SpanProcessor, sampler: WhileExporting | None) -> None:
         self._inner = inner
         self._stopped = False
-        self._sampler = _sampler()
-        if self._sampler is not None:
-            self._sampler.exporters += 1  # spans are recorded from now on
+        self._sampler = sampler
+        if sampler is not None:
+            sampler.exporters += 1  # spans are recorded from now on
 
     def on_end(self, span: ReadableSpan) -> None:
         if not self._stopped:

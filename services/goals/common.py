@@ -131,8 +131,7 @@ class GoalStore:
         if self.outbox is None:
             await self.save(goal, guard_event_ids=guard_event_ids, built=built)
             return []
-        found = [Envelope.from_document(e) for e in goal.stored.get(OUTBOX) or ()]
-        await self.outbox.publish_held(found)
+        await self.outbox.publish_held(goal.stored.get(OUTBOX) or [])
         events = [*built, *envelopes(goal, self.clock())]
         relay_after = self.outbox.relay_after()
         await self.repo.save(goal, events, guard_event_ids=guard_event_ids, relay_after=relay_after)

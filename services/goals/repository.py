@@ -24,7 +24,7 @@ from services.goals.timeline_repository import GoalTimeline, timeline_docs
 from shared.directory import PeopleDirectory
 from shared.errors import Conflict
 from shared.events.envelope import Envelope
-from shared.messaging.outbox import HELD, PENDING, held_outbox, with_outbox
+from shared.messaging.outbox import HELD, PENDING, entries, held_outbox, with_outbox
 from shared.mongo import Document, update_versioned
 from shared.time import as_utc, utcnow
 
@@ -37,8 +37,8 @@ _WITH_OUTBOX = {"timeline": 0}
 # what any other load reads: its save appends to the outbox, which it need not know
 _LEAN = {**_WITH_OUTBOX, PENDING: 0, HELD: 0}
 PENDING_TIMELINE = "pending_timeline"
-# goal.stored: the outbox entries a goal was loaded with, held then pending (their order),
-# present only when loaded with ``outbox=True``
+# goal.stored: the outbox events a goal was loaded with, in their order (``entries``), present
+# only when loaded with ``outbox=True``
 OUTBOX = "outbox"
 # what a list answer never needs either: the timeline entries waiting to move (up to ~10 kB a
 # goal) and the applied-event guards (up to APPLIED_WINDOW ids and times, ~60 kB a goal bound to
@@ -163,6 +163,10 @@ def goal_state(goal: Goal) -> Document:
     }
 
 
+def _projection(outbox: bool) -> Document:
+    return _WITH_OUTBOX if outbox else _LEAN
+
+
 def goal_from_doc(doc: Document, *, outbox: bool = False) -> Goal:
     """The goal a stored document holds; ``outbox``: the document was read with its outbox."""
     goal = Goal(
@@ -212,7 +216,7 @@ def goal_from_doc(doc: Document, *, outbox: bool = False) -> Goal:
         },
     )
     if outbox:
-        goal.stored[OUTBOX] = [*(doc.get(HELD) or ()), *(doc.get(PENDING) or ())]
+        goal.stored[OUTBOX] = entries(doc)
     return goal
 
 
@@ -262,7 +266,7 @@ class GoalRepository(TenantRecords, ReminderQueries):
         goal.stored = {
             "binding_keys": sorted(bindings),
             PENDING_TIMELINE: pending,
-            OUTBOX: doc["pending_events"],
+            OUTBOX: list(events),
         }
 
     async def save(
@@ -300,17 +304,17 @@ class GoalRepository(TenantRecords, ReminderQueries):
             # none of the events this save applies may have been applied by another writer
             filter_["applied_ids"] = {"$nin": list(guard_event_ids)}
         update: Document = {"$set": {**goal_state(goal), PENDING_TIMELINE: pending}}
-        outbox: list[Document] | None = goal.stored.get(OUTBOX)
+        outbox: list[Envelope] | None = goal.stored.get(OUTBOX)
         if relay_after is None:
             update = with_outbox(update, events)
             if outbox is not None:
-                outbox = [*outbox, *(e.to_document() for e in events)]
+                outbox = [*outbox, *events]
         elif outbox is None:
             # a held save replaces entries it would not have seen
             raise RuntimeError(f"goal {goal.id} was loaded without its outbox (outbox=True)")
         else:
             update = held_outbox(update, events, relay_after)
-            outbox = [e.to_document() for e in events]
+            outbox = list(events)
         await update_versioned(self.goals, filter_, goal.version, update)
         goal.version += 1
         goal.new_timeline.clear()
@@ -323,7 +327,7 @@ class GoalRepository(TenantRecords, ReminderQueries):
     async def get(self, tenant: str, goal_id: str, *, outbox: bool = False) -> Goal | None:
         """The tenant's goal; ``outbox``: with the outbox entries a held save replaces."""
         # by _id alone, tenant checked here: FerretDB 1.24 answers only that without a scan
-        doc = await self.goals.find_one({"_id": goal_id}, _WITH_OUTBOX if outbox else _LEAN)
+        doc = await self.goals.find_one({"_id": goal_id}, _projection(outbox))
         if not doc or doc.get("tenant") != tenant:
             return None
         return goal_from_doc(doc, outbox=outbox)
@@ -334,8 +338,7 @@ class GoalRepository(TenantRecords, ReminderQueries):
         """The tenant's goals among ``goal_ids``, by id, in one round trip (for saving)."""
         if not goal_ids:
             return {}
-        projection = _WITH_OUTBOX if outbox else _LEAN
-        cursor = self.goals.find({"_id": {"$in": list(goal_ids)}}, projection)
+        cursor = self.goals.find({"_id": {"$in": list(goal_ids)}}, _projection(outbox))
         return {
             doc["_id"]: goal_from_doc(doc, outbox=outbox)
             async for doc in cursor

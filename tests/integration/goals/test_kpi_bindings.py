@@ -246,7 +246,7 @@ async def test_only_the_kpi_path_reads_a_goals_outbox_and_a_held_save_needs_it(
         (await repo.get_many("acme", ["g"], outbox=True))["g"],
     ):
         assert loaded is not None
-        assert [e["id"] for e in loaded.stored[OUTBOX]] == [e["id"] for e in raw[PENDING]]
+        assert [e.id for e in loaded.stored[OUTBOX]] == [e["id"] for e in raw[PENDING]]
     # an ordinary save, of a goal loaded without them, leaves the entries to the relay
     await repo.save(plain, [])
     after = await repo.goals.find_one({"_id": "g"})
