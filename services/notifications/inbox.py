@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from services.notifications.repository import NotificationRepository
     from shared.time import Clock
 
+# A poll of the store looks this far back before the time of the poll before it: an item another
+# replica writes is stored a little after its ``created_at`` (that replica's clock, the write's
+# latency), and is still found. Older items were found by an earlier poll, so each poll reads a
+# window of the inbox, not everything since the stream opened.
+POLL_OVERLAP = timedelta(seconds=30)
+# items a poll reads at most; a full page is followed from its last item by the next poll
+POLL_PAGE = 100
+
 
 class InboxHub:
     """Wakes this replica's open SSE streams when an item lands (others poll the store)."""
@@ -100,7 +108,7 @@ class Inbox:
     ) -> AsyncIterator[Notification | None]:
         """New inbox items as they land; None now and then as a keep-alive."""
         queue = self._hub.listen(tenant, person_id)
-        sent: set[str] = set()
+        sent: dict[str, datetime] = {}  # id: created_at, of what a poll may return again
         since = self._clock() - timedelta(seconds=1)
         idle = 0.0
         try:
@@ -111,10 +119,21 @@ class Inbox:
                     items = [item]
                 except TimeoutError:
                     # another replica may have written it: look in the store too
-                    items = await self._notifications.inbox_since(tenant, person_id, since)
-                fresh = [i for i in items if i.id not in sent and i.in_inbox]
+                    polled_at = self._clock()
+                    items = await self._notifications.inbox_since(
+                        tenant, person_id, since, limit=POLL_PAGE
+                    )
+                    fresh = [i for i in items if i.id not in sent and i.in_inbox]
+                    # the next poll's window; what it cannot return again is forgotten
+                    if len(items) == POLL_PAGE:
+                        since = max(since, items[-1].created_at)
+                    else:
+                        since = max(since, polled_at - POLL_OVERLAP)
+                    sent = {i: at for i, at in sent.items() if at >= since}
+                else:
+                    fresh = [i for i in items if i.id not in sent and i.in_inbox]
                 for item in fresh:
-                    sent.add(item.id)
+                    sent[item.id] = item.created_at
                     yield item
                 if fresh:
                     idle = 0.0

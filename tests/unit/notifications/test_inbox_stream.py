@@ -1,0 +1,90 @@
+"""The inbox stream on a replica that did not write the items: what its polls of the store find."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from services.notifications.inbox import POLL_OVERLAP, POLL_PAGE, Inbox, InboxHub
+from services.notifications.notification import Notification
+from tests.doubles import SettableClock
+from tests.unit.notifications.conftest import START, TENANT
+
+
+@dataclass
+class OtherReplicasInbox:
+    """The store as other replicas fill it (this replica's hub never hears of these items)."""
+
+    items: list[Notification] = field(default_factory=list)
+    polls: list[datetime] = field(default_factory=list)  # the ``since`` of each poll
+
+    def write(self, item_id: str, created_at: datetime) -> None:
+        self.items.append(
+            Notification(
+                id=item_id,
+                tenant=TENANT,
+                recipient_id="ana",
+                recipient_reason="owner",
+                event=None,  # type: ignore[arg-type]  # the stream never reads it
+                rule=None,  # type: ignore[arg-type]
+                title=item_id,
+                summary="",
+                data={},
+                ref=None,
+                decisions=[],
+                in_inbox=True,
+                created_at=created_at,
+            )
+        )
+
+    async def inbox_since(
+        self, tenant: str, person_id: str, since: datetime, limit: int = 100
+    ) -> list[Notification]:
+        self.polls.append(since)
+        found = [i for i in self.items if i.created_at >= since and i.recipient_id == person_id]
+        return sorted(found, key=lambda i: i.created_at)[:limit]
+
+
+async def streamed(stream: AsyncIterator[Notification | None], polls: int) -> list[str]:
+    """The ids the stream yields over its next ``polls`` polls (keep-alives skipped)."""
+    ids: list[str] = []
+    for _ in range(polls):
+        item = await anext(stream)
+        if item is not None:
+            ids.append(item.id)
+    return ids
+
+
+def opened(store: OtherReplicasInbox, clock: SettableClock) -> AsyncIterator[Notification | None]:
+    inbox = Inbox(store, InboxHub(), clock)  # type: ignore[arg-type]
+    return inbox.stream(TENANT, "ana", poll_s=0.001, keepalive_s=3600)
+
+
+async def test_more_items_than_a_poll_reads_all_reach_the_stream_once() -> None:
+    clock, store = SettableClock(START), OtherReplicasInbox()
+    stream = opened(store, clock)
+    assert await anext(stream) is None  # the stream is open
+    many = POLL_PAGE * 2 + 50
+    for n in range(many):
+        store.write(f"n{n:03}", START + timedelta(milliseconds=n))
+    clock.advance(timedelta(seconds=1))
+    got = await asyncio.wait_for(streamed(stream, many), 10)
+    assert got == [f"n{n:03}" for n in range(many)]
+
+
+async def test_each_poll_reads_a_window_not_the_history_and_late_writes_still_arrive() -> None:
+    clock, store = SettableClock(START), OtherReplicasInbox()
+    stream = opened(store, clock)
+    assert await anext(stream) is None
+    for minute in range(1, 61):  # an hour of items, one a minute, each streamed as it lands
+        clock.advance(timedelta(minutes=1))
+        store.write(f"m{minute}", clock.now)
+        assert await asyncio.wait_for(streamed(stream, 1), 10) == [f"m{minute}"]
+    # the poll after an hour looks back the overlap, not to the stream's opening
+    assert store.polls[-1] >= clock.now - timedelta(minutes=1) - POLL_OVERLAP
+    # stored after a later poll, dated before it (another replica's clock, a slow write)
+    store.write("late", clock.now - POLL_OVERLAP / 2)
+    clock.advance(timedelta(seconds=1))
+    assert await asyncio.wait_for(streamed(stream, 1), 10) == ["late"]
