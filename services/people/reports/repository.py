@@ -62,11 +62,13 @@ def goal_writes(
             {"$setOnInsert": {"tenant": tenant, "goal_id": goal_id}, "$min": first},
             upsert=True,
         ),
-        UpdateOne(
-            {"_id": _id, "$or": [{"at": {"$exists": False}}, {"at": {"$lte": at}}]},
-            {"$set": {**state, "at": at}},
-        ),
+        UpdateOne({"_id": _id, **_not_newer_than(at)}, {"$set": {**state, "at": at}}),
     ]
+
+
+def _not_newer_than(at: datetime) -> Document:
+    """A fact whose state is not newer than ``at``."""
+    return {"$or": [{"at": {"$exists": False}}, {"at": {"$lte": at}}]}
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -112,14 +114,30 @@ class ReportStore:
     async def put_goals(
         self, tenant: str, goals: Iterable[tuple[str, Document, datetime, datetime]]
     ) -> None:
-        """``put_goal`` of several goals (id, latest state, its time, earliest event time) in
-        one round trip."""
-        writes = [
-            write
-            for goal_id, state, at, first_at in goals
-            for write in goal_writes(tenant, goal_id, state, at, first_at, False)
-        ]
-        if writes:
+        """``put_goal`` of several goals (id, latest state, its time, earliest event time): one
+        write a goal whose fact is stored and older (a goal's progress, nearly always), the
+        upsert and the guarded ``$set`` of ``goal_writes`` for all of them otherwise."""
+        goals = list(goals)
+        if not goals:
+            return
+        moved = await self.goals.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": key(tenant, goal_id), **_not_newer_than(at)},
+                    {"$set": {**state, "at": at}, "$min": {"created_at": first_at}},
+                )
+                for goal_id, state, at, first_at in goals
+            ],
+            ordered=False,
+        )
+        if moved.matched_count < len(goals):
+            # a fact not stored yet, or one newer than its event: those writes are idempotent,
+            # so they are made for the whole run rather than finding which goal it was
+            writes = [
+                write
+                for goal_id, state, at, first_at in goals
+                for write in goal_writes(tenant, goal_id, state, at, first_at, False)
+            ]
             await self.goals.bulk_write(writes)  # ordered: each goal's upsert before its $set
 
     async def put_check_in(

@@ -174,3 +174,64 @@ async def test_a_run_of_progress_events_lands_as_the_events_one_by_one_would(
     assert batched["g1"]["at_risk"] is True
     assert batched["g1"]["at"] == T0 + timedelta(minutes=9)
     assert batched["g2"]["created_at"] == T0 + timedelta(minutes=4)
+
+
+async def test_a_run_over_stored_facts_lands_as_the_events_one_by_one_would(
+    people: People,
+) -> None:
+    """Facts already stored (the usual case: a goal's creation came first), one of them newer
+    than the run's event for it, another goal not stored yet."""
+    store = store_of(people)
+    router = reports_router(store)
+    before = [progress("g1", "p1", 3), progress("g2", "p2", 20, at_risk=True)]
+    run = [
+        progress("g1", "p1", 9, at_risk=True),
+        progress("g1", "p1", 1),  # earlier than g1's stored creation: it becomes g1's
+        progress("g2", "p2", 12),  # older than g2's stored state, which stays
+        progress("g4", "p4", 6),  # no fact yet
+    ]
+    results = []
+    for batched in (True, False):
+        await store.goals.delete_many({"tenant": "ta"})
+        for envelope in before:
+            assert await router.dispatch(envelope)
+        if batched:
+            await router.dispatch_batch(run)
+        else:
+            for envelope in run:
+                assert await router.dispatch(envelope)
+        results.append({doc["goal_id"]: doc async for doc in store.goals.find({"tenant": "ta"})})
+    batched_facts, one_by_one = results
+    assert batched_facts == one_by_one
+    assert batched_facts["g1"]["at"] == T0 + timedelta(minutes=9)
+    assert batched_facts["g1"]["at_risk"] is True
+    assert batched_facts["g1"]["created_at"] == T0 + timedelta(minutes=1)
+    assert batched_facts["g2"]["at"] == T0 + timedelta(minutes=20)
+    assert batched_facts["g2"]["at_risk"] is True
+    assert batched_facts["g2"]["created_at"] == T0 + timedelta(minutes=12)
+    assert batched_facts["g4"]["created_at"] == T0 + timedelta(minutes=6)
+
+
+async def test_a_run_of_progress_over_stored_older_facts_writes_once_a_goal(
+    people: People,
+) -> None:
+    store = store_of(people)
+    router = reports_router(store)
+    await store.goals.delete_many({"tenant": "ta"})
+    for envelope in [progress("g1", "p1", 3), progress("g2", "p2", 4)]:
+        assert await router.dispatch(envelope)
+    writes: list[int] = []
+    bulk_write = store.goals.bulk_write
+
+    async def counted(requests: Any, **kw: Any) -> Any:
+        writes.append(len(requests))
+        return await bulk_write(requests, **kw)
+
+    store.goals.bulk_write = counted  # type: ignore[method-assign]
+    try:
+        await router.dispatch_batch([progress("g1", "p1", 8), progress("g2", "p2", 9)])
+    finally:
+        del store.goals.bulk_write
+    assert writes == [2]  # one update a goal, no upsert before it
+    facts = {doc["goal_id"]: doc["at"] async for doc in store.goals.find({"tenant": "ta"})}
+    assert facts == {"g1": T0 + timedelta(minutes=8), "g2": T0 + timedelta(minutes=9)}
