@@ -54,16 +54,21 @@ def waiting_reminders(tenant: str, refs: Sequence[tuple[str, datetime]]) -> Docu
     """The waiting reminders about ``refs`` (each ``(ref, made_by)``): made by ``made_by`` or
     carrying no time.
 
-    Every ``$or`` branch names its ref: the local FerretDB hands equality, ``$exists``, ranges
-    and ``$or`` to PostgreSQL but not ``$in``, so a branch without the ref (``ref_at`` missing)
-    made it decode every delivery of the tenant without a ``ref_at``, celebrations included:
-    each run of progress events cost the tenant's whole delivery history.
+    Every ``$or`` branch names its ref, so each branch can be found by the (tenant, ref,
+    status) index; and the refs are named once more in a ``$in``: the local FerretDB hands
+    equality, ``$exists``, ranges, ``$or`` and a ``$in`` of strings to PostgreSQL, which then
+    reads a delivery's ref once to drop it, where the ``$or`` alone read it (decompressing a
+    large delivery) once a branch: 15 ms a run on 200 deliveries, a run naming ~60 refs.
     """
-    branches: list[Document] = [
-        {"ref": ref, "ref_at": {"$exists": False}} for ref in sorted({r for r, _ in refs})
-    ]
+    named = sorted({r for r, _ in refs})
+    branches: list[Document] = [{"ref": ref, "ref_at": {"$exists": False}} for ref in named]
     branches += [{"ref": ref, "ref_at": {"$lte": made_by}} for ref, made_by in sorted(refs)]
-    return {"tenant": tenant, "status": {"$in": [PENDING, DIGEST]}, "$or": branches}
+    return {
+        "tenant": tenant,
+        "status": {"$in": [PENDING, DIGEST]},
+        "ref": {"$in": named},
+        "$or": branches,
+    }
 
 
 def delivery_document(d: Delivery) -> Document:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from bson import ObjectId
 from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
@@ -246,6 +247,45 @@ async def test_ranges_or_and_missing_fields_select_exactly_what_mongodb_would(
             plan = await db.command({"explain": {"find": "polls", "filter": filter_}})
             text = json.dumps(plan.get("queryPlanner", {}), default=str)
             assert "OR" in text, text[:400]  # the $or reached PostgreSQL
+
+
+async def test_in_on_a_field_selects_exactly_what_mongodb_would_and_reaches_postgresql(
+    clients: tuple[AsyncMongoClient[Doc], ...],
+) -> None:
+    # the shape of notifications' reminder suppression: refs named once in a $in, where the
+    # $or of one branch per ref made PostgreSQL read the field (and decompress a large
+    # document) once a branch
+    db = clients[0][_DB]
+    oid = ObjectId()
+    docs = [
+        {"_id": "a", "ref": "goal:1:update"},
+        {"_id": "b", "ref": "goal:2:update"},
+        {"_id": "listed", "ref": ["x", "goal:2:update"]},
+        {"_id": "nested", "ref": {"goal:1:update": 1}},
+        {"_id": "number", "ref": 1},
+        {"_id": "none", "ref": None},
+        {"_id": "missing"},
+        {"_id": "oid", "ref": oid},
+    ]
+    await db["refs"].insert_many(docs)
+
+    async def ids(filter_: dict[str, Any]) -> list[str]:
+        return sorted(d["_id"] for d in await db["refs"].find(filter_, {"_id": 1}).to_list())
+
+    wanted = {"ref": {"$in": ["goal:1:update", "goal:2:update"]}}
+    assert await ids(wanted) == ["a", "b", "listed"]
+    assert await ids({"ref": {"$in": [oid]}}) == ["oid"]
+    assert await ids({"ref": {"$in": ["goal:1:update", 1, None]}}) == [
+        "a",
+        "missing",
+        "none",
+        "number",
+    ]
+    assert await ids({"ref": {"$in": []}}) == []
+    if await _is_ferretdb_on_postgresql(clients[0]):
+        plan = await db.command({"explain": {"find": "refs", "filter": wanted}})
+        text = json.dumps(plan.get("queryPlanner", {}), default=str)
+        assert "ANY" in text, text[:400]  # the $in reached PostgreSQL
 
 
 async def test_equality_on_indexed_fields_uses_the_index_on_ferretdb_postgresql(
