@@ -106,38 +106,44 @@ class Inbox:
     async def stream(
         self, tenant: str, person_id: str, *, poll_s: float, keepalive_s: float
     ) -> AsyncIterator[Notification | None]:
-        """New inbox items as they land; None now and then as a keep-alive."""
+        """New inbox items as they land; None now and then as a keep-alive.
+
+        What this replica writes comes through the hub at once; the store is polled every
+        ``poll_s`` for what other replicas wrote, however busy the hub keeps the stream."""
         queue = self._hub.listen(tenant, person_id)
         sent: dict[str, datetime] = {}  # id: created_at, of what a poll may return again
         since = self._clock() - timedelta(seconds=1)
+        loop = asyncio.get_running_loop()
+        next_poll = loop.time() + poll_s
         idle = 0.0
         try:
             yield None
             while True:
+                polled_at = None
                 try:
-                    item = await asyncio.wait_for(queue.get(), poll_s)
-                    items = [item]
+                    wait = max(0.0, next_poll - loop.time())
+                    items = [await asyncio.wait_for(queue.get(), wait)]
                 except TimeoutError:
-                    # another replica may have written it: look in the store too
                     polled_at = self._clock()
                     items = await self._notifications.inbox_since(
                         tenant, person_id, since, limit=POLL_PAGE
                     )
-                    fresh = [i for i in items if i.id not in sent and i.in_inbox]
+                    next_poll = loop.time() + poll_s
+                fresh = [i for i in items if i.id not in sent and i.in_inbox]
+                for item in fresh:
+                    sent[item.id] = item.created_at
+                if polled_at is not None:
                     # the next poll's window; what it cannot return again is forgotten
                     if len(items) == POLL_PAGE:
                         since = max(since, items[-1].created_at)
                     else:
                         since = max(since, polled_at - POLL_OVERLAP)
                     sent = {i: at for i, at in sent.items() if at >= since}
-                else:
-                    fresh = [i for i in items if i.id not in sent and i.in_inbox]
                 for item in fresh:
-                    sent[item.id] = item.created_at
                     yield item
                 if fresh:
                     idle = 0.0
-                else:
+                elif polled_at is not None:
                     idle += poll_s
                     if idle >= keepalive_s:
                         idle = 0.0

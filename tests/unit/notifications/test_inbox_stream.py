@@ -88,3 +88,32 @@ async def test_each_poll_reads_a_window_not_the_history_and_late_writes_still_ar
     store.write("late", clock.now - POLL_OVERLAP / 2)
     clock.advance(timedelta(seconds=1))
     assert await asyncio.wait_for(streamed(stream, 1), 10) == ["late"]
+
+
+async def test_a_busy_hub_does_not_keep_the_stream_from_polling_the_store() -> None:
+    # items this replica writes keep arriving through the hub faster than the poll interval;
+    # one written by another replica is found all the same
+    clock, store, hub = SettableClock(START), OtherReplicasInbox(), InboxHub()
+    stream = Inbox(store, hub, clock).stream(  # type: ignore[arg-type]
+        TENANT, "ana", poll_s=0.05, keepalive_s=3600
+    )
+    assert await anext(stream) is None
+    local = OtherReplicasInbox()
+
+    async def busy() -> None:
+        for n in range(10_000):
+            local.write(f"here{n}", clock.now)
+            hub.publish(TENANT, "ana", local.items[-1])
+            await asyncio.sleep(0.001)
+
+    publishing = asyncio.create_task(busy())
+    try:
+        store.write("elsewhere", clock.now)
+
+        async def until_elsewhere() -> None:
+            while (item := await anext(stream)) is None or item.id != "elsewhere":
+                pass
+
+        await asyncio.wait_for(until_elsewhere(), 5)
+    finally:
+        publishing.cancel()
