@@ -31,6 +31,7 @@ from tests.bench.load.observe import (
     MACHINE,
     LagMonitor,
     Sent,
+    goals_checked_today,
     goals_topic,
     read_ticks,
     stack_pids,
@@ -341,7 +342,7 @@ class LoadBench:
                 ),
             ]
             steps: list[dict[str, Any]] = []
-            settled = False
+            settled, checked = False, None
             try:
                 deadline = time.monotonic() + 30
                 while ready < len(self.watched) and time.monotonic() < deadline:
@@ -350,6 +351,9 @@ class LoadBench:
                     await asyncio.sleep(0.1)
                 settled = await self.lag.settled(a.setup_timeout)
                 print(f"load: consumers settled before the first step: {settled}", flush=True)
+                checked = await goals_checked_today(a.goals_db, tenant_name, a.setup_timeout)
+                waited = "not within the set-up timeout" if checked is None else f"{checked:.0f} s"
+                print(f"load: the goals scheduler's daily round: {waited}", flush=True)
                 for index, rate in enumerate(a.rates):
                     if any(task.done() for task in tasks):
                         break  # an observer failed: its error is raised below
@@ -389,6 +393,7 @@ class LoadBench:
             },
             "lag_samples_missed": self.lag.errors,
             "settled_before_first_step": settled,
+            "daily_round_before_first_step_s": checked,
             "steps": steps,
             "knee_rate": knee(steps),
             "targets": report.targets(steps),
@@ -428,7 +433,7 @@ def private_stack(ports: list[int], mail_port: int) -> Any:
         processes = start_services(
             state, env, ports={**dict(zip(SERVICES, ports, strict=True)), "mailsink": mail_port}
         )
-        yield prefix, state / "pids"
+        yield prefix, state / "pids", databases[SERVICES.index("goals")]
     finally:
         from deploy.local.servers import Process
 
@@ -534,8 +539,11 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         prefix = os.environ.get("NORTHSTAR_TOPIC_PREFIX", "")
         args.pid_dir = args.pid_dir or [REPO / ".run" / "pids"]
+        args.goals_db = os.environ.get("GOALS_MONGODB_DATABASE", "northstar_goals")
         if args.serve:
-            prefix, pid_dir = stack.enter_context(private_stack(ports, args.mail_port))
+            prefix, pid_dir, args.goals_db = stack.enter_context(
+                private_stack(ports, args.mail_port)
+            )
             args.pid_dir = [pid_dir, *args.pid_dir]
         urls = {n: f"http://{args.host}:{port}" for n, port in zip(SERVICES, ports, strict=True)}
         # uvloop (a dependency of uvicorn[standard]): the generator's own overhead stays small
