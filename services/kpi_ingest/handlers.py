@@ -30,13 +30,15 @@ def build_router(series: Series, notify: Callable[[], None] = lambda: None) -> R
     @router.on(KpiDatapointRecorded)
     async def on_datapoint(event: Envelope, payload: KpiDatapointRecorded) -> None:
         """Store the point once (its id is unique) and move the series' threshold state."""
-        await series.record_many([point_of(payload)])
-        notify()  # the point may have crossed a threshold: relay its signal now
+        if await series.record_many([point_of(payload)]):
+            notify()  # it crossed a threshold: relay its signal now
 
     @router.on_batch(KpiDatapointRecorded)
     async def on_datapoints(run: list[tuple[Envelope, KpiDatapointRecorded]]) -> None:
         """The same for a run of points, with one insert for all of them."""
-        await series.record_many([point_of(payload) for _, payload in run])
-        notify()
+        # waking the relays reads every outbox collection of the service (three finds), so
+        # only a run that wrote a signal does; the relays' poll finds anything else
+        if await series.record_many([point_of(payload) for _, payload in run]):
+            notify()
 
     return router

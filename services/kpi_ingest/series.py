@@ -76,10 +76,11 @@ class Series:
 
     # ---------------------------------------------------------------- consumer effects
 
-    async def record_many(self, points: Sequence[DataPoint]) -> None:
+    async def record_many(self, points: Sequence[DataPoint]) -> int:
         """Store points once each and move their series' signals; safe to run again on
         redelivery. A run in order: one insert for all of them, one activity update per metric;
-        thresholds move point by point, in order."""
+        thresholds move point by point, in order. Returns how many signals it wrote (in their
+        series' outbox)."""
         await self._repo.store_points(points)
         last_seen: dict[tuple[str, str], datetime] = {}
         for point in points:
@@ -87,19 +88,21 @@ class Series:
             last_seen[key] = max(point.timestamp, last_seen.get(key, point.timestamp))
         for (tenant, metric), seen in last_seen.items():
             await self._repo.touch_activity(tenant, metric, seen)
+        signals = 0
         for point in points:
             definition = (await self._catalog.metrics(point.tenant)).get(point.metric)
             if definition is not None and definition.thresholds:
-                await self._move_thresholds(point, definition.thresholds)
+                signals += await self._move_thresholds(point, definition.thresholds)
+        return signals
 
-    async def _move_thresholds(self, point: DataPoint, thresholds: tuple[float, ...]) -> None:
+    async def _move_thresholds(self, point: DataPoint, thresholds: tuple[float, ...]) -> int:
         # the series' partition key: its points arrive in order on one partition
         state_id = series_key(point.tenant, point.metric, point.dimensions)
         state = await self._repo.series_state_of(state_id)
         if state is not None:
             last_ts = state["ts"] if state["ts"].tzinfo else state["ts"].replace(tzinfo=UTC)
             if state["point_id"] == point.id or point.timestamp < last_ts:
-                return  # a redelivery, or a late point that does not move the latest value
+                return 0  # a redelivery, or a late point that does not move the latest value
         previous = None if state is None else float(state["value"])
         crossed = [
             events.threshold_crossed(point, threshold, direction)
@@ -118,6 +121,7 @@ class Series:
             },
             crossed,
         )
+        return len(crossed)
 
     async def check_stale(self, now: datetime) -> int:
         """Signal, once per quiet period, each metric quiet for longer than expected."""

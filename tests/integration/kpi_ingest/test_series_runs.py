@@ -10,9 +10,12 @@ from pymongo import AsyncMongoClient
 
 from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.config import KpiIngestSettings
-from services.kpi_ingest.domain import DataPoint
+from services.kpi_ingest.domain import DataPoint, MetricDefinition
+from services.kpi_ingest.handlers import build_router
 from services.kpi_ingest.repository import INDEXES, KpiRepository
 from services.kpi_ingest.series import Series
+from shared.events import Envelope, new_event
+from shared.events.kpi import KpiDatapointRecorded
 from shared.mongo import Document, ensure_indexes, open_database
 from tests.support import isolated_settings
 
@@ -61,3 +64,44 @@ async def test_a_run_stores_each_point_once_and_the_latest_activity_per_metric(
     assert nps is not None
     assert revenue["last_seen"] == AT + timedelta(hours=3)  # c came later but is older
     assert nps["last_seen"] == AT + timedelta(hours=5)
+
+
+async def test_only_a_run_that_crosses_a_threshold_wakes_the_outbox_relays(
+    repo: KpiRepository,
+) -> None:
+    # waking the relays costs a find on each outbox collection: a run with no signal to relay
+    # leaves them to their poll
+    await repo.add_metric(
+        "acme",
+        MetricDefinition(key="csat", name="CSAT", unit="score", kind="gauge", thresholds=(4,)),
+    )
+    woken: list[int] = []
+    router = build_router(Series(repo, Catalog(repo, ttl=0)), lambda: woken.append(1))
+
+    def run(*points: DataPoint) -> list[Envelope]:
+        return [
+            new_event(
+                KpiDatapointRecorded(
+                    id=p.id,
+                    tenant=p.tenant,
+                    metric=p.metric,
+                    value=p.value,
+                    timestamp=p.timestamp,
+                    dimensions=p.dimensions,
+                    source_id=p.source_id,
+                    source_event_id=p.source_event_id,
+                ),
+                tenant="acme",
+                subject=p.metric,
+                source="test",
+            )
+            for p in points
+        ]
+
+    await router.dispatch_batch(run(point("q1", 3, 1, "csat"), point("q2", 3.5, 2, "csat")))
+    await router.dispatch_batch(run(point("r1", 7, 3)))  # no thresholds at all
+    assert woken == []
+    await router.dispatch_batch(run(point("q3", 4.5, 4, "csat")))  # crosses 4 upwards
+    assert woken == [1]
+    pending = await repo.series_state.find_one({"pending_events.0": {"$exists": True}})
+    assert pending is not None  # the signal the relays were woken for
