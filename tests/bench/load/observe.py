@@ -248,12 +248,13 @@ def read_ticks(pids: Mapping[str, int]) -> dict[str, int]:
 
 
 async def goals_checked_today(database: str, tenant: str, timeout_s: float) -> float | None:
-    """Seconds until the goals scheduler's daily round has assessed every active goal of the
-    tenant (None: not within ``timeout_s``).
+    """Seconds until the goals scheduler's first rounds over the tenant's new goals are done
+    (None: not within ``timeout_s``): each active goal's risk assessed today and the next look of
+    its update nudge set.
 
-    Its first round after the set-up reads, assesses and marks each new goal (about 3,000 store
-    operations for 1,000 goals): once a day in production, but inside the first step here unless
-    the bench waits for it."""
+    Those rounds read, assess and mark each new goal (about 5,000 store operations for 1,000
+    goals, 500 goals a round and a round a minute): once a day, or once a goal, in production,
+    but inside the first steps here unless the bench waits for them."""
     from pymongo import AsyncMongoClient
 
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
@@ -263,8 +264,15 @@ async def goals_checked_today(database: str, tenant: str, timeout_s: float) -> f
     try:
         goals = client[database]["goals"]
         while time.monotonic() - began < timeout_s:
-            today = datetime.now(UTC).date().isoformat()  # the scheduler's day (UTC)
-            unchecked = {"tenant": tenant, "status": "active", "risk_checked_on": {"$ne": today}}
+            now = datetime.now(UTC)  # the scheduler's clock and day (UTC)
+            unchecked = {
+                "tenant": tenant,
+                "status": "active",
+                "$or": [
+                    {"risk_checked_on": {"$ne": now.date().isoformat()}},
+                    {"update_check_at": {"$lte": now}},
+                ],
+            }
             if await goals.count_documents(unchecked) == 0:
                 return time.monotonic() - began
             await asyncio.sleep(1)
