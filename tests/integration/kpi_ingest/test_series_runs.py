@@ -11,11 +11,11 @@ from pymongo import AsyncMongoClient
 from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.config import KpiIngestSettings
 from services.kpi_ingest.domain import DataPoint, MetricDefinition
+from services.kpi_ingest.events import datapoint_recorded
 from services.kpi_ingest.handlers import build_router
 from services.kpi_ingest.repository import INDEXES, KpiRepository
 from services.kpi_ingest.series import Series
-from shared.events import Envelope, new_event
-from shared.events.kpi import KpiDatapointRecorded
+from shared.events import Envelope
 from shared.mongo import Document, ensure_indexes, open_database
 from tests.support import isolated_settings
 
@@ -79,24 +79,7 @@ async def test_only_a_run_that_crosses_a_threshold_wakes_the_outbox_relays(
     router = build_router(Series(repo, Catalog(repo, ttl=0)), lambda: woken.append(1))
 
     def run(*points: DataPoint) -> list[Envelope]:
-        return [
-            new_event(
-                KpiDatapointRecorded(
-                    id=p.id,
-                    tenant=p.tenant,
-                    metric=p.metric,
-                    value=p.value,
-                    timestamp=p.timestamp,
-                    dimensions=p.dimensions,
-                    source_id=p.source_id,
-                    source_event_id=p.source_event_id,
-                ),
-                tenant="acme",
-                subject=p.metric,
-                source="test",
-            )
-            for p in points
-        ]
+        return [datapoint_recorded(p, AT) for p in points]
 
     await router.dispatch_batch(run(point("q1", 3, 1, "csat"), point("q2", 3.5, 2, "csat")))
     await router.dispatch_batch(run(point("r1", 7, 3)))  # no thresholds at all
