@@ -62,13 +62,17 @@ def goal_writes(
             {"$setOnInsert": {"tenant": tenant, "goal_id": goal_id}, "$min": first},
             upsert=True,
         ),
-        UpdateOne({"_id": _id, **_not_newer_than(at)}, {"$set": {**state, "at": at}}),
+        state_write(_id, state, at, first),
     ]
 
 
-def _not_newer_than(at: datetime) -> Document:
-    """A fact whose state is not newer than ``at``."""
-    return {"$or": [{"at": {"$exists": False}}, {"at": {"$lte": at}}]}
+def state_write(_id: str, state: Document, at: datetime, first: Document) -> UpdateOne:
+    """A stored fact takes the state unless a newer event's is there, and keeps its earliest
+    times (``first``)."""
+    return UpdateOne(
+        {"_id": _id, "$or": [{"at": {"$exists": False}}, {"at": {"$lte": at}}]},
+        {"$set": {**state, "at": at}, "$min": first},
+    )
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -122,10 +126,7 @@ class ReportStore:
             return
         moved = await self.goals.bulk_write(
             [
-                UpdateOne(
-                    {"_id": key(tenant, goal_id), **_not_newer_than(at)},
-                    {"$set": {**state, "at": at}, "$min": {"created_at": first_at}},
-                )
+                state_write(key(tenant, goal_id), state, at, {"created_at": first_at})
                 for goal_id, state, at, first_at in goals
             ],
             ordered=False,

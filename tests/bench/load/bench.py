@@ -31,9 +31,9 @@ from tests.bench.load.observe import (
     MACHINE,
     LagMonitor,
     Sent,
-    goals_checked_today,
     goals_topic,
     read_ticks,
+    scheduler_caught_up,
     stack_pids,
     watch_inbox,
     watch_progress,
@@ -351,9 +351,9 @@ class LoadBench:
                     await asyncio.sleep(0.1)
                 settled = await self.lag.settled(a.setup_timeout)
                 print(f"load: consumers settled before the first step: {settled}", flush=True)
-                checked = await goals_checked_today(a.goals_db, tenant_name, a.setup_timeout)
+                checked = await scheduler_caught_up(a.goals_db, tenant_name, a.setup_timeout)
                 waited = "not within the set-up timeout" if checked is None else f"{checked:.0f} s"
-                print(f"load: the goals scheduler's daily round: {waited}", flush=True)
+                print(f"load: the goals scheduler's first rounds: {waited}", flush=True)
                 for index, rate in enumerate(a.rates):
                     if any(task.done() for task in tasks):
                         break  # an observer failed: its error is raised below
@@ -393,7 +393,7 @@ class LoadBench:
             },
             "lag_samples_missed": self.lag.errors,
             "settled_before_first_step": settled,
-            "daily_round_before_first_step_s": checked,
+            "scheduler_rounds_before_first_step_s": checked,
             "steps": steps,
             "knee_rate": knee(steps),
             "targets": report.targets(steps),

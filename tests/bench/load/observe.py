@@ -247,7 +247,7 @@ def read_ticks(pids: Mapping[str, int]) -> dict[str, int]:
     return ticks
 
 
-async def goals_checked_today(database: str, tenant: str, timeout_s: float) -> float | None:
+async def scheduler_caught_up(database: str, tenant: str, timeout_s: float) -> float | None:
     """Seconds until the goals scheduler's first rounds over the tenant's new goals are done
     (None: not within ``timeout_s``): each active goal's risk assessed today and the next look of
     its update nudge set.
