@@ -252,16 +252,24 @@ def _stack_running() -> bool:
     return any(p.alive() for p in all_processes(RUN_DIR)[:2])
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="stack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up").set_defaults(func=cmd_up)
     sub.add_parser("down").set_defaults(func=cmd_down)
     sub.add_parser("run").set_defaults(func=cmd_run)
-    test = sub.add_parser("test")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test = sub.add_parser("test", help="everything after `test` goes to pytest, e.g. `test -x -k kpi`")
     test.set_defaults(func=cmd_test)
-    args = parser.parse_args(argv)
+    # not argparse.REMAINDER: it refuses a first argument that starts with "-" (`test -x`)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.pytest_args = rest
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     try:
         return int(args.func(args))
     except ServerError as exc:
