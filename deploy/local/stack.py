@@ -258,7 +258,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     sub.add_parser("up").set_defaults(func=cmd_up)
     sub.add_parser("down").set_defaults(func=cmd_down)
     sub.add_parser("run").set_defaults(func=cmd_run)
-    test = sub.add_parser("test", help="everything after `test` goes to pytest, e.g. `test -x -k kpi`")
+    test = sub.add_parser("test", help="all after `test` goes to pytest: `test -x -k kpi`")
     test.set_defaults(func=cmd_test)
     # not argparse.REMAINDER: it refuses a first argument that starts with "-" (`test -x`)
     args, rest = parser.parse_known_args(argv)
