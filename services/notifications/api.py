@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from services.notifications.inbox import Inbox
@@ -85,6 +85,10 @@ async def inbox_count(request: Request, principal: CurrentPrincipal) -> InboxCou
     return InboxCounts(unread=unread, unseen=unseen)
 
 
+# how soon an EventSource reconnects when its stream ends (its default is a few seconds)
+SSE_RETRY_MS = 1000
+
+
 class EventStream(StreamingResponse):
     """Documents the stream's media type in the OpenAPI (the route answers SSE, not JSON)."""
 
@@ -92,17 +96,34 @@ class EventStream(StreamingResponse):
 
 
 @router.get("/inbox/stream", response_class=EventStream)
-async def inbox_stream(request: Request, principal: CurrentPrincipal) -> StreamingResponse:
-    """Server-Sent Events: one ``notification`` event per new inbox item."""
+async def inbox_stream(
+    request: Request,
+    principal: CurrentPrincipal,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            max_length=200,
+            description="the id of the last item the client got: the stream resumes after it",
+        ),
+    ] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: one ``notification`` event per new inbox item.
+
+    The stream ends after ``SSE_STREAM_LIFETIME_S``; reconnecting with ``Last-Event-ID`` (as
+    ``EventSource`` does) sends what landed since that item first."""
     settings = request.app.state.settings
     items = _inbox(request).stream(
         principal.tenant,
         principal.person_id,
         poll_s=settings.sse_poll_interval_s,
         keepalive_s=settings.sse_keepalive_s,
+        lifetime_s=settings.sse_stream_lifetime_s,
+        last_event_id=last_event_id,
     )
 
     async def events() -> AsyncIterator[bytes]:
+        yield b"retry: " + str(SSE_RETRY_MS).encode() + b"\n\n"
         async for item in items:
             if await request.is_disconnected():
                 break

@@ -49,6 +49,9 @@ class NotificationsSettings(CommonSettings):
     digest_check_interval_s: float = 30.0
     sse_poll_interval_s: float = 2.0
     sse_keepalive_s: float = 15.0
+    # an inbox stream ends after this and its client reconnects with Last-Event-ID: a replica's
+    # connections spread over the replicas there are now, and the token is checked again
+    sse_stream_lifetime_s: float = 900.0
     # how often the retention job looks for inbox items and deliveries past the tenant's setting
     retention_interval_s: float = 3600.0
     # off: this replica leaves the retention job to others (the lease lets one run anyway)

@@ -104,26 +104,42 @@ class Inbox:
         return await self._notifications.see_all(tenant, person_id, self._clock())
 
     async def stream(
-        self, tenant: str, person_id: str, *, poll_s: float, keepalive_s: float
+        self,
+        tenant: str,
+        person_id: str,
+        *,
+        poll_s: float,
+        keepalive_s: float,
+        lifetime_s: float,
+        last_event_id: str | None = None,
     ) -> AsyncIterator[Notification | None]:
         """New inbox items as they land; None now and then as a keep-alive.
 
         What this replica writes comes through the hub at once; the store is polled every
-        ``poll_s`` for what other replicas wrote, however busy the hub keeps the stream."""
+        ``poll_s`` for what other replicas wrote, however busy the hub keeps the stream. The
+        stream ends after ``lifetime_s``: the client reconnects with the last item's id
+        (``Last-Event-ID``) and the new stream starts right after that item."""
         queue = self._hub.listen(tenant, person_id)
         sent: dict[str, datetime] = {}  # id: created_at, of what a poll may return again
         since = self._clock() - timedelta(seconds=1)
         loop = asyncio.get_running_loop()
         next_poll = loop.time() + poll_s
+        ends = loop.time() + lifetime_s
         idle = 0.0
         try:
+            last = await self._resumed_after(tenant, person_id, last_event_id)
+            if last is not None:
+                since, sent[last.id] = last.created_at, last.created_at
+                next_poll = loop.time()  # what landed while the client was away, at once
             yield None
-            while True:
+            while loop.time() < ends:
                 polled_at = None
                 try:
-                    wait = max(0.0, next_poll - loop.time())
+                    wait = max(0.0, min(next_poll, ends) - loop.time())
                     items = [await asyncio.wait_for(queue.get(), wait)]
                 except TimeoutError:
+                    if loop.time() >= ends:
+                        break
                     polled_at = self._clock()
                     items = await self._notifications.inbox_since(
                         tenant, person_id, since, limit=POLL_PAGE
@@ -150,3 +166,12 @@ class Inbox:
                         yield None
         finally:
             self._hub.forget(tenant, person_id, queue)
+
+    async def _resumed_after(
+        self, tenant: str, person_id: str, last_event_id: str | None
+    ) -> Notification | None:
+        """The item a reconnecting client saw last; None (start from now) if it is not one of
+        the person's inbox items, e.g. deleted by retention since."""
+        if not last_event_id:
+            return None
+        return await self._notifications.inbox_item(tenant, person_id, last_event_id)

@@ -237,11 +237,15 @@ class Api:
 
     @asynccontextmanager
     async def stream(
-        self, service: str, path: str, session: Session
+        self, service: str, path: str, session: Session, *, last_event_id: str | None = None
     ) -> AsyncIterator[httpx.Response]:
-        """A streamed GET (Server-Sent Events) with no read timeout."""
+        """A streamed GET (Server-Sent Events) with no read timeout, resumed after
+        ``last_event_id`` when given."""
         timeout = httpx.Timeout(self.settings.api_timeout_s, read=None)
+        headers = self._headers(session)
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
         async with self._http.stream(
-            "GET", self.url(service, path), headers=self._headers(session), timeout=timeout
+            "GET", self.url(service, path), headers=headers, timeout=timeout
         ) as response:
             yield response

@@ -706,7 +706,7 @@ async def test_the_inbox_stream_of_tenant_b_shows_nothing_of_a(world: World) -> 
                     b_seen.append((time.monotonic(), line))
 
             reading_b = asyncio.create_task(read_b())
-            assert (await anext(a_lines)).startswith(":")  # A's stream is open
+            assert await anext(a_lines) == "retry: 1000"  # A's stream is open
             await eventually(lambda: b_seen, timeout=15)  # and B's
 
             # a new item for tenant A's reviewer: a second feedback request naming them

@@ -38,15 +38,20 @@ def badge(request: Request, unread: int | None) -> bytes:
 
 async def _inbox_events(request: Request, api: Api, session: Session) -> AsyncIterator[bytes]:
     yield badge(request, await unread_count(api, session))
+    last_id: str | None = None  # of the last item passed on: a new upstream resumes after it
     while True:
         try:
-            async with api.stream("notifications", "/v1/inbox/stream", session) as upstream:
+            async with api.stream(
+                "notifications", "/v1/inbox/stream", session, last_event_id=last_id
+            ) as upstream:
                 if upstream.status_code != 200:
                     raise ApiProblem(upstream.status_code, "the inbox stream was refused")
                 event = ""
                 async for line in upstream.aiter_lines():
                     if line.startswith("event:"):
                         event = line.removeprefix("event:").strip()
+                    elif line.startswith("id:"):
+                        last_id = line.removeprefix("id:").strip() or last_id
                     elif line.startswith("data:") and event == "notification":
                         item = json.loads(line.removeprefix("data:").strip())
                         yield sse(
@@ -58,11 +63,13 @@ async def _inbox_events(request: Request, api: Api, session: Session) -> AsyncIt
                         yield b": keep-alive\n\n"
                     elif not line:
                         event = ""
+            # the upstream ended at its lifetime: resume soon (nothing is missed, see last_id)
+            pause = 1.0
         except (httpx.HTTPError, ApiProblem):
-            pass
-        # the stream ended or notifications is away: come back after a pause
+            # notifications is away or refused: come back after a longer pause
+            pause = 5.0
         yield b": reconnecting\n\n"
-        await asyncio.sleep(5)
+        await asyncio.sleep(pause)
 
 
 @router.get("/live/inbox")

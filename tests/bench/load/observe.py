@@ -107,27 +107,36 @@ async def watch_inbox(
     ready: Callable[[], None],
     stop: asyncio.Event,
 ) -> None:
-    """One person's SSE stream: a celebration of (goal, milestone) is that point's arrival."""
+    """One person's SSE stream: a celebration of (goal, milestone) is that point's arrival.
+
+    The stream ends at its lifetime (``SSE_STREAM_LIFETIME_S``) and is resumed after its last
+    item, as an ``EventSource`` would."""
     timeout = httpx.Timeout(10.0, read=None)
-    async with http.stream("GET", url, headers=dict(token), timeout=timeout) as resp:
-        if resp.status_code != 200:
-            raise RuntimeError(f"inbox stream answered {resp.status_code}")
-        ready()
-        event = ""
-        async for line in resp.aiter_lines():
-            now = time.perf_counter()
-            if stop.is_set():
-                return
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:") and event == "notification":
-                item = orjson.loads(line[5:])
-                data = item.get("data") or {}
-                if item.get("category") != "celebration":
-                    continue
-                sent = celebrated.get((str(data.get("goal_id")), str(data.get("milestone"))))
-                if sent is not None:
-                    sent.inbox.append(now)
+    last_id: str | None = None
+    while not stop.is_set():
+        headers = dict(token) | ({"Last-Event-ID": last_id} if last_id else {})
+        async with http.stream("GET", url, headers=headers, timeout=timeout) as resp:
+            if resp.status_code != 200:
+                raise RuntimeError(f"inbox stream answered {resp.status_code}")
+            if last_id is None:
+                ready()
+            event = ""
+            async for line in resp.aiter_lines():
+                now = time.perf_counter()
+                if stop.is_set():
+                    return
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("id:"):
+                    last_id = line[3:].strip() or last_id
+                elif line.startswith("data:") and event == "notification":
+                    item = orjson.loads(line[5:])
+                    data = item.get("data") or {}
+                    if item.get("category") != "celebration":
+                        continue
+                    sent = celebrated.get((str(data.get("goal_id")), str(data.get("milestone"))))
+                    if sent is not None:
+                        sent.inbox.append(now)
 
 
 # ------------------------------------------------------------------ consumer lag

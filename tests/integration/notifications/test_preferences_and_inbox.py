@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -315,7 +316,20 @@ async def test_locked_tenant_defaults_apply_and_cannot_be_overridden(service: Se
     assert bad_zone.json()["field"] == "time_zone"  # a form shows it next to that input
 
 
-async def test_the_sse_stream_pushes_new_inbox_items(service: Service) -> None:
+async def next_item(lines: AsyncIterator[str]) -> dict[str, str]:
+    """The fields of the stream's next item (comments and ``retry`` skipped)."""
+    got: dict[str, str] = {}
+    while "data" not in got:
+        line = await asyncio.wait_for(anext(lines), 10)
+        if ":" in line and not line.startswith(":") and not line.startswith("retry:"):
+            name, _, value = line.partition(": ")
+            got[name] = value
+    return got
+
+
+async def test_the_sse_stream_pushes_new_inbox_items_and_resumes_after_the_last_one(
+    service: Service,
+) -> None:
     tenant = unique("t")
     await service.person(tenant, "sse", email=False)
     with socket.socket() as s:
@@ -329,25 +343,34 @@ async def test_the_sse_stream_pushes_new_inbox_items(service: Service) -> None:
     serving = asyncio.create_task(server.serve())
     try:
         await eventually(lambda: server.started)
-        http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10)
-        async with (
-            http,
-            http.stream("GET", "/v1/inbox/stream", headers=service.auth(tenant, "sse")) as stream,
-        ):
-            assert stream.headers["content-type"].startswith("text/event-stream")
-            lines = stream.aiter_lines()
-            assert await anext(lines) == ": keep-alive"
-            event = await service.publish(
-                milestone(tenant, "sse", "g1"), tenant=tenant, subject="g1"
-            )
-            got: dict[str, str] = {}
-            while "data" not in got:
-                line = await asyncio.wait_for(anext(lines), 10)
-                if ":" in line and not line.startswith(":"):
-                    name, _, value = line.partition(": ")
-                    got[name] = value
-        assert got["event"] == "notification"
-        assert orjson.loads(got["data"])["event_id"] == event.id
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            async with http.stream(
+                "GET", "/v1/inbox/stream", headers=service.auth(tenant, "sse")
+            ) as stream:
+                assert stream.headers["content-type"].startswith("text/event-stream")
+                lines = stream.aiter_lines()
+                assert [await anext(lines) for _ in range(3)] == ["retry: 1000", "", ": keep-alive"]
+                event = await service.publish(
+                    milestone(tenant, "sse", "g1"), tenant=tenant, subject="g1"
+                )
+                first = await next_item(lines)
+            assert first["event"] == "notification"
+            assert orjson.loads(first["data"])["event_id"] == event.id
+            # while no stream is open, two more items land; a reconnect names the last one it got
+            missed = [
+                await service.publish(milestone(tenant, "sse", g), tenant=tenant, subject=g)
+                for g in ("g2", "g3")
+            ]
+
+            async def all_three_stored() -> bool:
+                return len((await service.inbox(tenant, "sse"))["items"]) == 3
+
+            await eventually(all_three_stored)
+            resumed = {**service.auth(tenant, "sse"), "Last-Event-ID": first["id"]}
+            async with http.stream("GET", "/v1/inbox/stream", headers=resumed) as stream:
+                lines = stream.aiter_lines()
+                got = [await next_item(lines), await next_item(lines)]
+            assert [orjson.loads(g["data"])["event_id"] for g in got] == [e.id for e in missed]
     finally:
         server.should_exit = True
         await serving

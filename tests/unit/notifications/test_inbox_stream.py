@@ -39,6 +39,11 @@ class OtherReplicasInbox:
             )
         )
 
+    async def inbox_item(
+        self, tenant: str, person_id: str, notification_id: str
+    ) -> Notification | None:
+        return next((i for i in self.items if i.id == notification_id), None)
+
     async def inbox_since(
         self, tenant: str, person_id: str, since: datetime, limit: int = 100
     ) -> list[Notification]:
@@ -57,9 +62,22 @@ async def streamed(stream: AsyncIterator[Notification | None], polls: int) -> li
     return ids
 
 
-def opened(store: OtherReplicasInbox, clock: SettableClock) -> AsyncIterator[Notification | None]:
+def opened(
+    store: OtherReplicasInbox,
+    clock: SettableClock,
+    *,
+    lifetime_s: float = 3600,
+    last_event_id: str | None = None,
+) -> AsyncIterator[Notification | None]:
     inbox = Inbox(store, InboxHub(), clock)  # type: ignore[arg-type]
-    return inbox.stream(TENANT, "ana", poll_s=0.001, keepalive_s=3600)
+    return inbox.stream(
+        TENANT,
+        "ana",
+        poll_s=0.001,
+        keepalive_s=3600,
+        lifetime_s=lifetime_s,
+        last_event_id=last_event_id,
+    )
 
 
 async def test_more_items_than_a_poll_reads_all_reach_the_stream_once() -> None:
@@ -95,7 +113,7 @@ async def test_a_busy_hub_does_not_keep_the_stream_from_polling_the_store() -> N
     # one written by another replica is found all the same
     clock, store, hub = SettableClock(START), OtherReplicasInbox(), InboxHub()
     stream = Inbox(store, hub, clock).stream(  # type: ignore[arg-type]
-        TENANT, "ana", poll_s=0.05, keepalive_s=3600
+        TENANT, "ana", poll_s=0.05, keepalive_s=3600, lifetime_s=3600
     )
     assert await anext(stream) is None
     local = OtherReplicasInbox()
@@ -117,3 +135,38 @@ async def test_a_busy_hub_does_not_keep_the_stream_from_polling_the_store() -> N
         await asyncio.wait_for(until_elsewhere(), 5)
     finally:
         publishing.cancel()
+
+
+async def test_the_stream_ends_after_its_lifetime_however_busy() -> None:
+    clock, store = SettableClock(START), OtherReplicasInbox()
+    stream = opened(store, clock, lifetime_s=0.2)
+    assert await anext(stream) is None
+    store.write("x0", clock.now)
+
+    async def drained() -> int:
+        count = 0
+        async for _ in stream:
+            count += 1
+            store.write(f"x{count}", clock.now)  # a new item every poll keeps it busy
+        return count
+
+    assert await asyncio.wait_for(drained(), 5) > 10  # it streamed, and then it ended
+
+
+async def test_a_reconnect_with_the_last_id_gets_what_landed_since_and_nothing_before() -> None:
+    clock, store = SettableClock(START), OtherReplicasInbox()
+    for n in range(5):
+        store.write(f"seen{n}", START + timedelta(seconds=n))
+    # away for an hour; two items landed meanwhile (one at the very time of the last seen)
+    store.write("same-time", START + timedelta(seconds=4))
+    store.write("meanwhile", START + timedelta(minutes=30))
+    clock.advance(timedelta(hours=1))
+    stream = opened(store, clock, last_event_id="seen4")
+    assert await anext(stream) is None
+    assert await asyncio.wait_for(streamed(stream, 2), 5) == ["same-time", "meanwhile"]
+    # a new stream with an id that is not the person's item starts from now
+    fresh = opened(store, clock, last_event_id="not-an-item")
+    assert await anext(fresh) is None
+    store.write("next", clock.now)
+    clock.advance(timedelta(seconds=1))
+    assert await asyncio.wait_for(streamed(fresh, 1), 5) == ["next"]
