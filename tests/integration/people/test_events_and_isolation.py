@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 
-from services.people.config import PeopleSettings
 from shared.events import topics
 from tests.integration.people.conftest import ENTERPRISE, GROUP, SCIM, People, patch, user_body
-from tests.support import bearer
-from tests.support import read_topic as read_records
+from tests.support import bearer, read_topic_to_end
 
 pytestmark = pytest.mark.integration
-
-
-async def read_topic(settings: PeopleSettings, expected: int, timeout: float = 15.0) -> list[Any]:
-    return await read_records(
-        settings, topics.PEOPLE, enough=lambda records: len(records) >= expected, timeout=timeout
-    )
 
 
 async def test_every_change_publishes_cloudevents_ending_with_a_snapshot(people: People) -> None:
@@ -68,7 +58,7 @@ async def test_every_change_publishes_cloudevents_ending_with_a_snapshot(people:
     await client.delete(f"/v1/mentorships/{mentorship['id']}", headers=hr)
     await people.drain()
 
-    records = await read_topic(people.settings, 11)
+    records = await read_topic_to_end(people.settings, topics.PEOPLE)
     events = [from_binary_event(KafkaMessage(dict(r.headers), r.key, r.value)) for r in records]
     of_ada = [e for e in events if e.get_subject() == ada["id"]]
     assert [e.get_type() for e in of_ada] == [
