@@ -2,9 +2,9 @@
 
 Fixtures for page authors (all in this file):
 
-- ``stack`` (session): every service and web as processes on free ports, with their own topics
+- ``stack`` (package): every service and web as processes on free ports, with their own topics
   and databases; ``stack.url("goals")``, ``stack.web_url``.
-- ``team`` (session): a tenant provisioned over SCIM (employee → manager, mentor paired, HR admin):
+- ``team`` (package): a tenant provisioned over SCIM (employee → manager, mentor paired, HR admin):
   ``team.ids["employee"]``, ``team.emails[...]``, ``team.headers("hr")`` for API calls.
 - ``page`` (test): a fresh browser context at 1440 by 900; console errors and page errors fail the
   test at teardown. ``open_page(width=390)`` opens another context (a second person, a phone).
@@ -59,7 +59,9 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # pytest then tears the session down: no orphaned services
 
 
-@pytest.fixture(scope="session")
+# package scope: the stack stops after the last browser test; left running to the session's end,
+# its idle services polled the store and the broker beside every later test
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # a `timeout` or CI cancel sends SIGTERM, which would otherwise skip the teardown below
     previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -71,7 +73,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def team(stack: Stack) -> Team:
     return provision_team(stack)
 
