@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -100,8 +100,10 @@ uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 """
 
 
-def free_port() -> int:
+def free_port(exclude: set[int]) -> int:
     for port in PORTS:
+        if port in exclude:
+            continue
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
@@ -112,49 +114,63 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving_alone(service: str, port: int, run_id: str) -> Iterator[httpx.Client]:
-    """The service in its own process on ``port``; stopped (and its database dropped) after."""
+def serving_alone(services: list[str], run_id: str) -> Iterator[dict[str, httpx.Client]]:
+    """Each service in its own process on its own port, started together (start-up is mostly
+    imports: the two cores take them in parallel); stopped (and their databases dropped) after."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVE_ALONE, service, str(port), run_id],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    ports: dict[str, int] = {}
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        for service in services:
+            ports[service] = port = free_port(exclude=set(ports.values()))
+            processes[service] = subprocess.Popen(
+                [sys.executable, "-c", SERVE_ALONE, service, str(port), run_id],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        with ExitStack() as clients:
+            ready = {
+                service: clients.enter_context(
+                    httpx.Client(base_url=f"http://127.0.0.1:{ports[service]}", timeout=5)
+                )
+                for service in services
+            }
             deadline = time.monotonic() + 90
-            while True:
-                assert process.poll() is None, process.stderr and process.stderr.read().decode()
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, f"{service} did not start"
-                time.sleep(0.2)
-            yield client
+            for service, client in ready.items():
+                process = processes[service]
+                while True:
+                    assert process.poll() is None, process.stderr and process.stderr.read().decode()
+                    try:
+                        if client.get("/healthz").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert time.monotonic() < deadline, f"{service} did not start"
+                    time.sleep(0.2)
+            yield ready
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        database = isolated_settings(settings_class(service), run_id=run_id).mongodb_database
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         with MongoClient(MONGODB_URI) as mongo:
-            mongo.drop_database(database)
+            for service in processes:
+                settings = isolated_settings(settings_class(service), run_id=run_id)
+                mongo.drop_database(settings.mongodb_database)
 
 
 @pytest.fixture(scope="module")
 def scraped_alone() -> dict[str, str]:
-    """Each service's /metrics, every service run alone in its own process (one after another:
-    the machine is small)."""
-    run_id = unique()
-    scraped: dict[str, str] = {}
-    for service in sorted(SERVICES):
-        with serving_alone(service, free_port(), run_id) as client:
+    """Each service's /metrics, every service run alone in its own process."""
+    with serving_alone(sorted(SERVICES), unique()) as clients:
+        scraped: dict[str, str] = {}
+        for service, client in clients.items():
             response = client.get("/metrics")
             assert response.status_code == 200, service
             scraped[service] = response.text
