@@ -56,6 +56,10 @@ class BackgroundLoop:
 
     async def _run(self) -> None:
         while not self.stopping:
+            # from here on a notify (a write during the round) or a stop wakes the pause after
+            # the round: cleared at the pause instead, both were lost and the loop slept its
+            # whole interval (a stop waited out its timeout)
+            self._wake.clear()
             busy = False
             try:
                 # each round is a trace of its own: the events and log lines of a scheduled
@@ -68,12 +72,15 @@ class BackgroundLoop:
                     loop=self.name,
                     error=f"{type(exc).__name__}: {exc}",
                 )
+                # a failed round waits its pause whatever was notified meanwhile; a stop ends it
+                self._wake.clear()
                 await self._pause(self._error_pause)
                 continue
             if not busy:
                 await self._pause(self._interval)
 
     async def _pause(self, seconds: float) -> None:
-        self._wake.clear()
+        if self.stopping:
+            return
         with suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
