@@ -41,6 +41,8 @@ from typing import Any
 import httpx
 import orjson
 
+from tests.bench.sse import inbox_items
+
 REPO = Path(__file__).resolve().parents[2]
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 METRIC = "adoption_rate"
@@ -276,25 +278,17 @@ async def watch_inbox(run: Run, steps: int, ready: asyncio.Event, stop: asyncio.
         if resp.status_code != 200:
             raise BenchFailed(f"inbox stream answered {resp.status_code}")
         ready.set()
-        event = ""
-        async for line in resp.aiter_lines():
-            now = time.perf_counter()
-            if stop.is_set():
-                return
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:") and event == "notification":
-                item = orjson.loads(line[5:])
-                data = item.get("data") or {}
-                g = goal_index.get(str(data.get("goal_id")))
-                if item.get("category") != "celebration" or g is None:
-                    continue
-                milestone = data.get("milestone")
-                step = round(float(milestone) * steps) if milestone else steps
-                if 1 <= step <= steps:
-                    point = run.points[g * steps + step - 1]
-                    if point.inbox is None:
-                        point.inbox = now
+        async for now, _, item in inbox_items(resp, stop):
+            data = item.get("data") or {}
+            g = goal_index.get(str(data.get("goal_id")))
+            if item.get("category") != "celebration" or g is None:
+                continue
+            milestone = data.get("milestone")
+            step = round(float(milestone) * steps) if milestone else steps
+            if 1 <= step <= steps:
+                point = run.points[g * steps + step - 1]
+                if point.inbox is None:
+                    point.inbox = now
 
 
 async def lag_probe(run: Run, stop: asyncio.Event, every: float = 0.01) -> None:

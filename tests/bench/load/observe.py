@@ -16,6 +16,7 @@ import httpx
 import orjson
 
 from tests.bench.load.plan import Sample, cpu_ticks, group_lag, machine_busy_ticks
+from tests.bench.sse import inbox_items
 
 PROGRESS = "northstar.goal.progress_updated.v1"
 
@@ -120,23 +121,14 @@ async def watch_inbox(
                 raise RuntimeError(f"inbox stream answered {resp.status_code}")
             if last_id is None:
                 ready()
-            event = ""
-            async for line in resp.aiter_lines():
-                now = time.perf_counter()
-                if stop.is_set():
-                    return
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("id:"):
-                    last_id = line[3:].strip() or last_id
-                elif line.startswith("data:") and event == "notification":
-                    item = orjson.loads(line[5:])
-                    data = item.get("data") or {}
-                    if item.get("category") != "celebration":
-                        continue
-                    sent = celebrated.get((str(data.get("goal_id")), str(data.get("milestone"))))
-                    if sent is not None:
-                        sent.inbox.append(now)
+            async for now, item_id, item in inbox_items(resp, stop):
+                last_id = item_id or last_id
+                data = item.get("data") or {}
+                if item.get("category") != "celebration":
+                    continue
+                sent = celebrated.get((str(data.get("goal_id")), str(data.get("milestone"))))
+                if sent is not None:
+                    sent.inbox.append(now)
 
 
 # ------------------------------------------------------------------ consumer lag
