@@ -116,7 +116,6 @@ async def inbox_stream(
     items = _inbox(request).stream(
         principal.tenant,
         principal.person_id,
-        poll_s=settings.sse_poll_interval_s,
         keepalive_s=settings.sse_keepalive_s,
         lifetime_s=settings.sse_stream_lifetime_s,
         last_event_id=last_event_id,

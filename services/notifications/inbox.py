@@ -3,49 +3,113 @@
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from shared.errors import NotFound
 from shared.pagination import InvalidCursor, decode_cursor, encode_cursor
+from shared.time import Clock, utcnow
 
 if TYPE_CHECKING:
     from services.notifications.notification import Notification
     from services.notifications.repository import NotificationRepository
-    from shared.time import Clock
 
 # A poll of the store looks this far back before the time of the poll before it: an item another
 # replica writes is stored a little after its ``created_at`` (that replica's clock, the write's
 # latency), and is still found. Older items were found by an earlier poll, so each poll reads a
-# window of the inbox, not everything since the stream opened.
+# window of the inbox, not everything since the streams opened.
 POLL_OVERLAP = timedelta(seconds=30)
-# items a poll reads at most; a full page is followed from its last item by the next poll
-POLL_PAGE = 100
+# items a poll reads at most for one tenant; a full page is followed from its last item at once
+POLL_PAGE = 500
+# items a reconnecting stream reads at a time to catch up from its ``Last-Event-ID``
+CATCH_UP_PAGE = 100
+
+
+class InboxStore(Protocol):
+    async def inbox_since(
+        self, tenant: str, person_ids: Collection[str], since: datetime, limit: int
+    ) -> list[Notification]: ...
+
+    async def inbox_item(
+        self, tenant: str, person_id: str, notification_id: str
+    ) -> Notification | None: ...
+
+
+@dataclass
+class _Window:
+    """What the polls of one tenant have passed on: items from ``since``, by id."""
+
+    since: datetime
+    passed: dict[str, datetime] = field(default_factory=dict)
 
 
 class InboxHub:
-    """Wakes this replica's open SSE streams when an item lands (others poll the store)."""
+    """This replica's open SSE streams, and what reaches them.
 
-    def __init__(self) -> None:
-        self._listeners: dict[tuple[str, str], set[asyncio.Queue[Notification]]] = defaultdict(set)
+    An item this replica writes reaches its recipient's streams at once (:meth:`publish`). What
+    other replicas write is found by :meth:`poll`: one query of the store a tenant for every
+    stream open on this replica, not one a stream, so an open page costs the store nothing
+    while it waits (a thousand of them cost one query every ``SSE_POLL_INTERVAL_S``).
+    """
+
+    def __init__(self, clock: Clock = utcnow) -> None:
+        self._clock = clock
+        self._listeners: dict[str, dict[str, set[asyncio.Queue[Notification]]]] = {}
+        self._windows: dict[str, _Window] = {}  # the tenants with an open stream
 
     def publish(self, tenant: str, person_id: str, item: Notification) -> None:
-        for queue in self._listeners.get((tenant, person_id), ()):
+        """Pass an inbox item on to the person's open streams, once whoever finds it."""
+        window, queues = self._windows.get(tenant), self._listeners.get(tenant, {}).get(person_id)
+        if window is None or not queues or not item.in_inbox or item.id in window.passed:
+            return
+        window.passed[item.id] = item.created_at
+        for queue in queues:
             queue.put_nowait(item)
 
     def listen(self, tenant: str, person_id: str) -> asyncio.Queue[Notification]:
         queue: asyncio.Queue[Notification] = asyncio.Queue()
-        self._listeners[(tenant, person_id)].add(queue)
+        if tenant not in self._windows:
+            # other replicas' items from (about) now on; a stream drops what predates it
+            self._windows[tenant] = _Window(since=self._clock() - timedelta(seconds=1))
+        self._listeners.setdefault(tenant, {}).setdefault(person_id, set()).add(queue)
         return queue
 
     def forget(self, tenant: str, person_id: str, queue: asyncio.Queue[Notification]) -> None:
-        listeners = self._listeners.get((tenant, person_id))
-        if listeners is not None:
-            listeners.discard(queue)
-            if not listeners:
-                del self._listeners[(tenant, person_id)]
+        people = self._listeners.get(tenant, {})
+        queues = people.get(person_id)
+        if queues is not None:
+            queues.discard(queue)
+            if not queues:
+                del people[person_id]
+        if not people:
+            self._listeners.pop(tenant, None)
+            self._windows.pop(tenant, None)
+
+    async def poll(self, store: InboxStore) -> bool:
+        """One round: what other replicas wrote for anyone listening here since the last round.
+
+        True when a tenant's page was full (the next round follows from its last item at once).
+        """
+        more = False
+        for tenant in list(self._windows):
+            window, people = self._windows[tenant], sorted(self._listeners.get(tenant, ()))
+            if not people:
+                continue
+            polled_at = self._clock()
+            items = await store.inbox_since(tenant, people, window.since, limit=POLL_PAGE)
+            for item in items:
+                self.publish(tenant, item.recipient_id, item)
+            if self._windows.get(tenant) is not window:
+                continue  # every stream of the tenant closed meanwhile
+            if len(items) < POLL_PAGE:
+                window.since = max(window.since, polled_at - POLL_OVERLAP)
+            elif items[-1].created_at > window.since:
+                window.since, more = items[-1].created_at, True
+            # what a poll can no longer return is forgotten
+            window.passed = {i: at for i, at in window.passed.items() if at >= window.since}
+        return more
 
 
 class Inbox:
@@ -108,64 +172,56 @@ class Inbox:
         tenant: str,
         person_id: str,
         *,
-        poll_s: float,
         keepalive_s: float,
         lifetime_s: float,
         last_event_id: str | None = None,
     ) -> AsyncIterator[Notification | None]:
-        """New inbox items as they land; None now and then as a keep-alive.
+        """New inbox items as they land; None at the start and after ``keepalive_s`` of quiet.
 
-        What this replica writes comes through the hub at once; the store is polled every
-        ``poll_s`` for what other replicas wrote, however busy the hub keeps the stream. The
-        stream ends after ``lifetime_s``: the client reconnects with the last item's id
-        (``Last-Event-ID``) and the new stream starts right after that item."""
+        Items come through the hub (this replica's writes at once, the others' by the hub's
+        poll). The stream ends after ``lifetime_s``: the client reconnects with the last item's
+        id (``Last-Event-ID``) and the new stream first sends what landed after that item."""
         queue = self._hub.listen(tenant, person_id)
-        sent: dict[str, datetime] = {}  # id: created_at, of what a poll may return again
-        since = self._clock() - timedelta(seconds=1)
         loop = asyncio.get_running_loop()
-        next_poll = loop.time() + poll_s
         ends = loop.time() + lifetime_s
-        idle = 0.0
         try:
+            after, caught_up = self._clock() - timedelta(seconds=1), set[str]()
             last = await self._resumed_after(tenant, person_id, last_event_id)
-            if last is not None:
-                since, sent[last.id] = last.created_at, last.created_at
-                next_poll = loop.time()  # what landed while the client was away, at once
             yield None
-            while loop.time() < ends:
-                polled_at = None
-                try:
-                    wait = max(0.0, min(next_poll, ends) - loop.time())
-                    items = [await asyncio.wait_for(queue.get(), wait)]
-                except TimeoutError:
-                    if loop.time() >= ends:
-                        break
-                    polled_at = self._clock()
-                    items = await self._notifications.inbox_since(
-                        tenant, person_id, since, limit=POLL_PAGE
-                    )
-                    next_poll = loop.time() + poll_s
-                fresh = [i for i in items if i.id not in sent and i.in_inbox]
-                for item in fresh:
-                    sent[item.id] = item.created_at
-                if polled_at is not None:
-                    # the next poll's window; what it cannot return again is forgotten
-                    if len(items) == POLL_PAGE:
-                        since = max(since, items[-1].created_at)
-                    else:
-                        since = max(since, polled_at - POLL_OVERLAP)
-                    sent = {i: at for i, at in sent.items() if at >= since}
-                for item in fresh:
+            if last is not None:
+                after = last.created_at
+                async for item in self._landed_after(tenant, person_id, last):
+                    caught_up.add(item.id)
                     yield item
-                if fresh:
-                    idle = 0.0
-                elif polled_at is not None:
-                    idle += poll_s
-                    if idle >= keepalive_s:
-                        idle = 0.0
+            while (left := ends - loop.time()) > 0:
+                try:
+                    item = await asyncio.wait_for(queue.get(), min(left, keepalive_s))
+                except TimeoutError:
+                    if loop.time() < ends:
                         yield None
+                    continue
+                # the hub's poll reads a window that may predate this stream
+                if item.created_at >= after and item.id not in caught_up:
+                    yield item
         finally:
             self._hub.forget(tenant, person_id, queue)
+
+    async def _landed_after(
+        self, tenant: str, person_id: str, last: Notification
+    ) -> AsyncIterator[Notification]:
+        """The person's inbox items stored after ``last``, oldest first, page by page."""
+        since, seen = last.created_at, {last.id}
+        while True:
+            items = await self._notifications.inbox_since(
+                tenant, [person_id], since, limit=CATCH_UP_PAGE
+            )
+            for item in items:
+                if item.id not in seen:
+                    seen.add(item.id)
+                    yield item
+            if len(items) < CATCH_UP_PAGE or items[-1].created_at == since:
+                return
+            since = items[-1].created_at
 
     async def _resumed_after(
         self, tenant: str, person_id: str, last_event_id: str | None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 from services.notifications.api import router
@@ -21,6 +23,7 @@ from services.notifications.stores import NotificationStores
 from services.notifications.worker import Dispatcher
 from shared.app import Lifecycle, create_service_app
 from shared.audit import AuditTrail
+from shared.background import BackgroundLoop
 from shared.erasure import data_router, register_erasure
 from shared.events import topics
 from shared.retention import RetentionJob, RetentionSettings, retention_router, with_indexes
@@ -38,7 +41,13 @@ def create_app(
     guard = guard or UrlGuard(settings.outbound_allow_list)
 
     async def wiring(service: Lifecycle) -> None:
-        stores, hub = NotificationStores.of(service.db), InboxHub()
+        stores, hub = NotificationStores.of(service.db), InboxHub(clock)
+        # what other replicas write reaches this replica's open streams
+        service.run(
+            BackgroundLoop(
+                "inbox-poll", partial(hub.poll, stores.notifications), settings.sse_poll_interval_s
+            )
+        )
         email, http = EmailSender(settings), HttpSender(settings, guard)
         service.on_stop(http.close)
         trail = AuditTrail(service.db)

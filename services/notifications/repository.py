@@ -6,7 +6,7 @@ subscriptions.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, time
 from typing import Any
 
@@ -190,11 +190,14 @@ class NotificationRepository:
         return [notification_from(doc) async for doc in cursor]
 
     async def inbox_since(
-        self, tenant: str, person_id: str, since: datetime, limit: int = 100
+        self, tenant: str, person_ids: Collection[str], since: datetime, limit: int
     ) -> list[Notification]:
+        """The inbox items of these people created from ``since`` on, oldest first."""
+        ids = list(person_ids)
         query = {
             "tenant": tenant,
-            "recipient_id": person_id,
+            # one person by equality: the local FerretDB hands that to PostgreSQL, not `$in`
+            "recipient_id": ids[0] if len(ids) == 1 else {"$in": ids},
             "in_inbox": True,
             "created_at": {"$gte": since},
         }
