@@ -124,7 +124,7 @@ def start_services(
         )
     services = [(name, port) for name, port in ports.items() if name != "mailsink"]
     for proc, (name, port) in zip(started, services, strict=True):
-        wait_until(lambda p=port: _ready(p), f"{name} on port {port}", 60, proc)
+        wait_until(lambda p=port: ready(p), f"{name} on port {port}", 60, proc)
     return started
 
 
@@ -151,7 +151,7 @@ def web_env(ports: dict[str, int]) -> dict[str, str]:
     return env
 
 
-def _ready(port: int) -> bool:
+def ready(port: int) -> bool:
     import httpx
 
     return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200

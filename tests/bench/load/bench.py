@@ -404,9 +404,13 @@ class LoadBench:
 
 
 @contextlib.contextmanager
-def private_stack(ports: list[int], mail_port: int) -> Any:
+def private_stack(ports: list[int], mail_port: int, *, split_ingest: bool = False) -> Any:
     """Five services of this checkout against the given Kafka and store, isolated by a topic
-    prefix and databases of their own; stopped and removed on the way out."""
+    prefix and databases of their own; stopped and removed on the way out.
+
+    ``split_ingest``: kpi_ingest as a deployment scaled for webhooks runs it, two processes: the
+    one on the bench's port answers webhooks with its consumers off, a second (on the port after
+    the last) runs the consumers (the series projection, the signals, the journal's pruning)."""
     from deploy.local.stack import start_services, stop
 
     for var in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"):
@@ -431,8 +435,12 @@ def private_stack(ports: list[int], mail_port: int) -> Any:
     processes = []
     try:
         processes = start_services(
-            state, env, ports={**dict(zip(SERVICES, ports, strict=True)), "mailsink": mail_port}
+            state,
+            {**env, "KPI_CONSUMERS_ENABLED": "false"} if split_ingest else env,
+            ports={**dict(zip(SERVICES, ports, strict=True)), "mailsink": mail_port},
         )
+        if split_ingest:
+            processes.append(_ingest_consumers(state, env, max(ports) + 1))
         yield prefix, state / "pids", databases[SERVICES.index("goals")]
     finally:
         from deploy.local.servers import Process
@@ -440,6 +448,22 @@ def private_stack(ports: list[int], mail_port: int) -> Any:
         stop(processes)
         Process("mailsink", state / "pids" / "mailsink.pid").stop()
         asyncio.run(_forget_private(databases, prefix))
+
+
+def _ingest_consumers(state: Path, env: dict[str, str], port: int) -> Any:
+    """A second kpi_ingest process running the consumers (its pid file: kpi_ingest-consumers)."""
+    from deploy.local.servers import spawn, wait_until
+    from deploy.local.stack import ready
+
+    northstar = str(Path(sys.executable).with_name("northstar"))
+    proc = spawn(
+        "kpi_ingest-consumers",
+        [northstar, "serve", "kpi_ingest", "--port", str(port)],
+        state_dir=state,
+        env=env,
+    )
+    wait_until(lambda: ready(port), f"kpi_ingest's consumers on port {port}", 60, proc)
+    return proc
 
 
 async def _forget_private(databases: list[str], prefix: str) -> None:
@@ -499,6 +523,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--serve", action="store_true", help="start a private set of services")
     p.add_argument("--mail-port", type=int, default=18025, help="the private stack's SMTP sink")
+    p.add_argument(
+        "--split-ingest",
+        action="store_true",
+        help="with --serve: kpi_ingest as two processes, webhooks (consumers off) and consumers",
+    )
     p.add_argument("--keep", action="store_true", help="keep the tenant's documents")
     p.add_argument("--out", type=Path, default=REPO / "bench-results" / "load.json")
     p.add_argument("--budget", type=float, default=0, help="overall time limit (0: derived)")
@@ -542,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
         args.goals_db = os.environ.get("GOALS_MONGODB_DATABASE", "northstar_goals")
         if args.serve:
             prefix, pid_dir, args.goals_db = stack.enter_context(
-                private_stack(ports, args.mail_port)
+                private_stack(ports, args.mail_port, split_ingest=args.split_ingest)
             )
             args.pid_dir = [pid_dir, *args.pid_dir]
         urls = {n: f"http://{args.host}:{port}" for n, port in zip(SERVICES, ports, strict=True)}
