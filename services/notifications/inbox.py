@@ -32,16 +32,14 @@ class InboxStore(Protocol):
         self, tenant: str, person_ids: Collection[str], since: datetime, limit: int
     ) -> list[Notification]: ...
 
-    async def inbox_item(
-        self, tenant: str, person_id: str, notification_id: str
-    ) -> Notification | None: ...
-
 
 @dataclass
-class _Window:
-    """What the polls of one tenant have passed on: items from ``since``, by id."""
+class _Tenant:
+    """The streams open on this replica for one tenant, and what its polls have passed on:
+    items from ``since``, by id."""
 
     since: datetime
+    listeners: dict[str, set[asyncio.Queue[Notification]]] = field(default_factory=dict)
     passed: dict[str, datetime] = field(default_factory=dict)
 
 
@@ -56,36 +54,37 @@ class InboxHub:
 
     def __init__(self, clock: Clock = utcnow) -> None:
         self._clock = clock
-        self._listeners: dict[str, dict[str, set[asyncio.Queue[Notification]]]] = {}
-        self._windows: dict[str, _Window] = {}  # the tenants with an open stream
+        self._tenants: dict[str, _Tenant] = {}  # the tenants with an open stream
 
     def publish(self, tenant: str, person_id: str, item: Notification) -> None:
         """Pass an inbox item on to the person's open streams, once whoever finds it."""
-        window, queues = self._windows.get(tenant), self._listeners.get(tenant, {}).get(person_id)
-        if window is None or not queues or not item.in_inbox or item.id in window.passed:
+        streams = self._tenants.get(tenant)
+        queues = streams.listeners.get(person_id) if streams else None
+        if streams is None or not queues or not item.in_inbox or item.id in streams.passed:
             return
-        window.passed[item.id] = item.created_at
+        streams.passed[item.id] = item.created_at
         for queue in queues:
             queue.put_nowait(item)
 
     def listen(self, tenant: str, person_id: str) -> asyncio.Queue[Notification]:
         queue: asyncio.Queue[Notification] = asyncio.Queue()
-        if tenant not in self._windows:
+        streams = self._tenants.get(tenant)
+        if streams is None:
             # other replicas' items from (about) now on; a stream drops what predates it
-            self._windows[tenant] = _Window(since=self._clock() - timedelta(seconds=1))
-        self._listeners.setdefault(tenant, {}).setdefault(person_id, set()).add(queue)
+            streams = self._tenants[tenant] = _Tenant(since=self._clock() - timedelta(seconds=1))
+        streams.listeners.setdefault(person_id, set()).add(queue)
         return queue
 
     def forget(self, tenant: str, person_id: str, queue: asyncio.Queue[Notification]) -> None:
-        people = self._listeners.get(tenant, {})
-        queues = people.get(person_id)
-        if queues is not None:
-            queues.discard(queue)
-            if not queues:
-                del people[person_id]
-        if not people:
-            self._listeners.pop(tenant, None)
-            self._windows.pop(tenant, None)
+        streams = self._tenants.get(tenant)
+        if streams is None:
+            return
+        queues = streams.listeners.get(person_id, set())
+        queues.discard(queue)
+        if not queues:
+            streams.listeners.pop(person_id, None)
+        if not streams.listeners:
+            del self._tenants[tenant]
 
     async def poll(self, store: InboxStore) -> bool:
         """One round: what other replicas wrote for anyone listening here since the last round.
@@ -93,22 +92,21 @@ class InboxHub:
         True when a tenant's page was full (the next round follows from its last item at once).
         """
         more = False
-        for tenant in list(self._windows):
-            window, people = self._windows[tenant], sorted(self._listeners.get(tenant, ()))
-            if not people:
-                continue
+        for tenant, streams in list(self._tenants.items()):
             polled_at = self._clock()
-            items = await store.inbox_since(tenant, people, window.since, limit=POLL_PAGE)
+            items = await store.inbox_since(
+                tenant, sorted(streams.listeners), streams.since, limit=POLL_PAGE
+            )
             for item in items:
                 self.publish(tenant, item.recipient_id, item)
-            if self._windows.get(tenant) is not window:
+            if self._tenants.get(tenant) is not streams:
                 continue  # every stream of the tenant closed meanwhile
             if len(items) < POLL_PAGE:
-                window.since = max(window.since, polled_at - POLL_OVERLAP)
-            elif items[-1].created_at > window.since:
-                window.since, more = items[-1].created_at, True
+                streams.since = max(streams.since, polled_at - POLL_OVERLAP)
+            elif items[-1].created_at > streams.since:
+                streams.since, more = items[-1].created_at, True
             # what a poll can no longer return is forgotten
-            window.passed = {i: at for i, at in window.passed.items() if at >= window.since}
+            streams.passed = {i: at for i, at in streams.passed.items() if at >= streams.since}
         return more
 
 
