@@ -12,12 +12,14 @@ redelivery after a crash finds less to do and reports completion again (same eve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.auth import CurrentPrincipal
 from shared.directory import PeopleDirectory
@@ -28,6 +30,7 @@ from shared.events.privacy import PersonErasureCompleted
 from shared.messaging.consumer import Router
 from shared.messaging.outbox import HELD, PENDING, RELAY_AFTER, Publisher
 from shared.mongo import Document
+from shared.time import Clock
 
 # Stands in for an erased person's id where a record someone else keeps must still name "a
 # person" (a reviewer slot that counts towards an aggregate, a requester): never their id.
@@ -58,6 +61,45 @@ def completion(service: str, tenant: str, person_id: str) -> Envelope:
     )
 
 
+class ErasedPeople:
+    """The ids (nothing else) of the people a service has erased, for the events that arrive
+    after the erasure and name them.
+
+    ``person.erased`` and, say, a goal's milestone travel on different topics, so a service
+    may read the milestone of an erased owner after it forgot them; a service that makes
+    something of such an event for someone (an inbox item for the owner's manager) asks here
+    first. An id is opaque: keeping it is keeping no personal data.
+    """
+
+    COLLECTION = "erased_people"
+
+    def __init__(self, db: AsyncDatabase[Document], clock: Clock) -> None:
+        self._erased = db[self.COLLECTION]
+        self._clock = clock
+
+    @classmethod
+    def indexes(cls) -> dict[str, list[IndexModel]]:
+        return {cls.COLLECTION: [IndexModel([("tenant", ASCENDING)])]}
+
+    async def record(self, tenant: str, person_id: str) -> None:
+        await self._erased.update_one(
+            {"_id": f"{tenant}:{person_id}"},
+            {"$setOnInsert": {"tenant": tenant, "person_id": person_id, "at": self._clock()}},
+            upsert=True,
+        )
+
+    async def among(self, tenant: str, person_ids: Iterable[str]) -> set[str]:
+        """Which of these people were erased."""
+        keys = [f"{tenant}:{pid}" for pid in set(person_ids)]
+        cursor = self._erased.find({"_id": {"$in": keys}}, {"person_id": 1})
+        return {doc["person_id"] async for doc in cursor}
+
+    async def of_tenant(self, tenant: str) -> set[str]:
+        """Everyone the tenant's erasures named (a few: people leave, rarely ask to be erased)."""
+        cursor = self._erased.find({"tenant": tenant}, {"person_id": 1})
+        return {doc["person_id"] async for doc in cursor}
+
+
 def register_erasure(
     router: Router,
     *,
@@ -65,6 +107,7 @@ def register_erasure(
     data: PersonalData,
     publisher: Publisher,
     directory: PeopleDirectory | None = None,
+    erased: ErasedPeople | None = None,
 ) -> None:
     """Answer ``person.erased``: forget, then report. The report is published only after the
     effect is stored, and the offset committed only after the report is acknowledged."""
@@ -72,6 +115,9 @@ def register_erasure(
     @router.on(PersonErased)
     async def on_person_erased(event: Envelope, payload: PersonErased) -> None:
         """Erase what this service holds about the person, then say so."""
+        if erased is not None:
+            # first: an event naming them that lands while we erase is not made into anything
+            await erased.record(payload.tenant, payload.id)
         # the projection last: ``erase`` may look the person up (their name in texts)
         await data.erase(payload.tenant, payload.id)
         if directory is not None:

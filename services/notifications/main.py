@@ -41,7 +41,7 @@ def create_app(
     guard = guard or UrlGuard(settings.outbound_allow_list)
 
     async def wiring(service: Lifecycle) -> None:
-        stores, hub = NotificationStores.of(service.db), InboxHub(clock)
+        stores, hub = NotificationStores.of(service.db, clock), InboxHub(clock)
         # what other replicas write reaches this replica's open streams
         service.run(
             BackgroundLoop(
@@ -65,6 +65,7 @@ def create_app(
             data=personal_data,
             publisher=service.producer,
             directory=stores.directory,
+            erased=stores.erased,
         )
         service.consume(subscriptions, group="notifications")
         if settings.retention_enabled:

@@ -7,7 +7,7 @@ inserts nothing new: no second inbox item, email, Slack message or webhook.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -40,6 +40,7 @@ from shared.directory import Person
 from shared.events.codec import to_structured
 from shared.events.envelope import Envelope, EventPayload
 from shared.events.goals import GoalFacts
+from shared.events.people import PersonErased
 from shared.time import Clock
 
 if TYPE_CHECKING:
@@ -59,6 +60,14 @@ class Directory(Protocol):
     async def mentors_of(self, tenant: str, mentee_id: str) -> list[str]: ...
 
 
+class Erased(Protocol):
+    """Who was erased (an event about them may land after their erasure)."""
+
+    async def among(self, tenant: str, person_ids: Iterable[str]) -> set[str]: ...
+
+    async def of_tenant(self, tenant: str) -> set[str]: ...
+
+
 def cloudevent_json(event: Envelope) -> str:
     """The event in CloudEvents structured JSON: the body of outbound webhooks."""
     return to_structured(event).decode()
@@ -75,6 +84,7 @@ class Notifier:
         subscriptions: SubscriptionRepository,
         directory: Directory,
         settled: SettledRefs,
+        erased: Erased,
         clock: Clock,
         hub: InboxHub,
         service: str,
@@ -87,6 +97,7 @@ class Notifier:
         self._subscriptions = subscriptions
         self._directory = directory
         self._settled = settled
+        self._erased = erased
         self._clock = clock
         self._hub = hub
         self._service = service
@@ -110,6 +121,7 @@ class Notifier:
             subscriptions=stores.subscriptions,
             directory=stores.directory,
             settled=stores.settled,
+            erased=stores.erased,
             clock=clock,
             hub=hub,
             service=settings.service_name,
@@ -118,6 +130,8 @@ class Notifier:
 
     async def track_goal(self, goal: GoalFacts) -> None:
         """Remember which metrics the goal is bound to: KPI alerts go to its owner."""
+        if await self._erased.among(goal.tenant, [goal.owner_id]):
+            return  # an event of the goal read after its owner's erasure (their bindings went)
         await self._bindings.save(
             goal.tenant, goal.goal_id, goal.owner_id, goal.status, list(goal.bound_metrics)
         )
@@ -204,12 +218,16 @@ class Notifier:
         if not reasons:
             return 0
         ids = list(reasons)
+        named = [*ids, parties.owner_id] if parties.owner_id else ids
         # independent reads: on a big fan-out each is a scan, let the store overlap them
-        people, prefs, defaults = await asyncio.gather(
+        people, prefs, defaults, erased = await asyncio.gather(
             self._directory.many(tenant, ids),
             self._preferences.of_many(tenant, ids),
             self._preferences.defaults_of(tenant),
+            self._erased.among(tenant, named),
         )
+        if parties.owner_id in erased:
+            return 0  # about someone erased since: nobody is told anything of them
         title, summary = describe(payload)
         ref = reminder_ref(payload)
         now = self._clock()
@@ -219,7 +237,7 @@ class Notifier:
         deliveries: list[Delivery] = []
         for person_id, audience in reasons.items():
             person = people.get(person_id)
-            if person is not None and not person.active:
+            if (person is not None and not person.active) or person_id in erased:
                 continue
             has_email = bool(person and person.email)
             choices = prefs.get(person_id)
@@ -266,6 +284,11 @@ class Notifier:
         if not wanted:
             return 0
         body = cloudevent_json(event)
+        if event.type != PersonErased.event_type and any(
+            person_id in body for person_id in await self._erased.of_tenant(event.tenant)
+        ):
+            # what erasure deletes from the queue (a payload naming them) is not queued after it
+            return 0
         now = self._clock()
         queued = await self._deliveries.add_new(
             [

@@ -16,7 +16,9 @@ from services.notifications.repository import (
 from services.notifications.settled import SettledRefs
 from services.notifications.subscriptions import SubscriptionRepository
 from shared.directory import PeopleDirectory
+from shared.erasure import ErasedPeople
 from shared.mongo import Document
+from shared.time import Clock
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,10 @@ class NotificationStores:
     bindings: GoalBindings
     directory: PeopleDirectory
     settled: SettledRefs
+    erased: ErasedPeople
 
     @classmethod
-    def of(cls, db: AsyncDatabase[Document]) -> NotificationStores:
+    def of(cls, db: AsyncDatabase[Document], clock: Clock) -> NotificationStores:
         return cls(
             notifications=NotificationRepository(db),
             deliveries=DeliveryRepository(db),
@@ -39,6 +42,7 @@ class NotificationStores:
             bindings=GoalBindings(db),
             directory=PeopleDirectory(db),
             settled=SettledRefs(db),
+            erased=ErasedPeople(db, clock),
         )
 
     @staticmethod
@@ -51,4 +55,5 @@ class NotificationStores:
             **GoalBindings.indexes(),
             **PeopleDirectory.indexes(),
             **SettledRefs.indexes(),
+            **ErasedPeople.indexes(),
         }

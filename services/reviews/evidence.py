@@ -15,6 +15,7 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.erasure import ERASED
 from shared.mongo import Document, insert_missing
 from shared.time import as_utc
 
@@ -59,6 +60,23 @@ class EvidenceRecords:
             for n, fact in enumerate(facts)
         ]
         return await insert_missing(self.evidence, docs)
+
+    async def take_back(
+        self, tenant: str, event_id: str, facts: int, *, goal_id: str | None = None
+    ) -> None:
+        """Delete what ``record`` stored of an event (``facts`` of them) and, given its id, the
+        goal's facts: an event about someone erased meanwhile."""
+        ids = [f"{tenant}:{event_id}:{n}" for n in range(facts)]
+        if ids:
+            await self.evidence.delete_many({"_id": {"$in": ids}})
+        if goal_id is not None:
+            await self.goals.delete_one({"_id": f"{tenant}:{goal_id}"})
+
+    async def unname_giver(self, tenant: str, event_id: str) -> None:
+        """The praise an event stored, its giver erased meanwhile: kept, from ``erased``."""
+        await self.evidence.update_one(
+            {"_id": f"{tenant}:{event_id}:0"}, {"$set": {"from_id": ERASED}}
+        )
 
     async def put_group(self, tenant: str, group_id: str, member_ids: list[str]) -> None:
         await self.groups.update_one(

@@ -3,6 +3,9 @@ praise, and SCIM groups (a cycle's population may be one)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Protocol
+
 from services.reviews.evidence import EvidenceRecords
 from shared.events.envelope import Envelope
 from shared.events.feedback import FeedbackGiven, FeedbackReleased, FeedbackSubmitted
@@ -17,9 +20,20 @@ from shared.events.people import GroupDeleted, GroupUpserted
 from shared.mongo import Document
 
 
+class Erased(Protocol):
+    """Who was erased (an event about them may be read after their erasure)."""
+
+    async def among(self, tenant: str, person_ids: Iterable[str]) -> set[str]: ...
+
+
 class EvidenceIntake:
-    def __init__(self, records: EvidenceRecords) -> None:
+    """Each intake asks who was erased after its writes: an erasure recorded before them is
+    seen and what they wrote is taken back; one recorded after them deletes it itself
+    (``person.erased`` and these events travel on different topics, in either order)."""
+
+    def __init__(self, records: EvidenceRecords, erased: Erased) -> None:
         self.records = records
+        self.erased = erased
 
     async def goal_changed(self, event: Envelope, goal: GoalFacts) -> None:
         """Keep the goal's latest state, then the fact this event tells about it."""
@@ -36,19 +50,18 @@ class EvidenceIntake:
             fields["achieved_at"] = event.time
         await self.records.track_goal(goal.tenant, goal.goal_id, fields, event.time)
         fact = _goal_fact(goal)
-        if fact is not None:
-            base = {"person_id": goal.owner_id, "goal_id": goal.goal_id, "at": event.time}
-            await self.records.record(goal.tenant, event.id, [{**base, **fact}])
+        base = {"person_id": goal.owner_id, "goal_id": goal.goal_id, "at": event.time}
+        facts = [] if fact is None else [{**base, **fact}]
+        await self.records.record(goal.tenant, event.id, facts)
+        if await self.erased.among(goal.tenant, [goal.owner_id]):
+            await self.records.take_back(goal.tenant, event.id, len(facts), goal_id=goal.goal_id)
 
     async def feedback_submitted(self, event: Envelope, answer: FeedbackSubmitted) -> None:
         """Ratings readable at once (named, or anonymous after the release)."""
         if answer.ratings:
             fact = {"kind": "ratings", "ratings": dict(answer.ratings)}
-            await self.records.record(
-                answer.tenant,
-                event.id,
-                [{**fact, "person_id": answer.subject_id, "at": event.time}],
-            )
+            facts = [{**fact, "person_id": answer.subject_id, "at": event.time}]
+            await self._record_about(answer.tenant, event.id, answer.subject_id, facts)
 
     async def feedback_released(self, event: Envelope, release: FeedbackReleased) -> None:
         """The anonymous answers' ratings, unnamed, as of the release."""
@@ -61,7 +74,7 @@ class EvidenceIntake:
             }
             for r in release.ratings
         ]
-        await self.records.record(release.tenant, event.id, facts)
+        await self._record_about(release.tenant, event.id, release.subject_id, facts)
 
     async def praise_given(self, event: Envelope, praise: FeedbackGiven) -> None:
         fact = {
@@ -73,6 +86,18 @@ class EvidenceIntake:
             "at": event.time,
         }
         await self.records.record(praise.tenant, event.id, [fact])
+        erased = await self.erased.among(praise.tenant, [praise.to_id, praise.from_id])
+        if praise.to_id in erased:
+            await self.records.take_back(praise.tenant, event.id, 1)
+        elif praise.from_id in erased:
+            await self.records.unname_giver(praise.tenant, event.id)
+
+    async def _record_about(
+        self, tenant: str, event_id: str, person_id: str, facts: list[Document]
+    ) -> None:
+        await self.records.record(tenant, event_id, facts)
+        if await self.erased.among(tenant, [person_id]):
+            await self.records.take_back(tenant, event_id, len(facts))
 
     async def group_upserted(self, group: GroupUpserted) -> None:
         await self.records.put_group(group.tenant, group.id, list(group.member_ids))

@@ -18,7 +18,7 @@ from services.reviews.scheduler import ReminderScheduler
 from services.reviews.service import Policy, ReviewService
 from shared.app import Lifecycle, create_service_app
 from shared.directory import PeopleDirectory
-from shared.erasure import data_router, register_erasure
+from shared.erasure import ErasedPeople, data_router, register_erasure
 from shared.events import topics
 from shared.time import Clock, utcnow
 
@@ -41,7 +41,8 @@ def create_app(settings: ReviewsSettings | None = None, *, clock: Clock = utcnow
         store = ReviewStore(repo, directory, notify=outbox.notify, clock=clock)
         career = CareerService(store, evidence)
         reviews = ReviewService(store, career, evidence, policy)
-        intake = EvidenceIntake(evidence)
+        erased = ErasedPeople(service.db, clock)
+        intake = EvidenceIntake(evidence, erased)
         personal_data = ReviewsPersonalData(service.db)
         subscriptions = build_router(directory, intake, career)
         register_erasure(
@@ -50,6 +51,7 @@ def create_app(settings: ReviewsSettings | None = None, *, clock: Clock = utcnow
             data=personal_data,
             publisher=service.producer,
             directory=directory,
+            erased=erased,
         )
         service.consume(subscriptions, group=settings.consumer_group)
         if settings.scheduler_enabled:

@@ -18,6 +18,7 @@ from services.reviews.cycle import Cycle, Population
 from services.reviews.domain import Adjustment, ManagerReview, Review, SelfReview
 from services.reviews.evidence import EvidenceRecords
 from shared.directory import PeopleDirectory
+from shared.erasure import ErasedPeople
 from shared.errors import Conflict
 from shared.events.envelope import Envelope
 from shared.messaging.outbox import with_outbox
@@ -43,6 +44,7 @@ def indexes() -> dict[str, list[IndexModel]]:
         **CareerRecords.indexes(),
         **EvidenceRecords.indexes(),
         **PeopleDirectory.indexes(),
+        **ErasedPeople.indexes(),
     }
 
 

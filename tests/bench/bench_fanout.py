@@ -36,6 +36,7 @@ from services.notifications.service import Notifier
 from services.notifications.settled import SettledRefs
 from services.notifications.subscriptions import SubscriptionRepository
 from shared.directory import PeopleDirectory
+from shared.erasure import ErasedPeople
 from shared.events import new_event
 from shared.events.kpi import KpiThresholdCrossed
 from shared.mongo import ensure_indexes
@@ -113,6 +114,7 @@ async def run(recipients: int, with_redelivery: bool = False) -> dict[str, Any]:
             subscriptions=subscriptions,
             directory=directory,
             settled=SettledRefs(db),
+            erased=ErasedPeople(db, utcnow),
             clock=utcnow,
             hub=InboxHub(),
             service="bench",

@@ -10,7 +10,9 @@ review), plus feedback the person GAVE. Then:
   id only), and feedback they gave keeps its ratings without author or comments;
 - a projection rebuilt from the people topic from scratch (a new consumer group on the real
   runner) never holds them, and no tombstone was dead-lettered;
-- a second erasure publishes nothing and changes nothing.
+- a second erasure publishes nothing and changes nothing;
+- a goal event about them read after the erasure (it travels on another topic than
+  ``person.erased``) is made into nothing in any service.
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ from services.web.config import WebSettings
 from services.web.main import create_app as web_app
 from services.web.sessions import Identity
 from shared.directory import PeopleDirectory
-from shared.erasure import ERASED
-from shared.events import topics
+from shared.erasure import ERASED, ErasedPeople
+from shared.events import new_event, topics
+from shared.events.feedback import FeedbackGiven
+from shared.events.goals import GoalMilestoneReached
 from shared.messaging import ConsumerRunner, EventProducer, Router, ensure_topics
 from tests.integration.notifications.receivers import SmtpSink, WebhookReceiver
 from tests.integration.test_tenant_isolation import (
@@ -175,7 +179,8 @@ def _traces(w: World) -> list[str]:
 
 async def _found_in_databases(w: World) -> list[str]:
     """Every (database, collection, _id, trace) where a document names the owner; the
-    people service's erased marker may keep the id and nothing else."""
+    people service's erased marker, and a service's list of the erased (ErasedPeople), may
+    keep the id and nothing else."""
     found: list[str] = []
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         w.apps["people"].state.settings.mongodb_uri
@@ -189,10 +194,14 @@ async def _found_in_databases(w: World) -> list[str]:
                     for trace in _traces(w):
                         if trace not in text:
                             continue
-                        marker = name == "people" and collection == "people" and doc.get("erased")
+                        marker = (
+                            name == "people" and collection == "people" and doc.get("erased")
+                        ) or collection == ErasedPeople.COLLECTION
                         if marker and trace == w.ids["owner"]:
                             rest = {
-                                k: v for k, v in doc.items() if k not in ("_id", "user_name_key")
+                                k: v
+                                for k, v in doc.items()
+                                if k not in ("_id", "user_name_key", "person_id")
                             }
                             if w.ids["owner"] not in orjson.dumps(rest, default=str).decode():
                                 continue
@@ -393,3 +402,60 @@ async def test_a_second_erasure_changes_nothing(world: World) -> None:
     assert world.ids["export"]
     gone = await people.get(f"/v1/people/{owner}/exports/{world.ids['export']}", headers=hr)
     assert gone.status_code == 404
+
+
+async def test_an_event_about_them_read_after_the_erasure_is_made_into_nothing(
+    world: World,
+) -> None:
+    """A milestone of their goal and praise to and from them, published before the erasure and
+    read after it: no inbox item for their manager or mentor, no webhook delivery, no binding,
+    no report row, no evidence about them; praise they gave is kept unnamed."""
+    owner, reviewer, tenant = world.ids["owner"], world.ids["reviewer"], world.tenant_a
+    goal = world.ids["goal"]
+
+    def milestone(owner_id: str, goal_id: str) -> Any:
+        payload = GoalMilestoneReached(
+            goal_id=goal_id,
+            tenant=tenant,
+            owner_id=owner_id,
+            title="A late milestone",
+            horizon="short_term",
+            status="active",
+            progress=0.5,
+            milestone="0.5",
+            bound_metrics=["adoption_rate"],
+        )
+        # one subject, one partition: the control is read after the late event
+        return new_event(payload, tenant=tenant, subject=goal, source="northstar/goals")
+
+    def praise(from_id: str, to_id: str) -> Any:
+        payload = FeedbackGiven(
+            feedback_id=unique("f-"), tenant=tenant, from_id=from_id, to_id=to_id
+        )
+        return new_event(payload, tenant=tenant, subject="praise", source="northstar/feedback")
+
+    manager = world.ids["manager"]
+    late, control = milestone(owner, goal), milestone(reviewer, unique("g-"))
+    praised, praising = praise(reviewer, owner), praise(owner, manager)
+    praise_control = praise(reviewer, manager)
+    producer = EventProducer(world.apps["goals"].state.settings)
+    await producer.start()
+    try:
+        await producer.publish_many([late, control, praised, praising, praise_control])
+    finally:
+        await producer.stop()
+    inbox = world.apps["notifications"].state.runtime.db["notifications"]
+    evidence = world.apps["reviews"].state.runtime.db["evidence"]
+
+    async def controls_in() -> bool:
+        told = await inbox.find_one({"tenant": tenant, "event_id": control.id})
+        kept = await evidence.find_one({"_id": f"{tenant}:{praise_control.id}:0"})
+        return told is not None and kept is not None
+
+    await eventually(controls_in, timeout=30, interval=0.2)
+    await asyncio.sleep(1.0)  # the other services' consumers read the same records
+    assert await _found_in_databases(world) == []
+    # praise they gave stays evidence for the one praised, from no one named
+    kept = await evidence.find_one({"_id": f"{tenant}:{praising.id}:0"})
+    assert kept is not None
+    assert (kept["from_id"], kept["person_id"]) == (ERASED, manager)

@@ -24,6 +24,7 @@ from tests.unit.notifications.fakes import (
     FakeDeliveries,
     FakeDirectory,
     FakeEmail,
+    FakeErased,
     FakeHttp,
     FakeNotifications,
     FakePreferences,
@@ -46,6 +47,7 @@ class World:
     bindings: FakeBindings
     subscriptions: FakeSubscriptions
     settled: FakeSettled
+    erased: FakeErased
     email: FakeEmail
     http: FakeHttp
     notifier: Notifier
@@ -93,7 +95,7 @@ def world() -> World:
     deliveries, preferences = FakeDeliveries(), FakePreferences()
     bindings, subscriptions = FakeBindings(), FakeSubscriptions()
     email, http = FakeEmail(settings), FakeHttp()
-    settled = FakeSettled()
+    settled, erased = FakeSettled(), FakeErased()
     notifier = Notifier(
         notifications=notifications,
         deliveries=deliveries,
@@ -102,6 +104,7 @@ def world() -> World:
         subscriptions=subscriptions,
         directory=directory,
         settled=settled,
+        erased=erased,
         clock=clock,
         hub=InboxHub(),
         service="tests",
@@ -137,6 +140,7 @@ def world() -> World:
         bindings,
         subscriptions,
         settled,
+        erased,
         email,
         http,
         notifier,

@@ -7,7 +7,7 @@ only the queries are answered from memory.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -45,6 +45,22 @@ from services.notifications.subscriptions import SubscriptionRepository, Webhook
 from shared.directory import Person
 from shared.events.envelope import Envelope
 from shared.messaging import Router
+
+
+class FakeErased:
+    """Who the tenant's erasures named (ids only), as ``shared.erasure.ErasedPeople`` keeps."""
+
+    def __init__(self) -> None:
+        self.ids: set[tuple[str, str]] = set()
+
+    async def record(self, tenant: str, person_id: str) -> None:
+        self.ids.add((tenant, person_id))
+
+    async def among(self, tenant: str, person_ids: Iterable[str]) -> set[str]:
+        return {pid for pid in person_ids if (tenant, pid) in self.ids}
+
+    async def of_tenant(self, tenant: str) -> set[str]:
+        return {pid for t, pid in self.ids if t == tenant}
 
 
 class FakeNotifications(NotificationRepository):
