@@ -40,14 +40,16 @@ PENDING_TIMELINE = "pending_timeline"
 # goal.stored: the outbox events a goal was loaded with, in their order (``entries``), present
 # only when loaded with ``outbox=True``
 OUTBOX = "outbox"
-# what a list answer never needs either: the timeline entries waiting to move (up to ~10 kB a
+# what a list answer never needs either: the timeline entries waiting to move (up to ~6 kB a
 # goal) and the applied-event guards (up to APPLIED_WINDOW ids and times, ~60 kB a goal bound to
 # a busy KPI), read for up to 100 goals a page; goals read this way are for reading only (see save)
 _LISTED = {**_LEAN, PENDING_TIMELINE: 0, "applied_ids": 0, "applied_times": 0}
 READ_ONLY = "read_only"
-# timeline entries a goal holds before a save moves them to their collection in one insert:
-# bounds the document (~10 kB) and makes the move one write per ~20 saves instead of one each
-TIMELINE_BATCH = 20
+# timeline entries a goal holds before a save moves them to their collection in one insert: it
+# bounds the document, which every point rewrites whole (an entry is ~1.2 kB as FerretDB stores
+# it, its type schema included), against one more write every few saves. On one goal with a
+# history, the mean cost of a point was 18.4 ms at 20 and 16.1 ms at 5 (docs/bench-load.md).
+TIMELINE_BATCH = 5
 
 
 def indexes() -> dict[str, list[IndexModel]]:
