@@ -61,6 +61,14 @@ def completion(service: str, tenant: str, person_id: str) -> Envelope:
     )
 
 
+class Erased(Protocol):
+    """Who was erased, as a service that reads events about people asks (:class:`ErasedPeople`)."""
+
+    async def among(self, tenant: str, person_ids: Iterable[str]) -> set[str]: ...
+
+    async def of_tenant(self, tenant: str) -> set[str]: ...
+
+
 class ErasedPeople:
     """The ids (nothing else) of the people a service has erased, for the events that arrive
     after the erasure and name them.

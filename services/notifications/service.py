@@ -7,7 +7,7 @@ inserts nothing new: no second inbox item, email, Slack message or webhook.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -37,6 +37,7 @@ from services.notifications.repository import (
 from services.notifications.settled import SettledRefs
 from services.notifications.subscriptions import SubscriptionRepository
 from shared.directory import Person
+from shared.erasure import Erased
 from shared.events.codec import to_structured
 from shared.events.envelope import Envelope, EventPayload
 from shared.events.goals import GoalFacts
@@ -58,14 +59,6 @@ class Directory(Protocol):
     async def many(self, tenant: str, person_ids: Sequence[str]) -> dict[str, Person]: ...
 
     async def mentors_of(self, tenant: str, mentee_id: str) -> list[str]: ...
-
-
-class Erased(Protocol):
-    """Who was erased (an event about them may land after their erasure)."""
-
-    async def among(self, tenant: str, person_ids: Iterable[str]) -> set[str]: ...
-
-    async def of_tenant(self, tenant: str) -> set[str]: ...
 
 
 def cloudevent_json(event: Envelope) -> str:

@@ -3,10 +3,8 @@ praise, and SCIM groups (a cycle's population may be one)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol
-
 from services.reviews.evidence import EvidenceRecords
+from shared.erasure import Erased
 from shared.events.envelope import Envelope
 from shared.events.feedback import FeedbackGiven, FeedbackReleased, FeedbackSubmitted
 from shared.events.goals import (
@@ -18,12 +16,6 @@ from shared.events.goals import (
 )
 from shared.events.people import GroupDeleted, GroupUpserted
 from shared.mongo import Document
-
-
-class Erased(Protocol):
-    """Who was erased (an event about them may be read after their erasure)."""
-
-    async def among(self, tenant: str, person_ids: Iterable[str]) -> set[str]: ...
 
 
 class EvidenceIntake:
@@ -52,9 +44,7 @@ class EvidenceIntake:
         fact = _goal_fact(goal)
         base = {"person_id": goal.owner_id, "goal_id": goal.goal_id, "at": event.time}
         facts = [] if fact is None else [{**base, **fact}]
-        await self.records.record(goal.tenant, event.id, facts)
-        if await self.erased.among(goal.tenant, [goal.owner_id]):
-            await self.records.take_back(goal.tenant, event.id, len(facts), goal_id=goal.goal_id)
+        await self._record_about(goal.tenant, event.id, goal.owner_id, facts, goal_id=goal.goal_id)
 
     async def feedback_submitted(self, event: Envelope, answer: FeedbackSubmitted) -> None:
         """Ratings readable at once (named, or anonymous after the release)."""
@@ -93,11 +83,19 @@ class EvidenceIntake:
             await self.records.unname_giver(praise.tenant, event.id)
 
     async def _record_about(
-        self, tenant: str, event_id: str, person_id: str, facts: list[Document]
+        self,
+        tenant: str,
+        event_id: str,
+        person_id: str,
+        facts: list[Document],
+        *,
+        goal_id: str | None = None,
     ) -> None:
+        """Store the event's facts about the person (and its goal's, ``track_goal`` done),
+        then take them back if the person was erased."""
         await self.records.record(tenant, event_id, facts)
         if await self.erased.among(tenant, [person_id]):
-            await self.records.take_back(tenant, event_id, len(facts))
+            await self.records.take_back(tenant, event_id, len(facts), goal_id=goal_id)
 
     async def group_upserted(self, group: GroupUpserted) -> None:
         await self.records.put_group(group.tenant, group.id, list(group.member_ids))
