@@ -129,10 +129,13 @@ class RawClient:
         parsed = httpx.URL(url)
         self._host, self._port, self._path = parsed.host, parsed.port or 80, parsed.raw_path
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self.reused = False  # True once a request went over this connection already
 
     async def post(self, body: bytes, headers: dict[str, str]) -> int:
         if self._streams is None:
             self._streams = await asyncio.open_connection(self._host, self._port)
+        else:
+            self.reused = True
         reader, writer = self._streams
         head = [f"POST {self._path.decode()} HTTP/1.1", f"host: {self._host}"]
         head += [f"{k}: {v}" for k, v in headers.items()]

@@ -17,7 +17,6 @@ import signal
 import sys
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import httpx
 import orjson
 
+from tests.bench.bench_kpi_ingest import RawClient
 from tests.bench.load import report
 from tests.bench.load.observe import (
     HZ,
@@ -60,41 +60,66 @@ STATUSES = ("202", "429", "503", "401", "timeout")
 # ------------------------------------------------------------------ one step
 
 
-@dataclass
 class Sender:
-    """One source's connections. httpcore's pool scans its waiting requests for every
-    request, so thousands queued in one pool burn the generator's CPU (seen: 50/s achieved
-    9.9/s); here no more requests wait in a pool than it has connections."""
+    """One source's keep-alive connections, ``size`` of them, each carrying one request at a
+    time (a sender's connection pool). A raw HTTP/1.1 client (``tests.bench.bench_kpi_ingest.
+    RawClient``), not httpx: httpx spent ~80 % of the generator's CPU at 400/s (py-spy: its
+    pool's bookkeeping, and a failed import lookup on every request), so the generator, not
+    the pipeline, capped the step at ~200/s with kpi_ingest holding 11-30 requests."""
 
-    http: httpx.AsyncClient
-    url: str
-    secret: str
-    gate: asyncio.Semaphore
+    def __init__(self, url: str, secret: str, size: int) -> None:
+        self.url, self.secret = url, secret
+        self.idle: asyncio.Queue[RawClient] = asyncio.Queue()
+        for _ in range(size):
+            self.idle.put_nowait(RawClient(url))
+
+    async def post(self, body: bytes, headers: dict[str, str], timeout: float) -> int:
+        """POST on an idle connection, waiting for one within ``timeout`` too; a timed-out or
+        broken connection is replaced. A connection the server closed while idle (its
+        keep-alive timeout) is retried once on a new one, as HTTP clients do."""
+        async with asyncio.timeout(timeout):
+            client = await self.idle.get()
+            try:
+                try:
+                    return await client.post(body, headers)
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    if not client.reused:
+                        raise
+                    client.close()
+                    client = RawClient(self.url)
+                    return await client.post(body, headers)
+            except BaseException:
+                client.close()
+                client = RawClient(self.url)
+                raise
+            finally:
+                self.idle.put_nowait(client)
+
+    def close(self) -> None:
+        while not self.idle.empty():
+            self.idle.get_nowait().close()
 
 
 async def fire(sender: Sender, sent: Sent, body: bytes, timeout: float) -> None:
     from shared.webhooks import signed_headers
 
-    async with sender.gate:
-        # the sender's timeout runs from when it meant to send, waiting for a connection too
-        left = sent.scheduled + timeout - time.perf_counter()
-        if left <= 0:
-            sent.status = "timeout"
-            return
-        # signed when sent: a signature made minutes ahead would fall out of the 5-minute window
-        headers = {**signed_headers(sender.secret, body), "content-type": "application/json"}
-        sent.sent = time.perf_counter()
-        try:
-            response = await sender.http.post(
-                sender.url, content=body, headers=headers, timeout=left
-            )
-        except httpx.TimeoutException:
-            sent.status = "timeout"
-        except httpx.HTTPError:
-            sent.status = "error"
-        else:
-            sent.status = str(response.status_code)
-            sent.answered = time.perf_counter()
+    # the sender's timeout runs from when it meant to send, waiting for a connection too
+    left = sent.scheduled + timeout - time.perf_counter()
+    if left <= 0:
+        sent.status = "timeout"
+        return
+    # signed when sent: a signature made minutes ahead would fall out of the 5-minute window
+    headers = {**signed_headers(sender.secret, body), "content-type": "application/json"}
+    sent.sent = time.perf_counter()
+    try:
+        status = await sender.post(body, headers, left)
+    except TimeoutError:
+        sent.status = "timeout"
+    except (OSError, asyncio.IncompleteReadError, ValueError):
+        sent.status = "error"
+    else:
+        sent.status = str(status)
+        sent.answered = time.perf_counter()
 
 
 class Step:
@@ -275,7 +300,6 @@ class LoadBench:
     async def run(self) -> dict[str, Any]:
         a = self.args
         per_source = max(1, a.connections // a.sources)
-        limits = httpx.Limits(max_connections=per_source, max_keepalive_connections=per_source)
         tenant_name = f"load-{self.run_id}"
         started = datetime.now(UTC)
         async with (
@@ -301,14 +325,11 @@ class LoadBench:
             await set_up(t, p, sources=a.sources, emails=a.emails, timeout=a.setup_timeout)
             print(f"load: set up in {time.monotonic() - began:.0f} s", flush=True)
             senders = [
-                Sender(
-                    await clients.enter_async_context(httpx.AsyncClient(limits=limits)),
-                    f"{self.urls['kpi_ingest']}/v1/webhooks/{source_id}",
-                    secret,
-                    asyncio.Semaphore(per_source),
-                )
+                Sender(f"{self.urls['kpi_ingest']}/v1/webhooks/{source_id}", secret, per_source)
                 for source_id, secret in t.sources
             ]
+            for sender in senders:
+                clients.callback(sender.close)
             await self.lag.start()
             stop = asyncio.Event()
             consumer = await goals_topic(a.kafka, self.prefix + "northstar.goals.v1")
