@@ -85,15 +85,18 @@ class Sender:
                 except (ConnectionError, asyncio.IncompleteReadError):
                     if not client.reused:
                         raise
-                    client.close()
-                    client = RawClient(self.url)
+                    client = self._replace(client)
                     return await client.post(body, headers)
             except BaseException:
-                client.close()
-                client = RawClient(self.url)
+                client = self._replace(client)
                 raise
             finally:
                 self.idle.put_nowait(client)
+
+    def _replace(self, client: RawClient) -> RawClient:
+        """A new connection for one whose state is unknown (broken, or cut mid-request)."""
+        client.close()
+        return RawClient(self.url)
 
     def close(self) -> None:
         while not self.idle.empty():
