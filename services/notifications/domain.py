@@ -240,6 +240,19 @@ def settling_refs(ref: str) -> list[str]:
     return [ref]
 
 
+# A goal's update nudge is made only for a goal idle for the tenant's N days (N >= 1, goals'
+# nudges.py; activity and the nudge are saved on one versioned goal, so in order), hence never
+# between two movements of the goal less than a day apart. Settling its ref again that soon
+# (every KPI point that moves the goal settles it) changes no "is it moot" answer: a replica
+# that settled it itself less than this long before may skip the write.
+RESETTLE_AFTER = timedelta(minutes=1)
+
+
+def resettle_after(ref: str) -> timedelta | None:
+    """How soon settling ``ref`` again changes nothing; None: always settle it."""
+    return RESETTLE_AFTER if ref.startswith("goal-update:") else None
+
+
 def done_reminders(payload: EventPayload) -> list[tuple[str, str]]:
     """The reminders an event makes pointless, with why."""
     match payload:

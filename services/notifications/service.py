@@ -7,6 +7,7 @@ inserts nothing new: no second inbox item, email, Slack message or webhook.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -24,6 +25,7 @@ from services.notifications.domain import (
     decisions,
     done_reminders,
     reminder_ref,
+    resettle_after,
 )
 from services.notifications.inbox import InboxHub
 from services.notifications.messages import describe
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
     from services.notifications.stores import NotificationStores
 
 NO_PREFERENCES = Preferences()  # most people never change a thing
+# refs this process settled lately (tenant, ref) -> (at, reason): ~100 bytes each
+SETTLED_LATELY_MAX = 100_000
 
 
 class Directory(Protocol):
@@ -95,6 +99,7 @@ class Notifier:
         self._hub = hub
         self._service = service
         self._notify = notify  # wakes the delivery worker
+        self._settled_lately: OrderedDict[tuple[str, str], tuple[datetime, str]] = OrderedDict()
 
     @classmethod
     def of(
@@ -146,7 +151,8 @@ class Notifier:
                     latest[(event.tenant, ref)] = (event.time, reason)
         by_tenant: dict[str, list[tuple[str, datetime, str]]] = {}
         for (tenant, ref), (at, reason) in latest.items():
-            by_tenant.setdefault(tenant, []).append((ref, at, reason))
+            if not self._settled_lately_covers(tenant, ref, at, reason):
+                by_tenant.setdefault(tenant, []).append((ref, at, reason))
         dropped = 0
         for tenant, done in by_tenant.items():
             await self._settled.settle_many(tenant, done)
@@ -157,9 +163,31 @@ class Notifier:
                 dropped += await self._deliveries.suppress_reminders_many(
                     tenant, refs, reason, self._clock()
                 )
+            self._remember_settled(tenant, done)
         if dropped:
             NOTIFICATIONS.labels(self._service, "any", "suppressed").inc(dropped)
         return dropped
+
+    def _settled_lately_covers(self, tenant: str, ref: str, at: datetime, reason: str) -> bool:
+        """Whether this process settled ``ref`` for the same reason so shortly before ``at``
+        that settling it again changes nothing (``resettle_after``)."""
+        window = resettle_after(ref)
+        found = self._settled_lately.get((tenant, ref))
+        if window is None or found is None or found[1] != reason:
+            return False
+        return at < found[0] + window  # an older time than that one changes nothing either
+
+    def _remember_settled(self, tenant: str, done: Sequence[tuple[str, datetime, str]]) -> None:
+        """What was just settled (and its waiting reminders suppressed), for ``..._covers``."""
+        for ref, at, reason in done:
+            if resettle_after(ref) is None:
+                continue
+            found = self._settled_lately.get((tenant, ref))
+            if found is None or at >= found[0]:
+                self._settled_lately[(tenant, ref)] = (at, reason)
+                self._settled_lately.move_to_end((tenant, ref))
+        while len(self._settled_lately) > SETTLED_LATELY_MAX:
+            self._settled_lately.popitem(last=False)
 
     async def notify(self, event: Envelope, payload: EventPayload, parties: Parties) -> int:
         """Apply the event's rule: an inbox item per recipient and their outbound deliveries.

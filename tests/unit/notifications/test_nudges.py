@@ -192,3 +192,53 @@ async def test_a_run_of_kpi_progress_drops_a_nudge_as_the_events_one_by_one_woul
     # one settlement at the run's latest time, in one round trip each
     assert world.settled.done[(TENANT, "goal-update:g1")][0] == T0 + timedelta(minutes=3)
     assert (world.settled.bulk_settles, world.deliveries.bulk_suppressions) == (1, 1)
+
+
+def kpi_moved(n: int) -> GoalProgressUpdated:
+    return GoalProgressUpdated(
+        **GOAL, old_progress=n / 100, new_progress=(n + 1) / 100, cause={"kind": "kpi"}
+    )
+
+
+async def test_a_goal_a_kpi_moves_again_within_a_minute_is_not_settled_again(
+    world: World,
+) -> None:
+    """A nudge is made only for a goal idle for a day or more, so none can fall between two
+    of its movements a minute apart: the second settles nothing new, and is not written."""
+    await world.receive(kpi_moved(1), time=T0)
+    await world.receive(kpi_moved(2), time=T0 + timedelta(seconds=59))
+    assert world.settled.done[(TENANT, "goal-update:g1")][0] == T0
+    assert (world.settled.bulk_settles, world.deliveries.bulk_suppressions) == (1, 1)
+    # a minute after the last write: written again, and its waiting reminders looked for
+    await world.receive(kpi_moved(3), time=T0 + timedelta(minutes=1))
+    assert world.settled.done[(TENANT, "goal-update:g1")][0] == T0 + timedelta(minutes=1)
+    assert (world.settled.bulk_settles, world.deliveries.bulk_suppressions) == (2, 2)
+    # an older event (out of order) changes nothing either
+    await world.receive(kpi_moved(0), time=T0 + timedelta(seconds=30))
+    assert world.settled.bulk_settles == 2
+
+
+async def test_a_check_in_right_after_kpi_movement_is_still_settled_with_its_reason(
+    world: World,
+) -> None:
+    await world.receive(kpi_moved(1), time=T0)
+    await world.receive(checked_in(), time=T0 + timedelta(seconds=10))
+    assert world.settled.done[(TENANT, "goal-update:g1")] == (
+        T0 + timedelta(seconds=10),
+        "the goal was checked in since",
+    )
+    assert world.settled.bulk_settles == 2
+
+
+async def test_other_refs_are_settled_every_time(world: World) -> None:
+    expired = FeedbackRequestExpired(
+        request_id="r1",
+        tenant=TENANT,
+        subject_id="sam",
+        requester_id="sam",
+        open_reviewer_ids=["rev"],
+    )
+    await world.receive(expired, time=T0)
+    await world.receive(expired, time=T0 + timedelta(seconds=1))
+    assert world.settled.done[(TENANT, "feedback:r1:rev")][0] == T0 + timedelta(seconds=1)
+    assert world.settled.bulk_settles == 2
