@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import bson
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -40,7 +41,7 @@ log = get_logger(__name__)
 
 PENDING = "pending_events"
 HAS_PENDING = {f"{PENDING}.0": {"$exists": True}}
-HELD = "held_events"  # published by their writer; replaced by its next save
+HELD = "held_events"  # published by their writer; replaced by its next save (packed)
 RELAY_AFTER = "relay_after"  # when the relay takes over held events (their writer died)
 
 
@@ -84,16 +85,29 @@ def held_outbox(
     merged = dict(update)
     merged["$set"] = {
         **update.get("$set", {}),
-        HELD: [e.to_document() for e in events],
+        HELD: [packed(e) for e in events],
         PENDING: [],
         RELAY_AFTER: relay_after,
     }
     return merged
 
 
+def packed(event: Envelope) -> bytes:
+    """A held entry: its outbox document as BSON bytes. Held entries ride in a document its
+    writer rewrites on every change and nobody queries by their fields; packed, FerretDB keeps
+    one binary value instead of a nested document with a type schema for each of its fields
+    (an event ~2.3 kB as nested JSON, ~1 kB packed) and decodes it on every read and update."""
+    return bson.encode(event.to_document())
+
+
+def unpacked(entry: bytes | dict[str, Any]) -> Envelope:
+    """An outbox entry, packed (held) or a document (pending, and held before packing)."""
+    return Envelope.from_document(bson.decode(entry) if isinstance(entry, bytes) else entry)
+
+
 def entries(doc: dict[str, Any]) -> list[Envelope]:
     """A document's events in their order: the held ones (older), then the pending ones."""
-    return [Envelope.from_document(e) for e in [*(doc.get(HELD) or ()), *(doc.get(PENDING) or ())]]
+    return [unpacked(e) for e in [*(doc.get(HELD) or ()), *(doc.get(PENDING) or ())]]
 
 
 class PublishedIds:

@@ -27,6 +27,7 @@ from shared.messaging.outbox import (
     ensure_outbox_index,
     entries,
     held_outbox,
+    unpacked,
     with_outbox,
 )
 from shared.mongo import update_versioned
@@ -110,7 +111,7 @@ async def test_a_hot_writer_publishes_each_event_once_and_its_next_save_clears_t
     assert doc is not None
     # each save replaced the entries before it: the outbox holds the last change's events only,
     # and the aggregate was written once per change (no clearing write between them)
-    assert [entry["id"] for entry in doc[HELD]] == [point(4).id]
+    assert [unpacked(entry).id for entry in doc[HELD]] == [point(4).id]
     assert doc["version"] == 1 + len(changes) == 1 + writer.writes
     assert await outbox.settled()  # everything held was published
     ids = [e.id for events in changes for e in events]
@@ -169,7 +170,7 @@ async def test_an_ordinary_write_beside_a_hold_is_relayed_at_once_in_order(
     doc = await aggregates.find_one({"_id": "agg"})
     assert doc is not None
     assert doc[PENDING] == []
-    assert [entry["id"] for entry in doc[HELD]] == [point(1).id]  # left to its hold
+    assert [unpacked(entry).id for entry in doc[HELD]] == [point(1).id]  # left to its hold
     assert await outbox.settled()
 
     # the next held save finds both published and replaces them: nothing published twice
@@ -202,5 +203,5 @@ async def test_a_held_save_takes_over_the_pending_events_it_published(
     doc = await aggregates.find_one({"_id": "agg"})
     assert doc is not None
     assert doc[PENDING] == []  # published by the writer and cleared by its save: no relay write
-    assert [entry["id"] for entry in doc[HELD]] == [point(2).id]
+    assert [unpacked(entry).id for entry in doc[HELD]] == [point(2).id]
     assert await outbox.relays[0].relay_once() == 0

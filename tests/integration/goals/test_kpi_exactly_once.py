@@ -19,6 +19,7 @@ import pytest
 from services.kpi_ingest.config import KpiIngestSettings
 from services.kpi_ingest.main import create_app as create_kpi_ingest
 from shared.events.kpi import KpiDatapointRecorded
+from shared.messaging.outbox import unpacked
 from shared.webhooks import signed_headers
 from tests.integration.goals.helpers import Running, goal_events, goals_service, of_type
 from tests.support import after_sentinel, bearer, isolated_settings, running, unique
@@ -150,7 +151,7 @@ async def test_a_redelivered_point_counts_once_in_sum_and_latest() -> None:
         # itself) instead of leaving them to the relay, which would clear them with a write
         stored = await svc.app.state.runtime.db["goals"].find_one({"_id": summed})
         assert stored["pending_events"] == []
-        held = [entry["id"] for entry in stored["held_events"]]
+        held = [unpacked(entry).id for entry in stored["held_events"]]
         # the events of the last save (the run that applied the sentinel, dp-2 too when the
         # consumer took both at once), the newest of the goal, in order, already on the topic
         assert held == [e.id for e in events if e.subject == summed][-len(held) :]
