@@ -48,8 +48,9 @@ READ_ONLY = "read_only"
 # timeline entries a goal holds before a save moves them to their collection in one insert: it
 # bounds the document, which every point rewrites whole (an entry is ~1.2 kB as FerretDB stores
 # it, its type schema included), against one more write every few saves. On one goal with a
-# history, the mean cost of a point was 18.4 ms at 20 and 16.1 ms at 5 (docs/bench-load.md).
-TIMELINE_BATCH = 5
+# history, the mean cost of a point was 18.4 ms at 20 and 16.1 ms at 5; at 200 points/s over
+# 1,000 goals a save took 8.2 ms at 2 and 9.9 ms at 1 (an insert every save; docs/bench-load.md).
+TIMELINE_BATCH = 2
 
 
 def indexes() -> dict[str, list[IndexModel]]:
