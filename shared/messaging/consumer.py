@@ -10,7 +10,8 @@
   backoff on the same record, so the partition's order holds and an outage never dead-letters.
 - A record that cannot be read, or whose handler keeps failing for another reason, goes to
   ``<topic>.dlq`` with the error and its original coordinates in headers; the runner goes on.
-- Types a router doesn't handle are skipped and counted.
+- Types a router doesn't handle are skipped and counted, told by the record's type header
+  without reading the record.
 - A type with a batch handler (``Router.on_batch``) is handed over in runs: consecutive records
   of that type in one partition's fetch go to the batch handler at once, so a hot stream (KPI
   data points) pays its store round trips per run instead of per record. A failed run falls
@@ -287,17 +288,24 @@ class ConsumerRunner:
         Records of a batched type are gathered into runs (cut by any other record and by
         ``max_batch``); a run's offsets count as processed once the whole run is."""
         run: list[tuple[ConsumerRecord[bytes, bytes], Envelope]] = []
+        skipped_to = 0  # past the unwanted records met while a run was gathering
 
         async def flush() -> None:
             if run:
                 await self._handle_run(run)
-                self._uncommitted[tp] = run[-1][0].offset + 1
+                self._uncommitted[tp] = max(run[-1][0].offset + 1, skipped_to)
                 run.clear()
 
         try:
             for record in records:
                 if self._stopping or tp not in consumer.assignment():
                     return
+                if self._unwanted(record):
+                    if run:  # passed once the run is done
+                        skipped_to = record.offset + 1
+                    else:
+                        self._uncommitted[tp] = record.offset + 1
+                    continue
                 envelope = self._read(record)
                 if envelope is not None and self._router.batches(envelope.type):
                     if run and run[0][1].type != envelope.type:
@@ -313,6 +321,28 @@ class ConsumerRunner:
                 await flush()
         except _Stopping:
             return
+
+    def _unwanted(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        """Whether the record's ``ce_type`` header names a type the router does not handle: it
+        is skipped (and counted) unread. Most records of a shared topic can be for other groups
+        (every KPI data point, for notifications), and reading one whole (the CloudEvents SDK,
+        its time, its JSON data) cost CPU for nothing; one without a readable type is read, so
+        what cannot be read still goes to the dead letters."""
+        if record.value is None:
+            return False
+        for name, value in record.headers:
+            if name == "ce_type":
+                try:
+                    event_type = value.decode()
+                except UnicodeDecodeError:
+                    return False
+                if self._router.handles(event_type):
+                    return False
+                EVENTS_CONSUMED.labels(
+                    self._service, self.group, record.topic, event_type, "skipped"
+                ).inc()
+                return True
+        return False
 
     @staticmethod
     def _read(record: ConsumerRecord[bytes, bytes]) -> Envelope | None:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
 from pymongo.asynchronous.database import AsyncDatabase
@@ -329,3 +331,56 @@ async def test_a_run_goes_to_the_batch_handler_and_a_failed_run_record_by_record
     assert projection.calls == len(failed) - 1 + 3
     dead = await read_all(settings, topics.dlq(topics.KPI_DATAPOINTS), 1)
     assert [from_record(r.value, list(r.headers)).payload().id for r in dead] == ["dp-7"]
+
+
+async def test_types_the_router_does_not_handle_are_skipped_unread_and_their_offsets_committed(
+    settings: CommonSettings, producer: EventProducer, db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    """Told by the type header alone: a body nobody could read is not dead-lettered by a group
+    that does not want its type, it does not cut a run of the type the group wants, and the
+    group's committed offset passes it."""
+    projection = CountingProjection(db)
+    await projection.collection.insert_one({"_id": "adoption_rate", "total": 0, "applied": []})
+    router = projection.router()
+    runs: list[list[str]] = []
+
+    @router.on_batch(KpiDatapointRecorded)
+    async def on_datapoints(run: list[tuple[Any, KpiDatapointRecorded]]) -> None:
+        runs.append([payload.id for _, payload in run])
+        for _, payload in run:
+            await projection.collection.update_one(
+                {"_id": payload.metric}, {"$inc": {"total": payload.value}}
+            )
+
+    topic = settings.topic(topics.KPI_DATAPOINTS)
+    unwanted = [("ce_specversion", b"1.0"), ("ce_type", b"northstar.kpi.stale.v1")]
+    # published before the runner starts, all on one key (one partition, its first fetch)
+    for n in range(1, 5):
+        await producer.publish(datapoint(n))
+        await producer.send_raw(topic, key=b"acme:adoption_rate", value=b"\xff", headers=unwanted)
+    runner = ConsumerRunner(settings, group="skip-test", router=router, producer=producer)
+    await runner.start()
+    try:
+        await eventually(lambda: _total_is(projection, 1 + 2 + 3 + 4))
+    finally:
+        await runner.stop()
+
+    assert runs == [["dp-1", "dp-2", "dp-3", "dp-4"]]  # one run: the skipped did not cut it
+    assert await read_all(settings, topics.dlq(topics.KPI_DATAPOINTS), 1, timeout=3) == []
+    # without a group every partition is assigned, once the topic's metadata is known
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    await admin.start()
+    try:
+        partitions = await eventually(consumer.assignment, timeout=15)
+        ends = {
+            tp: end for tp, end in (await consumer.end_offsets(list(partitions))).items() if end
+        }
+        offsets = await admin.list_consumer_group_offsets(settings.topic("skip-test"))
+        committed = {tp: offsets[tp].offset for tp in ends if tp in offsets}
+    finally:
+        await consumer.stop()
+        await admin.close()
+    assert sum(ends.values()) == 8
+    assert committed == ends  # every record passed, the skipped last one included
