@@ -51,8 +51,10 @@ if TYPE_CHECKING:
     from services.notifications.stores import NotificationStores
 
 NO_PREFERENCES = Preferences()  # most people never change a thing
-# refs this process settled lately (tenant, ref) -> (at, reason): ~100 bytes each
-SETTLED_LATELY_MAX = 100_000
+# refs this process settled lately, (tenant, ref) -> (at, reason), ~350 bytes each (~17 MB full):
+# what counts is the goals moved within the last minute (12,000 at 200 points/s); one forgotten
+# earlier is only written again
+SETTLED_LATELY_MAX = 50_000
 
 
 class Directory(Protocol):
