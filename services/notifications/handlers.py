@@ -221,9 +221,8 @@ def build_router(directory: PeopleDirectory, notifier: Notifier) -> Router:
     @router.on_batch(GoalProgressUpdated)
     async def on_progress_run(run: list[tuple[Envelope, GoalProgressUpdated]]) -> None:
         """A run of progress events (one per KPI point a goal takes): their reminders dropped
-        in two round trips, then each offered to the webhooks, as the handlers above do."""
+        in two round trips, then offered to the webhooks, as the handlers above do."""
         await notifier.drop_reminders_of_run(run)
-        for event, _ in run:
-            await notifier.offer_to_webhooks(event)
+        await notifier.offer_many_to_webhooks([event for event, _ in run])
 
     return router

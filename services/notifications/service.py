@@ -301,32 +301,41 @@ class Notifier:
 
     async def offer_to_webhooks(self, event: Envelope) -> int:
         """Queue the event for every active subscription that asks for its type."""
-        wanted = [
-            s for s in await self._subscriptions.active_of(event.tenant) if s.wants(event.type)
-        ]
-        if not wanted:
-            return 0
-        body = cloudevent_json(event)
-        if event.type != PersonErased.event_type and any(
-            person_id in body for person_id in await self._erased.of_tenant(event.tenant)
-        ):
-            # what erasure deletes from the queue (a payload naming them) is not queued after it
-            return 0
+        return await self.offer_many_to_webhooks([event])
+
+    async def offer_many_to_webhooks(self, events: Sequence[Envelope]) -> int:
+        """``offer_to_webhooks`` for a run of events: the tenant's erased people read once for
+        the run, not once an event."""
+        erased_of: dict[str, set[str]] = {}
         now = self._clock()
-        queued = await self._deliveries.add_new(
-            [
-                Delivery.webhook(
-                    tenant=event.tenant,
-                    event_id=event.id,
-                    event_type=event.type,
-                    category=category_of(event.type),
-                    subscription_id=s.id,
-                    body=body,
-                    now=now,
-                )
-                for s in wanted
-            ]
-        )
+        queued = 0
+        for event in events:
+            subscriptions = await self._subscriptions.active_of(event.tenant)
+            wanted = [s for s in subscriptions if s.wants(event.type)]
+            if not wanted:
+                continue
+            body = cloudevent_json(event)
+            if event.type != PersonErased.event_type:
+                if event.tenant not in erased_of:
+                    erased_of[event.tenant] = await self._erased.of_tenant(event.tenant)
+                if any(person_id in body for person_id in erased_of[event.tenant]):
+                    # what erasure deletes from the queue (a payload naming them) is not
+                    # queued after it
+                    continue
+            queued += await self._deliveries.add_new(
+                [
+                    Delivery.webhook(
+                        tenant=event.tenant,
+                        event_id=event.id,
+                        event_type=event.type,
+                        category=category_of(event.type),
+                        subscription_id=s.id,
+                        body=body,
+                        now=now,
+                    )
+                    for s in wanted
+                ]
+            )
         if queued:
             self._notify()
         return queued

@@ -14,6 +14,7 @@ from services.notifications.inbox import InboxHub
 from services.notifications.preferences import PreferenceCenter
 from services.notifications.service import Notifier
 from services.notifications.ssrf import UrlGuard
+from services.notifications.subscriptions import WebhookSubscription
 from services.notifications.worker import Dispatcher
 from shared.events import new_event
 from shared.events.envelope import Envelope, EventPayload
@@ -69,6 +70,23 @@ class World:
     def person(self, person_id: str, **fields: Any) -> str:
         self.directory.add(TENANT, person_id, **fields)
         return person_id
+
+    async def subscribe(
+        self, sub_id: str, event_types: list[str], *, secret: str = "whsec_x", active: bool = True
+    ) -> None:
+        """A webhook subscription of the tenant to these types, at its own URL."""
+        await self.subscriptions.add(
+            WebhookSubscription(
+                id=sub_id,
+                tenant=TENANT,
+                url=f"https://hooks.example.com/{sub_id}",
+                event_types=event_types,
+                description=None,
+                secret=secret,
+                created_at=START,
+                active=active,
+            )
+        )
 
 
 class FakeTrail:

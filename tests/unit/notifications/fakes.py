@@ -52,6 +52,7 @@ class FakeErased:
 
     def __init__(self) -> None:
         self.ids: set[tuple[str, str]] = set()
+        self.tenant_reads = 0
 
     async def record(self, tenant: str, person_id: str) -> None:
         self.ids.add((tenant, person_id))
@@ -60,6 +61,7 @@ class FakeErased:
         return {pid for pid in person_ids if (tenant, pid) in self.ids}
 
     async def of_tenant(self, tenant: str) -> set[str]:
+        self.tenant_reads += 1
         return {pid for t, pid in self.ids if t == tenant}
 
 

@@ -7,10 +7,10 @@ back from it (an inbox item about them, a webhook naming them).
 
 from __future__ import annotations
 
-from services.notifications.subscriptions import WebhookSubscription
-from shared.events.goals import GoalCreated
+from shared.events import new_event
+from shared.events.goals import GoalCreated, GoalProgressUpdated
 from shared.events.people import PersonErased
-from tests.unit.notifications.conftest import START, TENANT, World
+from tests.unit.notifications.conftest import TENANT, World
 from tests.unit.notifications.test_rules import GOAL, milestone
 
 
@@ -50,18 +50,7 @@ async def test_another_tenants_erasure_of_the_same_id_changes_nothing(world: Wor
 async def test_webhooks_get_no_late_event_naming_them_but_hear_of_the_erasure(
     world: World,
 ) -> None:
-    await world.subscriptions.add(
-        WebhookSubscription(
-            id="s1",
-            tenant=TENANT,
-            url="https://hooks.example.com/s1",
-            event_types=["northstar.goal.*", "northstar.person.*"],
-            description=None,
-            secret="whsec_x",
-            created_at=START,
-            active=True,
-        )
-    )
+    await world.subscribe("s1", ["northstar.goal.*", "northstar.person.*"])
     await world.erased.record(TENANT, "ada")
     await world.receive(milestone(owner="ada", goal_id="g1"), subject="g1")
     await world.receive(milestone(owner="bob", goal_id="g2"), subject="g2")
@@ -82,3 +71,28 @@ async def test_a_late_goal_event_of_an_erased_owner_binds_no_metric_to_them(worl
     await world.receive(GoalCreated(**goal, goal_id="g1", owner_id="ada"))
     await world.receive(GoalCreated(**goal, goal_id="g2", owner_id="bob"))
     assert await world.bindings.owners_bound_to(TENANT, "adoption") == ["bob"]
+
+
+async def test_a_run_of_progress_events_reads_the_tenants_erasures_once(world: World) -> None:
+    await world.subscribe("s1", ["northstar.goal.*"])
+    await world.erased.record(TENANT, "ada")
+    run = [
+        new_event(
+            GoalProgressUpdated(
+                **{**GOAL, "owner_id": owner, "goal_id": f"g{n}", "status": "active"},
+                old_progress=0.1,
+                new_progress=0.2,
+                cause={"kind": "kpi"},
+            ),
+            tenant=TENANT,
+            subject=f"g{n}",
+            source="tests",
+        )
+        for n, owner in enumerate(["bob", "ada", "cy", "bob"])
+    ]
+    await world.router.dispatch_batch(run)
+    assert world.erased.tenant_reads == 1
+    # the events naming no one erased are queued, the one naming them is not
+    assert sorted(d.event_id for d in world.deliveries.of("s1")) == sorted(
+        e.id for e in run if e.data["owner_id"] != "ada"
+    )

@@ -9,7 +9,6 @@ import pytest
 
 from services.notifications.delivery import DIGEST, PENDING, SUPPRESSED
 from services.notifications.domain import Preferences, TenantDefaults
-from services.notifications.subscriptions import WebhookSubscription
 from shared.auth import Principal
 from shared.errors import NotFound
 from shared.events.feedback import FeedbackRequested, FeedbackSubmitted
@@ -218,18 +217,7 @@ async def test_webhook_subscribers_get_the_types_they_ask_for_as_cloudevents(
         ("s3", ["northstar.goal.*"], False),
         ("s4", ["northstar.kpi.*"], True),
     ):
-        await world.subscriptions.add(
-            WebhookSubscription(
-                id=sub_id,
-                tenant=TENANT,
-                url=f"https://hooks.example.com/{sub_id}",
-                event_types=types,
-                description=None,
-                secret="whsec_x",
-                created_at=START,
-                active=active,
-            )
-        )
+        await world.subscribe(sub_id, types, active=active)
     event = await world.receive(milestone(), subject="g1")
     await world.receive(
         KpiDatapointRecorded(

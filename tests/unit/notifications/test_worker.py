@@ -16,7 +16,6 @@ from services.notifications.delivery import (
     SendResult,
 )
 from services.notifications.domain import Preferences, QuietHours
-from services.notifications.subscriptions import WebhookSubscription
 from shared.events.kpi import KpiStale
 from shared.events.notifications import NotificationDelivered, NotificationFailed
 from shared.tracing import continued_span, trace_id_of
@@ -179,16 +178,8 @@ async def test_the_digest_goes_out_once_at_the_local_digest_time(world: World) -
 async def test_a_webhook_answered_410_is_not_retried_and_its_subscription_stops(
     world: World,
 ) -> None:
-    await world.subscriptions.add(
-        WebhookSubscription(
-            id="s1",
-            tenant=TENANT,
-            url="https://hooks.example.com/s1",
-            event_types=["northstar.goal.*"],
-            description=None,
-            secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-            created_at=START,
-        )
+    await world.subscribe(
+        "s1", ["northstar.goal.*"], secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     )
     await world.receive(milestone())
     world.http.answers = [SendResult(False, 410, "the receiver answered 410 Gone", gone=True)]
@@ -211,16 +202,8 @@ async def test_a_webhook_answered_410_is_not_retried_and_its_subscription_stops(
 
 async def test_a_delivery_continues_the_trace_of_the_event_that_caused_it(world: World) -> None:
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-    await world.subscriptions.add(
-        WebhookSubscription(
-            id="s1",
-            tenant=TENANT,
-            url="https://hooks.example.com/s1",
-            event_types=["northstar.goal.*"],
-            description=None,
-            secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-            created_at=START,
-        )
+    await world.subscribe(
+        "s1", ["northstar.goal.*"], secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     )
     # as the consumer runner hands it over: inside a span continuing the event's trace
     with continued_span("consume", f"00-{trace_id}-00f067aa0ba902b7-01"):
