@@ -41,22 +41,19 @@ def key(*parts: str) -> str:
 async def insert_new(collection: AsyncCollection[Document], docs: Sequence[Document]) -> int:
     """Insert the documents of one event that are not there yet; return how many.
 
-    Unique keys make a redelivery harmless; checking first keeps it cheap.
+    Unique keys make a redelivery harmless; checking first keeps it cheap. The check asks for
+    the chunk's own ids (a deterministic ``_id`` each), which every store answers from the
+    primary index; asking by ``(tenant, event_id)`` read the whole collection on FerretDB (it
+    hands that filter to PostgreSQL as a containment no index serves), a cost that grew with
+    every item ever kept (docs/bench-load.md).
     """
-    if not docs:
-        return 0
-    first = docs[0]
-    # a redelivered (or half-done) event: skip what is there, duplicate-key errors are slow
-    existing = {
-        d["_id"]
-        async for d in collection.find(
-            {"tenant": first["tenant"], "event_id": first["event_id"]}, {"_id": 1}
-        )
-    }
-    fresh = [d for d in docs if d["_id"] not in existing]
     inserted = 0
-    for start in range(0, len(fresh), CHUNK):
-        inserted += await insert_missing(collection, fresh[start : start + CHUNK])
+    for start in range(0, len(docs), CHUNK):
+        chunk = docs[start : start + CHUNK]
+        ids = [d["_id"] for d in chunk]
+        # a redelivered (or half-done) event: skip what is there, duplicate-key errors are slow
+        existing = {d["_id"] async for d in collection.find({"_id": {"$in": ids}}, {"_id": 1})}
+        inserted += await insert_missing(collection, [d for d in chunk if d["_id"] not in existing])
     return inserted
 
 

@@ -48,6 +48,8 @@ async def test_an_events_notifications_are_found_by_index(db: Any) -> None:
             for i in range(3000)
         ]
     )
-    # the check before an event's notifications are inserted (a redelivery)
-    text = await plan(db, NOTIFICATIONS, {"tenant": "acme", "event_id": "e7"})
+    # the check before an event's notifications are inserted (a redelivery): by their own ids,
+    # the primary index (by tenant and event, a GIN intersection whose tenant side is every
+    # item the tenant has: 1.0 ms at 5,000 items, 3.7 ms at 50,000; by ids 0.7 ms at both)
+    text = await plan(db, NOTIFICATIONS, {"_id": {"$in": ["n21", "n22", "n23"]}})
     assert "Bitmap Index" in text or "Index Scan" in text, text[:600]
