@@ -99,25 +99,22 @@ class GoalStore:
         self,
         goal: Goal,
         *,
-        guard_event_ids: Sequence[str] = (),
         audit: Sequence[Envelope] = (),
         built: Sequence[Envelope] = (),
     ) -> None:
         """Save the goal with its events, and ``audit`` records of the change (same outbox).
 
         ``built``: events already made into envelopes (each under the trace of the data point
-        that caused it, when one save applies several); ``guard_event_ids``: the events this
-        save applies, refused if another writer applied one of them first (VersionConflict).
+        that caused it, when one save applies several). Refused (VersionConflict) if another
+        writer changed the goal since it was loaded, so nothing is applied twice.
         """
         has_events = bool(goal.events) or bool(audit) or bool(built)
         events = [*built, *envelopes(goal, self.clock()), *audit]
-        await self.repo.save(goal, events, guard_event_ids=guard_event_ids)
+        await self.repo.save(goal, events)
         if has_events:
             self.notify()
 
-    async def save_held(
-        self, goal: Goal, *, guard_event_ids: Sequence[str], built: Sequence[Envelope]
-    ) -> list[Envelope]:
+    async def save_held(self, goal: Goal, *, built: Sequence[Envelope]) -> list[Envelope]:
         """``save`` for the KPI path, with its events held (``shared.messaging.outbox``): they
         replace the goal's outbox instead of joining it, and the caller publishes the returned
         events itself (``publish_held``) instead of leaving them to the relay, whose clear
@@ -129,12 +126,12 @@ class GoalStore:
         unpublished. Without an outbox to publish through (unit tests), a plain ``save``.
         """
         if self.outbox is None:
-            await self.save(goal, guard_event_ids=guard_event_ids, built=built)
+            await self.save(goal, built=built)
             return []
         await self.outbox.publish_held(goal.stored.get(OUTBOX) or [])
         events = [*built, *envelopes(goal, self.clock())]
         relay_after = self.outbox.relay_after()
-        await self.repo.save(goal, events, guard_event_ids=guard_event_ids, relay_after=relay_after)
+        await self.repo.save(goal, events, relay_after=relay_after)
         return events
 
     async def publish_held(self, events: Sequence[Envelope]) -> None:

@@ -22,7 +22,13 @@ from services.goals.progress import (
     goal_progress,
     milestones_crossed,
 )
-from services.goals.records import APPLIED_WINDOW, Applied, PendingEvent, TimelineEntry
+from services.goals.records import (
+    APPLIED_WINDOW,
+    Applied,
+    PendingEvent,
+    TimelineEntry,
+    applied_digest,
+)
 from services.goals.reviews import ReviewReason, ReviewRules
 from shared.errors import Conflict, InvalidInput, NotFound, RuleNotMet
 from shared.events.envelope import EventPayload
@@ -367,11 +373,12 @@ class Goal(ReviewRules, UpdateReminders):
     # ------------------------------------------------------------------ idempotency guards
 
     def has_applied(self, event_id: str) -> bool:
-        return any(a.id == event_id for a in self.applied)
+        digest = applied_digest(event_id)
+        return any(a.digest == digest for a in self.applied)
 
     def remember(self, event_id: str, now: datetime) -> None:
         """Keep the id among the last ``APPLIED_WINDOW`` applied (the oldest falls out)."""
-        self.applied.append(Applied(event_id, now))
+        self.applied.append(Applied(applied_digest(event_id), now))
         del self.applied[:-APPLIED_WINDOW]
 
     def prune_applied(self, before: datetime) -> int:

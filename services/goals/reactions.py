@@ -125,20 +125,20 @@ class GoalReactions:
                 # never becomes active again, so dropping it cannot race with a re-binding
                 await self.repo.unbind(tenant, goal_id, keys)
                 return None
-            applied: list[str] = []
+            moved = False
             built: list[Envelope] = []
             for point, traceparent in run:
                 # the events a point causes are made under its trace (the goal's events are
                 # turned into envelopes after each point, while its span is current)
                 with continued_span(POINT_SPAN, traceparent, kind=SpanKind.CONSUMER):
                     if goal.apply_datapoint(point, now=self.store.clock(), margin=margin):
-                        applied.append(point.id)
+                        moved = True
                     built += envelopes(goal, self.store.clock())
                     goal.events.clear()
-            if not applied:
+            if not moved:
                 return None
             try:
-                return await self.store.save_held(goal, guard_event_ids=applied, built=built)
+                return await self.store.save_held(goal, built=built)
             except VersionConflict:
                 continue  # another replica or partition changed it: reload and re-check
         raise VersionConflict(f"goal {goal_id} kept changing while data points were applied")
@@ -155,7 +155,7 @@ class GoalReactions:
                 cause_id=event_id, new_manager_id=new_manager_id, today=now.date(), now=now
             ):
                 continue
-            await self.store.save(goal, guard_event_ids=[event_id])
+            await self.store.save(goal)
             reopened += 1
         return reopened
 
@@ -175,7 +175,7 @@ class GoalReactions:
         }
         if not goal.feedback_submitted(event_id=event_id, data=data, now=self.store.clock()):
             return False
-        await self.store.save(goal, guard_event_ids=[event_id])
+        await self.store.save(goal)
         return True
 
     # ------------------------------------------------------------------ scheduled work

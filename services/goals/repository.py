@@ -17,7 +17,7 @@ from services.goals.bindings import goal_bindings
 from services.goals.domain import Goal
 from services.goals.nudges import LOOK_NOW
 from services.goals.progress import Checkpoint, KeyResult, KpiBinding
-from services.goals.records import Applied
+from services.goals.records import Applied, applied_digest, packed_guards, unpacked_guards
 from services.goals.reminder_queries import UPDATE_CHECK_INDEX, ReminderQueries
 from services.goals.tenant_records import LEASES, TEMPLATES, TENANT_SETTINGS, TenantRecords
 from services.goals.timeline_repository import GoalTimeline, timeline_docs
@@ -40,10 +40,14 @@ PENDING_TIMELINE = "pending_timeline"
 # goal.stored: the outbox events a goal was loaded with, in their order (``entries``), present
 # only when loaded with ``outbox=True``
 OUTBOX = "outbox"
+# the applied-event guards as goals kept them before they were packed (``records.Applied``): an
+# id list and a time list, read still, and dropped by the goal's next save
+_LEGACY_GUARDS = ("applied_ids", "applied_times")
 # what a list answer never needs either: the timeline entries waiting to move (up to ~6 kB a
-# goal) and the applied-event guards (up to APPLIED_WINDOW ids and times, ~60 kB a goal bound to
-# a busy KPI), read for up to 100 goals a page; goals read this way are for reading only (see save)
-_LISTED = {**_LEAN, PENDING_TIMELINE: 0, "applied_ids": 0, "applied_times": 0}
+# goal) and the applied-event guards (up to APPLIED_WINDOW, 16 kB as FerretDB keeps them packed,
+# a goal bound to a busy KPI), read for up to 100 goals a page; goals read this way are for
+# reading only (see save)
+_LISTED = {**_LEAN, PENDING_TIMELINE: 0, "applied": 0, **dict.fromkeys(_LEGACY_GUARDS, 0)}
 READ_ONLY = "read_only"
 # timeline entries a goal holds before a save moves them to their collection in one insert: it
 # bounds the document, which every point rewrites whole (an entry is ~1.2 kB as FerretDB stores
@@ -157,8 +161,9 @@ def goal_state(goal: Goal) -> Document:
         "last_activity_at": goal.last_activity_at,
         "update_reminded_at": goal.update_reminded_at,
         "update_check_at": goal.update_check_at or LOOK_NOW,
-        "applied_ids": [a.id for a in goal.applied],
-        "applied_times": [a.at for a in goal.applied],
+        "applied": packed_guards(goal.applied),
+        # when the oldest guard was applied (the scheduler's prune looks for old ones)
+        "applied_since": goal.applied[0].at if goal.applied else None,
         "template_id": goal.template_id,
         "created_by": goal.created_by,
         "created_at": goal.created_at,
@@ -168,6 +173,16 @@ def goal_state(goal: Goal) -> Document:
 
 def _projection(outbox: bool) -> Document:
     return _WITH_OUTBOX if outbox else _LEAN
+
+
+def guards_of(doc: Document) -> list[Applied]:
+    """A goal's applied-event guards, packed or as goals kept them before (two lists)."""
+    if doc.get("applied") is not None:
+        return unpacked_guards(bytes(doc["applied"]))
+    ids, times = doc.get("applied_ids") or [], doc.get("applied_times") or []
+    return [
+        Applied(applied_digest(i), as_utc(t) or utcnow()) for i, t in zip(ids, times, strict=False)
+    ]
 
 
 def goal_from_doc(doc: Document, *, outbox: bool = False) -> Goal:
@@ -200,10 +215,7 @@ def goal_from_doc(doc: Document, *, outbox: bool = False) -> Goal:
         next_review_on=_date(doc.get("next_review_on")),
         review_pending=doc.get("review_pending"),
         review_due_on=_date(doc.get("review_due_on")),
-        applied=[
-            Applied(i, as_utc(t) or utcnow())
-            for i, t in zip(doc.get("applied_ids", []), doc.get("applied_times", []), strict=False)
-        ],
+        applied=guards_of(doc),
         last_activity_at=as_utc(doc.get("last_activity_at")),
         update_reminded_at=as_utc(doc.get("update_reminded_at")),
         update_check_at=as_utc(doc.get("update_check_at")),
@@ -277,7 +289,6 @@ class GoalRepository(TenantRecords, ReminderQueries):
         goal: Goal,
         events: Sequence[Envelope],
         *,
-        guard_event_ids: Sequence[str] = (),
         relay_after: datetime | None = None,
     ) -> None:
         """Write the goal's state, new timeline entries and events in one versioned update.
@@ -302,11 +313,13 @@ class GoalRepository(TenantRecords, ReminderQueries):
             await self.timeline_log.move(pending)
             pending = []
         pending += new
+        # the version guard refuses the save if another writer changed the goal since it was
+        # loaded, so an event this save applies cannot have been applied by another meanwhile
         filter_: Document = {"_id": goal.id, "tenant": goal.tenant}
-        if guard_event_ids:
-            # none of the events this save applies may have been applied by another writer
-            filter_["applied_ids"] = {"$nin": list(guard_event_ids)}
-        update: Document = {"$set": {**goal_state(goal), PENDING_TIMELINE: pending}}
+        update: Document = {
+            "$set": {**goal_state(goal), PENDING_TIMELINE: pending},
+            "$unset": dict.fromkeys(_LEGACY_GUARDS, ""),
+        }
         outbox: list[Envelope] | None = goal.stored.get(OUTBOX)
         if relay_after is None:
             update = with_outbox(update, events)
@@ -458,6 +471,7 @@ class GoalRepository(TenantRecords, ReminderQueries):
 
     async def with_stale_guards(self, before: datetime, limit: int = 500) -> list[tuple[str, str]]:
         cursor = self.goals.find(
-            {"applied_times.0": {"$lt": before}}, {"_id": 1, "tenant": 1}
+            {"$or": [{"applied_since": {"$lt": before}}, {"applied_times.0": {"$lt": before}}]},
+            {"_id": 1, "tenant": 1},
         ).limit(limit)
         return [(doc["tenant"], doc["_id"]) async for doc in cursor]

@@ -45,7 +45,13 @@ from services.goals.common import GoalStore
 from services.goals.domain import Goal
 from services.goals.progress import DataPoint, KeyResult, KpiBinding
 from services.goals.reactions import GoalReactions
-from services.goals.records import APPLIED_WINDOW, TimelineEntry
+from services.goals.records import (
+    APPLIED_WINDOW,
+    Applied,
+    TimelineEntry,
+    applied_digest,
+    packed_guards,
+)
 from services.goals.repository import GOALS, GoalRepository, goal_state, indexes
 from services.goals.timeline_repository import TIMELINE, timeline_docs
 from shared.mongo import Document, ensure_indexes, open_database
@@ -120,8 +126,8 @@ async def seed_history(db: AsyncDatabase[Document], goal_id: str, points: int) -
         {"_id": goal_id, "tenant": TENANT},
         {
             "$set": {
-                "applied_ids": window,
-                "applied_times": [now] * len(window),
+                "applied": packed_guards([Applied(applied_digest(i), now) for i in window]),
+                "applied_since": now,
                 "key_results.k.current": float(points),
                 "version": points + 1,
             }

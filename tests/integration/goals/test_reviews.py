@@ -9,7 +9,7 @@ import pytest
 
 from services.goals.common import GoalStore
 from services.goals.reactions import GoalReactions
-from services.goals.repository import GoalRepository
+from services.goals.repository import GoalRepository, goal_from_doc
 from services.goals.scheduler import ReviewScheduler
 from shared.events.people import PersonManagerChanged, PersonUpserted
 from tests.integration.goals.helpers import Running, goal_events, goals_service, of_type
@@ -146,10 +146,73 @@ async def test_the_scheduler_prunes_old_applied_datapoint_guards() -> None:
         assert await svc.app.state.reactions.apply_datapoint("acme", point) == 1
         assert await svc.app.state.reactions.apply_datapoint("acme", point) == 0
         raw = svc.app.state.runtime.db["goals"]
-        assert (await raw.find_one({"_id": goal_id}))["applied_ids"] == ["dp-1"]
+        stored = goal_from_doc(await raw.find_one({"_id": goal_id}))
+        assert len(stored.applied) == 1
+        assert stored.has_applied("dp-1")
 
         assert await replica(svc, 20).tick()
 
-        assert (await raw.find_one({"_id": goal_id}))["applied_ids"] == []
+        assert goal_from_doc(await raw.find_one({"_id": goal_id})).applied == []
         goal = (await svc.client.get(f"/v1/goals/{goal_id}", headers=svc.auth("pm"))).json()
         assert goal["key_results"][0]["current"] == 2
+
+
+async def test_guards_kept_as_two_lists_still_guard_and_are_packed_by_the_next_save() -> None:
+    from datetime import UTC, datetime
+
+    from services.goals.progress import DataPoint
+
+    async with goals_service() as svc:
+        goal_id = await create(
+            svc,
+            "pm",
+            key_results=[
+                {
+                    "title": "Adoption",
+                    "target": 10,
+                    "source": {"kpi": {"metric": "adoption", "aggregation": "sum"}},
+                }
+            ],
+        )
+        raw = svc.app.state.runtime.db["goals"]
+        now = datetime.now(UTC)
+        # a goal as stored before the guards were packed: an id list and a time list
+        await raw.update_one(
+            {"_id": goal_id},
+            {
+                "$set": {"applied_ids": ["dp-old"], "applied_times": [now]},
+                "$unset": {"applied": "", "applied_since": ""},
+            },
+        )
+        reactions = svc.app.state.reactions
+        assert (
+            await reactions.apply_datapoint("acme", DataPoint("dp-old", "adoption", 5, now, "s"))
+            == 0
+        )
+        assert (
+            await reactions.apply_datapoint("acme", DataPoint("dp-new", "adoption", 2, now, "s"))
+            == 1
+        )
+        doc = await raw.find_one({"_id": goal_id})
+        assert "applied_ids" not in doc
+        assert "applied_times" not in doc
+        assert isinstance(doc["applied"], bytes)
+        assert len(doc["applied"]) == 2 * 12
+        stored = goal_from_doc(doc)
+        assert stored.has_applied("dp-old")
+        assert stored.has_applied("dp-new")
+        answer = (await svc.client.get(f"/v1/goals/{goal_id}", headers=svc.auth("pm"))).json()
+        assert answer["key_results"][0]["current"] == 2  # dp-old refused, dp-new counted
+
+        # one left unsaved as two lists is still found by the scheduler's prune
+        await raw.update_one(
+            {"_id": goal_id},
+            {
+                "$set": {"applied_ids": ["dp-old"], "applied_times": [now]},
+                "$unset": {"applied": "", "applied_since": ""},
+            },
+        )
+        assert await replica(svc, 20).tick()
+        doc = await raw.find_one({"_id": goal_id})
+        assert "applied_ids" not in doc
+        assert goal_from_doc(doc).applied == []

@@ -16,6 +16,7 @@ from services.goals.domain import Goal
 from services.goals.handlers import build_router
 from services.goals.progress import KeyResult, KpiBinding
 from services.goals.reactions import GoalReactions
+from services.goals.records import Applied, applied_digest
 from services.goals.repository import goal_from_doc, goal_state
 from shared.errors import VersionConflict
 from shared.events import new_event
@@ -59,16 +60,14 @@ class FakeGoals:
         doc = self.docs.get(goal_id)
         return goal_from_doc(doc) if doc and doc["tenant"] == tenant else None
 
-    async def save(
-        self, goal: Goal, events: Sequence[Envelope], *, guard_event_ids: Sequence[str] = ()
-    ) -> None:
+    async def save(self, goal: Goal, events: Sequence[Envelope]) -> None:
         doc = self.docs[goal.id]
         wanted = goal_bindings(goal)
         self._bind(goal.id, wanted)
         if self.conflicts_to_raise:
             self.conflicts_to_raise -= 1
             raise VersionConflict("lost a race")
-        if doc["version"] != goal.version or set(guard_event_ids) & set(doc["applied_ids"]):
+        if doc["version"] != goal.version:
             raise VersionConflict("stale")
         had = set(doc["binding_keys"])
         doc.update(goal_state(goal))
@@ -345,7 +344,7 @@ async def test_a_lost_race_on_a_goal_is_retried_on_that_goal_within_the_record()
     await broker.publish(datapoint("dp1", 3))
     await broker.deliver(router)
     assert goals.docs["g1"]["key_results"]["k"]["current"] == 3
-    assert goals.docs["g1"]["applied_ids"] == ["dp1"]
+    assert goal_from_doc(goals.docs["g1"]).applied == [Applied(applied_digest("dp1"), NOW)]
 
 
 async def test_a_goal_that_keeps_changing_hands_the_record_back_to_the_runner() -> None:
