@@ -12,6 +12,7 @@ redelivery after a crash finds less to do and reports completion again (same eve
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
@@ -149,10 +150,20 @@ def data_router(service: str) -> APIRouter:
         return {
             "service": service,
             "person_id": person_id,
-            "collections": jsonable_encoder(held),
+            "collections": exported(held),
         }
 
     return router
+
+
+def exported(held: Mapping[str, list[Document]]) -> Any:
+    """The held documents as JSON. A binary value (a goal's packed applied-event guards) is
+    shown as base64: FastAPI's encoder decodes bytes as UTF-8 and failed on any other."""
+    return jsonable_encoder(held, custom_encoder={bytes: _base64})
+
+
+def _base64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
 
 
 # ---------------------------------------------------------------------- store helpers

@@ -3,9 +3,12 @@ in the router, the completion report, the retention cutoff."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime
 
-from shared.erasure import completion, replaced, without
+from services.goals.records import applied_digest
+from shared.erasure import completion, exported, replaced, without
 from shared.events.codec import from_record, to_record
 from shared.events.envelope import new_event
 from shared.events.people import PersonErased, PersonRemoved
@@ -59,3 +62,13 @@ def test_ids_lists_lose_or_replace_the_person() -> None:
 def test_the_retention_cutoff_is_days_before_now() -> None:
     now = datetime(2026, 3, 31, 12, tzinfo=UTC)
     assert cutoff(now, 30) == datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def test_an_export_shows_binary_values_as_base64() -> None:
+    # a goal's packed applied-event guards are not UTF-8: the export once answered 500 on them
+    guards = applied_digest("dp-1") + b"\x00\xff\xfe\xdf"
+    shown = exported({"goals": [{"_id": "g1", "applied": guards, "title": "Grow"}]})
+    assert shown == {
+        "goals": [{"_id": "g1", "applied": base64.b64encode(guards).decode(), "title": "Grow"}]
+    }
+    assert json.loads(json.dumps(shown)) == shown
