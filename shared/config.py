@@ -118,6 +118,12 @@ class CommonSettings(BaseSettings):
     # consecutive records of a type with a batch handler handled at once (shared/messaging/
     # consumer.py); 1 handles every record alone; env ``<PREFIX>_CONSUMER_MAX_BATCH``
     consumer_max_batch: int = Field(100, ge=1, le=1000)
+    # a consumer's fetch waits for this many bytes, or this long (shared/messaging/consumer.py):
+    # batching fetches halved 202 -> goal progress at 200 points/s, and the wait bounds what a
+    # record waits at a low rate (docs/bench-load.md); env ``<PREFIX>_CONSUMER_FETCH_MIN_BYTES``,
+    # ``<PREFIX>_CONSUMER_FETCH_MAX_WAIT_MS``
+    consumer_fetch_min_bytes: int = Field(32_768, ge=1)
+    consumer_fetch_max_wait_ms: int = Field(50, ge=1, le=500)
 
     @field_validator("api_keys_secret", mode="before")
     @classmethod

@@ -237,6 +237,8 @@ class ConsumerRunner:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_interval_ms=300_000,
+            fetch_min_bytes=self._settings.consumer_fetch_min_bytes,
+            fetch_max_wait_ms=self._settings.consumer_fetch_max_wait_ms,
         )
         self._consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
         await self._consumer.start()
