@@ -18,8 +18,9 @@ from shared.events.envelope import EventPayload
 # every fetch, at most 200 records), or an upstream outbox republishing within seconds; it is
 # caught while fewer than this many other events moved the goal in between: 5 full fetches,
 # or ~100 points/s into that one goal from other replicas during the ~10 s (session timeout) a
-# crashed consumer's partitions take to move. ``latest`` key results ignore any redelivery
-# anyway (an older or equal timestamp never overwrites); the window protects ``sum`` ones.
+# crashed consumer's partitions take to move. A ``latest`` key result ignores a redelivery with
+# the point's own timestamp anyway (an older or equal one never overwrites); the window protects
+# ``sum`` ones, and ``latest`` ones from the same point sent again with a newer timestamp.
 APPLIED_WINDOW = 1000
 
 
