@@ -43,9 +43,9 @@ async def insert_new(collection: AsyncCollection[Document], docs: Sequence[Docum
 
     Unique keys make a redelivery harmless; checking first keeps it cheap. The check asks for
     the chunk's own ids (a deterministic ``_id`` each), which every store answers from the
-    primary index; asking by ``(tenant, event_id)`` read the whole collection on FerretDB (it
-    hands that filter to PostgreSQL as a containment no index serves), a cost that grew with
-    every item ever kept (docs/bench-load.md).
+    primary index; asked by ``(tenant, event_id)``, the local FerretDB answered from a GIN
+    intersection whose tenant side is every item the tenant has, a cost that grew with the
+    items kept (1.0 ms at 5,000, 3.7 ms at 50,000; by ids 0.7 ms at both; docs/bench-load.md).
     """
     inserted = 0
     for start in range(0, len(docs), CHUNK):
