@@ -33,13 +33,6 @@ class Applied:
     at: datetime
 
 
-def applied_digest(event_id: str) -> bytes:
-    """The 8 bytes a goal keeps of an applied event's id. Two ids of one goal's 1,000 share one
-    with a chance of about 1,000 / 2**64 a new event: no event is plausibly refused for
-    another's."""
-    return hashlib.blake2b(event_id.encode(), digest_size=DIGEST_BYTES).digest()
-
-
 # One guard packed: its id's digest, then when it was applied (seconds since the epoch, an
 # unsigned 32-bit count, so until 2106). A goal keeps its guards as one binary value: as a list
 # of ids and a list of times, FerretDB kept a type entry for every element and decoded all of
@@ -47,6 +40,13 @@ def applied_digest(event_id: str) -> bytes:
 # as 16 kB of base64; docs/bench-load.md).
 DIGEST_BYTES = 8
 _GUARD = struct.Struct(f">{DIGEST_BYTES}sI")
+
+
+def applied_digest(event_id: str) -> bytes:
+    """The 8 bytes a goal keeps of an applied event's id. Two ids of one goal's 1,000 share one
+    with a chance of about 1,000 / 2**64 a new event: no event is plausibly refused for
+    another's."""
+    return hashlib.blake2b(event_id.encode(), digest_size=DIGEST_BYTES).digest()
 
 
 def packed_guards(applied: Sequence[Applied]) -> bytes:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from services.goals.common import GoalStore
+from services.goals.progress import DataPoint
 from services.goals.reactions import GoalReactions
 from services.goals.repository import GoalRepository, goal_from_doc
 from services.goals.scheduler import ReviewScheduler
@@ -125,23 +127,35 @@ async def test_a_manager_change_reopens_the_owners_active_long_term_goals() -> N
         assert reviewed.json()["review_pending"] is None
 
 
+async def create_summing(svc: Running) -> str:
+    """A goal of pm's whose key result sums the ``adoption`` KPI's points."""
+    return await create(
+        svc,
+        "pm",
+        key_results=[
+            {
+                "title": "Adoption",
+                "target": 10,
+                "source": {"kpi": {"metric": "adoption", "aggregation": "sum"}},
+            }
+        ],
+    )
+
+
+async def store_guards_as_two_lists(goals: Any, goal_id: str, ids: list[str], at: datetime) -> None:
+    """The goal's guards as goals kept them before they were packed: an id list, a time list."""
+    await goals.update_one(
+        {"_id": goal_id},
+        {
+            "$set": {"applied_ids": ids, "applied_times": [at] * len(ids)},
+            "$unset": {"applied": "", "applied_since": ""},
+        },
+    )
+
+
 async def test_the_scheduler_prunes_old_applied_datapoint_guards() -> None:
-    from datetime import UTC, datetime
-
-    from services.goals.progress import DataPoint
-
     async with goals_service() as svc:
-        goal_id = await create(
-            svc,
-            "pm",
-            key_results=[
-                {
-                    "title": "Adoption",
-                    "target": 10,
-                    "source": {"kpi": {"metric": "adoption", "aggregation": "sum"}},
-                }
-            ],
-        )
+        goal_id = await create_summing(svc)
         point = DataPoint("dp-1", "adoption", 2, datetime.now(UTC), "src")
         assert await svc.app.state.reactions.apply_datapoint("acme", point) == 1
         assert await svc.app.state.reactions.apply_datapoint("acme", point) == 0
@@ -158,32 +172,11 @@ async def test_the_scheduler_prunes_old_applied_datapoint_guards() -> None:
 
 
 async def test_guards_kept_as_two_lists_still_guard_and_are_packed_by_the_next_save() -> None:
-    from datetime import UTC, datetime
-
-    from services.goals.progress import DataPoint
-
     async with goals_service() as svc:
-        goal_id = await create(
-            svc,
-            "pm",
-            key_results=[
-                {
-                    "title": "Adoption",
-                    "target": 10,
-                    "source": {"kpi": {"metric": "adoption", "aggregation": "sum"}},
-                }
-            ],
-        )
+        goal_id = await create_summing(svc)
         raw = svc.app.state.runtime.db["goals"]
         now = datetime.now(UTC)
-        # a goal as stored before the guards were packed: an id list and a time list
-        await raw.update_one(
-            {"_id": goal_id},
-            {
-                "$set": {"applied_ids": ["dp-old"], "applied_times": [now]},
-                "$unset": {"applied": "", "applied_since": ""},
-            },
-        )
+        await store_guards_as_two_lists(raw, goal_id, ["dp-old"], now)
         reactions = svc.app.state.reactions
         assert (
             await reactions.apply_datapoint("acme", DataPoint("dp-old", "adoption", 5, now, "s"))
@@ -205,13 +198,7 @@ async def test_guards_kept_as_two_lists_still_guard_and_are_packed_by_the_next_s
         assert answer["key_results"][0]["current"] == 2  # dp-old refused, dp-new counted
 
         # one left unsaved as two lists is still found by the scheduler's prune
-        await raw.update_one(
-            {"_id": goal_id},
-            {
-                "$set": {"applied_ids": ["dp-old"], "applied_times": [now]},
-                "$unset": {"applied": "", "applied_since": ""},
-            },
-        )
+        await store_guards_as_two_lists(raw, goal_id, ["dp-old"], now)
         assert await replica(svc, 20).tick()
         doc = await raw.find_one({"_id": goal_id})
         assert "applied_ids" not in doc
