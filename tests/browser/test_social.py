@@ -5,14 +5,24 @@ celebration and email link; asking a mentor for feedback, the answer form, the e
 from __future__ import annotations
 
 import re
+import time
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import APIResponse, Page, Route, expect
 
 from tests.browser.conftest import OpenPage, SignIn, check_a11y, screenshot
-from tests.browser.harness import Stack, Team, create_kpi_source, push_kpi
-from tests.browser.social import eventually, first_link, kpi_goal, mails_to
+from tests.browser.harness import (
+    Stack,
+    Team,
+    create_kpi_source,
+    login_url,
+    provision_team,
+    push_kpi,
+)
+from tests.browser.social import ask_mentor, eventually, first_link, kpi_goal, mails_to
 from tests.support import unique
 
 pytestmark = pytest.mark.integration
@@ -67,6 +77,68 @@ def test_the_manager_sees_the_badge_rise_live_and_the_celebration_and_its_email_
     eventually("the badge to go down", lambda: badge_count(manager) == unread - 1)
     manager.get_by_role("button", name="Mark all read").click()
     expect(manager.locator(".notice-unread")).to_have_count(0)
+
+
+def inbox_of(stack: Stack, team: Team, who: str) -> list[dict[str, Any]]:
+    response = httpx.get(
+        f"{stack.url('notifications')}/v1/inbox", headers=team.headers(who), timeout=10
+    )
+    response.raise_for_status()
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def test_a_list_fetched_before_a_mark_read_does_not_show_the_item_unread_again(
+    stack: Stack, open_page: OpenPage
+) -> None:
+    """The inbox fetches its list again when the stream announces an item. A fetch read by the
+    server just before a mark and answered just after it put the item back as unread (CI saw it
+    when a notification landed at the click): that answer is now dropped, and the list is
+    fetched again after the mark (here it fails with 3 unread without the fix)."""
+    team = provision_team(stack)  # an inbox no other test writes to
+    ask_mentor(stack, team)
+
+    def both() -> list[dict[str, Any]] | None:
+        items = inbox_of(stack, team, "mentor")
+        return (
+            items if {i["category"] for i in items} == {"welcome", "feedback_requested"} else None
+        )
+
+    # the welcome and the request: both stored before the page opens
+    items = eventually("the mentor's two inbox items", both)
+    request_id = next(i["id"] for i in items if i["category"] == "feedback_requested")
+    mentor = open_page()
+    mentor.goto(login_url(stack, team.tenant, team.ids["mentor"], "employee", next_url="/inbox"))
+    expect(mentor.locator(".notice")).to_have_count(2)
+    request_item = mentor.locator(f"#notice-{request_id}")
+    expect(request_item).to_have_class(re.compile("notice-unread"))
+
+    held: list[tuple[Route, APIResponse]] = []
+
+    def hold_the_first_fetch(route: Route) -> None:
+        if held:
+            route.continue_()
+        else:  # the server reads the list now; the page gets it only when the test says
+            held.append((route, route.fetch()))
+
+    mentor.route(re.compile(r"/inbox/list"), hold_the_first_fetch)
+    ask_mentor(stack, team)  # a second request: the stream announces it, the page fetches
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        mentor.wait_for_timeout(100)  # lets Playwright call the route handler
+    assert held, "the page did not fetch its list when the second request landed"
+
+    with mentor.expect_response(re.compile(r"/inbox/[^/]+/read$")) as marked:
+        request_item.get_by_role("button", name=re.compile("^Mark read")).click()
+    assert marked.value.status == 200
+    route, stale = held[0]
+    route.fulfill(response=stale)  # the list as it was before the mark
+    mentor.wait_for_timeout(1_000)  # time for the stale answer to be swapped in, if it is
+
+    expect(mentor.locator(".notice")).to_have_count(3)  # the list fetched after the mark
+    expect(mentor.locator(".notice-unread")).to_have_count(2)  # the welcome, the second request
+    expect(mentor.locator(f"#notice-{request_id}")).not_to_have_class(re.compile("notice-unread"))
+    expect(mentor.locator(".inbox-summary")).to_have_text("2 unread")
 
 
 def test_the_employee_asks_the_mentor_who_answers_through_the_form_and_it_shows_on_skills(

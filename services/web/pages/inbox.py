@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -45,6 +46,14 @@ async def _list_context(
         "unread_count": found.get("unread_count", 0),
         "unread_only": unread_only,
         "cursor": cursor,
+        # the live refresh fetches the page it shows (an older page stays that page)
+        "list_query": urlencode(
+            {
+                k: v
+                for k, v in {"unread": "true" if unread_only else "", "cursor": cursor}.items()
+                if v
+            }
+        ),
         "labels": CATEGORY_LABELS,
     }
 

@@ -45,9 +45,14 @@ async def test_the_inbox_links_each_item_to_its_page_and_marks_read_in_place(web
     html = (await web.client.get("/inbox")).text
     assert 'href="/goals/g1">Milestone reached: Launch</a>' in html
     assert 'href="/feedback/requests/r1"' in html
-    assert 'hx-trigger="sse:notification"' in html  # new items arrive without reload
+    # new items arrive without reload; the list is fetched again after a mark read (app.js)
+    assert 'hx-trigger="sse:notification, inbox:refresh"' in html
     assert html.count("Mark read<") == 1  # only the unread one
     assert web.apis.sent("POST", "/v1/inbox/seen") == [None]
+    assert 'hx-get="/inbox/list"' in html
+    # an older page of the unread ones fetches that page again, not the newest of all
+    older = (await web.client.get("/inbox", params={"unread": "true", "cursor": "c/2=="})).text
+    assert 'hx-get="/inbox/list?unread=true&amp;cursor=c%2F2%3D%3D"' in older
 
     web.apis.on(
         "POST",
