@@ -32,6 +32,7 @@ from tests.bench.load.observe import (
     LagMonitor,
     Sent,
     goals_topic,
+    never_applied,
     read_ticks,
     scheduler_caught_up,
     stack_pids,
@@ -138,6 +139,7 @@ class Step:
         self.drained_at: float | None = None
         self.ticks: list[dict[str, int]] = []
         self.tick_times: list[float] = []
+        self.never_applied: int | None = None  # of the matching points without progress
 
 
 class LoadBench:
@@ -241,6 +243,14 @@ class LoadBench:
 
     # ------------------------------------------------------------------ numbers
 
+    def without_progress(self, step: Step, t: Tenant) -> dict[str, list[str]]:
+        """Goal id -> the step's accepted points for it that brought no progress event."""
+        out: dict[str, list[str]] = {}
+        for s in step.sent:
+            if s.status == "202" and s.goal is not None and s.progress is None:
+                out.setdefault(t.goal_ids[s.goal], []).append(s.datapoint_id)
+        return out
+
     def summarize(self, step: Step) -> dict[str, Any]:
         sends = sorted(s.sent for s in step.sent if s.sent is not None)
         span = sends[-1] - sends[0] if len(sends) > 1 else 0.0
@@ -281,6 +291,8 @@ class LoadBench:
             "to_inbox_item": latency_summary(inbox),
             "matching_points": len(matching),
             "missing_progress": sum(1 for s in matching if s.progress is None),
+            # of those, the ones their goal does not remember applying (lost)
+            "missing_never_applied": step.never_applied,
             "crossing_points": sum(1 for s in ok if s.milestone is not None),
             "inbox_expected": sum(s.recipients for s in ok),
             "inbox_arrived": len(inbox),
@@ -384,6 +396,9 @@ class LoadBench:
                     step = Step(index, rate, a.duration)
                     print(f"load: step {index + 1}: {rate:g}/s for {a.duration:g} s", flush=True)
                     await self.run_step(step, t, senders)
+                    step.never_applied = await never_applied(
+                        a.goals_db, tenant_name, self.without_progress(step, t)
+                    )
                     steps.append(self.summarize(step))
                     print(report.step_line(steps[-1]), flush=True)
                     if not steps[-1]["bounded"] and not a.keep_going:

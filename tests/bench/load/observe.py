@@ -280,3 +280,35 @@ async def scheduler_caught_up(database: str, tenant: str, timeout_s: float) -> f
         return None
     finally:
         await client.close()
+
+
+async def never_applied(database: str, tenant: str, points: Mapping[str, list[str]]) -> int:
+    """How many of ``points`` (goal id -> data point ids that brought no progress event) the
+    goal does not remember applying: lost on the way, where the others arrived and moved
+    nothing (under ``latest`` a point older than the one the goal shows, e.g. from another
+    series of the same filter read from a partition further behind)."""
+    from pymongo import AsyncMongoClient
+
+    from services.goals.records import applied_digest
+    from services.goals.repository import guards_of
+
+    if not points:
+        return 0
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
+    )
+    try:
+        remembered: dict[str, set[bytes]] = {}
+        async for doc in client[database]["goals"].find(
+            {"tenant": tenant, "_id": {"$in": list(points)}},
+            {"applied": 1, "applied_ids": 1, "applied_times": 1},
+        ):
+            remembered[str(doc["_id"])] = {g.digest for g in guards_of(doc)}
+    finally:
+        await client.close()
+    return sum(
+        1
+        for goal_id, ids in points.items()
+        for point_id in ids
+        if applied_digest(point_id) not in remembered.get(goal_id, set())
+    )

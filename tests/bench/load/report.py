@@ -39,6 +39,10 @@ def _ms(summary: Mapping[str, Any], key: str) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
+def _dash(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
 def _triple(summary: Mapping[str, Any]) -> str:
     return "/".join(_ms(summary, k) for k in ("p50_ms", "p95_ms", "p99_ms"))
 
@@ -49,7 +53,8 @@ def step_line(s: Mapping[str, Any]) -> str:
         f"  {s['rate']:g}/s → achieved {s['achieved_rate']}/s; 202 {st['202']}, 429 {st['429']}, "
         f"503 {st['503']}, 401 {st['401']}, timeouts {st['timeout']}; progress p99 "
         f"{_ms(s['to_goal_progress'], 'p99_ms')} ms, inbox p99 "
-        f"{_ms(s['to_inbox_item'], 'p99_ms')} ms; max lag {s['max_lag']}; drain "
+        f"{_ms(s['to_inbox_item'], 'p99_ms')} ms; no progress event {s['missing_progress']} "
+        f"(never applied {_dash(s.get('missing_never_applied'))}); max lag {s['max_lag']}; drain "
         f"{s['drain_s']} s; {'bounded' if s['bounded'] else 'NOT bounded'}"
     )
 
@@ -95,7 +100,7 @@ def table(r: Mapping[str, Any]) -> str:
         f"{pop['watched_inboxes']} open inbox streams",
         "",
         "| points/s | achieved | 202 | 429 | 503 | 401 | timeouts | other "
-        "| webhook→202 p50/p95/p99 ms | 202→progress p50/p95/p99 ms (missing) "
+        "| webhook→202 p50/p95/p99 ms | 202→progress p50/p95/p99 ms (missing/never applied) "
         "| 202→inbox p50/p95/p99 ms (arrived/expected) | drain s | lag bounded |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | ---: | --- |",
     ]
@@ -104,7 +109,8 @@ def table(r: Mapping[str, Any]) -> str:
         lines.append(
             f"| {s['rate']:g} | {s['achieved_rate']} | {st['202']} | {st['429']} | {st['503']} "
             f"| {st['401']} | {st['timeout']} | {st['other']} | {_triple(s['webhook_202'])} "
-            f"| {_triple(s['to_goal_progress'])} ({s['missing_progress']}) "
+            f"| {_triple(s['to_goal_progress'])} "
+            f"({s['missing_progress']}/{_dash(s.get('missing_never_applied'))}) "
             f"| {_triple(s['to_inbox_item'])} ({s['inbox_arrived']}/{s['inbox_expected']}) "
             f"| {'-' if s['drain_s'] is None else s['drain_s']} "
             f"| {'yes' if s['bounded'] else 'NO'} |"
