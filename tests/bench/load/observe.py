@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.bench.load.plan import Sample, cpu_ticks, group_lag, machine_busy_ticks
+from tests.bench.load.plan import Sample, cpu_ticks, group_lag, machine_busy_ticks, tree_ticks
 from tests.bench.sse import inbox_items
 
 PROGRESS = "northstar.goal.progress_updated.v1"
@@ -237,12 +237,21 @@ MACHINE = "machine (every process)"
 
 
 def read_ticks(pids: Mapping[str, int]) -> dict[str, int]:
-    """CPU ticks of each process, and of the whole machine under ``MACHINE``: the processes
-    without a pid file (PostgreSQL's backends, say) show in the difference."""
+    """CPU ticks of each process with its descendants (the document store's PostgreSQL with
+    its backends), of this process alone (the services it may have started have their own
+    lines), and of the whole machine under ``MACHINE``."""
+    stats: dict[int, str] = {}
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError):
+            stats[int(path.parent.name)] = path.read_text()
+    named = set(pids.values())
     ticks: dict[str, int] = {}
     for name, pid in pids.items():
-        with contextlib.suppress(OSError, ValueError):
-            ticks[name] = cpu_ticks(Path(f"/proc/{pid}/stat").read_text())
+        with contextlib.suppress(ValueError, IndexError):
+            if pid == os.getpid():
+                ticks[name] = cpu_ticks(stats[pid])
+            elif (tree := tree_ticks(stats, pid, apart=named)) is not None:
+                ticks[name] = tree
     with contextlib.suppress(OSError, ValueError, StopIteration):
         ticks[MACHINE] = machine_busy_ticks(Path("/proc/stat").read_text())
     return ticks

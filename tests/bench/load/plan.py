@@ -5,9 +5,10 @@ No I/O here, so every number the bench prints can be checked by a unit test.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -336,6 +337,34 @@ def cpu_ticks(stat: str) -> int:
     fields = stat[stat.rindex(")") + 2 :].split()
     # after the name: state is field 3, utime and stime are fields 14 and 15
     return int(fields[11]) + int(fields[12])
+
+
+def parent_pid(stat: str) -> int:
+    """The parent's pid from the text of ``/proc/<pid>/stat`` (field 4)."""
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def tree_ticks(stats: Mapping[int, str], root: int, *, apart: Collection[int] = ()) -> int | None:
+    """CPU ticks of ``root`` and of its descendants (None: ``root`` is gone), from the text of
+    ``/proc/<pid>/stat`` of every process: PostgreSQL's backends are its postmaster's children.
+
+    Each process counts its own time and its reaped children's (``cutime + cstime``), so a
+    backend that exits between two readings moves into its parent's count instead of vanishing;
+    ``apart``: processes counted on their own line, not inside an ancestor's."""
+    if root not in stats:
+        return None
+    children: dict[int, list[int]] = {}
+    for pid, stat in stats.items():
+        with contextlib.suppress(ValueError, IndexError):
+            children.setdefault(parent_pid(stat), []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        fields = stats[pid][stats[pid].rindex(")") + 2 :].split()
+        # utime, stime, cutime, cstime: fields 14-17
+        total += sum(int(f) for f in fields[11:15])
+        todo += [child for child in children.get(pid, []) if child not in apart]
+    return total
 
 
 def machine_busy_ticks(proc_stat: str) -> int:

@@ -30,6 +30,7 @@ from tests.bench.load.plan import (
     recipients,
     schedule,
     slope,
+    tree_ticks,
     worst,
 )
 from tests.bench.load.report import targets
@@ -259,6 +260,24 @@ def test_cpu_ticks_read_utime_and_stime_even_with_odd_process_names() -> None:
     assert cpu_ticks(stat) == 1750
     assert cpu_share(1000, 1600, 3.0, 100) == 2.0
     assert cpu_share(0, 10, 0.0, 100) is None
+
+
+def _stat(pid: int, ppid: int, utime: int, cutime: int = 0) -> str:
+    return f"{pid} (post gres) S {ppid} 1 1 0 -1 4194560 0 0 0 0 {utime} 1 {cutime} 1 20 0 1"
+
+
+def test_a_process_counts_with_its_descendants_and_their_reaped_children() -> None:
+    stats = {
+        10: _stat(10, 1, 100, cutime=40),  # the postmaster: 40 ticks of backends gone
+        11: _stat(11, 10, 300),  # a backend
+        12: _stat(12, 11, 50),  # its child
+        20: _stat(20, 10, 7),  # counted on its own line
+        30: _stat(30, 1, 1000),  # not in the tree
+    }
+    # utime + stime (1) + cutime + cstime (1) of 10, 11 and 12
+    assert tree_ticks(stats, 10, apart={20}) == (100 + 1 + 40 + 1) + (300 + 2) + (50 + 2)
+    assert tree_ticks(stats, 20) == 7 + 2
+    assert tree_ticks(stats, 99) is None
 
 
 def test_targets_say_by_how_much_a_miss_misses() -> None:
