@@ -295,7 +295,11 @@ async def never_applied(database: str, tenant: str, points: Mapping[str, list[st
     """How many of ``points`` (goal id -> data point ids that brought no progress event) the
     goal does not remember applying: lost on the way, where the others arrived and moved
     nothing (under ``latest`` a point older than the one the goal shows, e.g. from another
-    series of the same filter read from a partition further behind)."""
+    series of the same filter read from a partition further behind).
+
+    Read after the step's drain: a point still in a backlog the drain did not clear counts as
+    never applied too, and so would one reaching a goal no longer active (the population keeps
+    every goal short of its target)."""
     from pymongo import AsyncMongoClient
 
     from services.goals.records import applied_digest
