@@ -106,7 +106,21 @@ def kpi_goal(stack: Stack, team: Team, title: str, product: str) -> dict[str, An
 
 
 def ask_mentor(stack: Stack, team: Team) -> dict[str, Any]:
-    """A named request from the employee to their mentor, over the feedback API."""
+    """A named request from the employee to their mentor, over the feedback API; for a team
+    just provisioned, once feedback has learned its people (from the people events)."""
+
+    def asked() -> dict[str, Any] | None:
+        response = _post_request_to_mentor(stack, team)
+        if response.status_code == 422 and "not found or inactive" in response.text:
+            return None  # feedback has not read the new people yet
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    return eventually("feedback to accept a request to the mentor", asked)
+
+
+def _post_request_to_mentor(stack: Stack, team: Team) -> httpx.Response:
     body = {
         "subject_id": team.ids["employee"],
         "reviewers": [{"person_id": team.ids["mentor"], "relationship": "mentor"}],
@@ -114,15 +128,12 @@ def ask_mentor(stack: Stack, team: Team) -> dict[str, Any]:
         "questions": ["What should I try next?"],
         "due_date": str(date.today() + timedelta(days=14)),
     }
-    response = httpx.post(
+    return httpx.post(
         f"{stack.url('feedback')}/v1/feedback-requests",
         headers=team.headers("employee"),
         json=body,
         timeout=10,
     )
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
 
 
 def outsider(stack: Stack, team: Team) -> str:
