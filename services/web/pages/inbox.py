@@ -48,11 +48,7 @@ async def _list_context(
         "cursor": cursor,
         # the live refresh fetches the page it shows (an older page stays that page)
         "list_query": urlencode(
-            {
-                k: v
-                for k, v in {"unread": "true" if unread_only else "", "cursor": cursor}.items()
-                if v
-            }
+            ({"unread": "true"} if unread_only else {}) | ({"cursor": cursor} if cursor else {})
         ),
         "labels": CATEGORY_LABELS,
     }

@@ -10,13 +10,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 
 from tests.bench.load.plan import Sample, cpu_ticks, group_lag, machine_busy_ticks, tree_ticks
 from tests.bench.sse import inbox_items
+
+if TYPE_CHECKING:
+    from pymongo import AsyncMongoClient
 
 PROGRESS = "northstar.goal.progress_updated.v1"
 
@@ -257,6 +260,13 @@ def read_ticks(pids: Mapping[str, int]) -> dict[str, int]:
     return ticks
 
 
+def _store() -> AsyncMongoClient[dict[str, Any]]:
+    """A client of the document store the stack runs on (the bench reads the goals' state)."""
+    from pymongo import AsyncMongoClient
+
+    return AsyncMongoClient(os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/"))
+
+
 async def scheduler_caught_up(database: str, tenant: str, timeout_s: float) -> float | None:
     """Seconds until the goals scheduler's first rounds over the tenant's new goals are done
     (None: not within ``timeout_s``): each active goal's risk assessed today and the next look of
@@ -265,11 +275,7 @@ async def scheduler_caught_up(database: str, tenant: str, timeout_s: float) -> f
     Those rounds read, assess and mark each new goal (about 5,000 store operations for 1,000
     goals, 500 goals a round and a round a minute): once a day, or once a goal, in production,
     but inside the first steps here unless the bench waits for them."""
-    from pymongo import AsyncMongoClient
-
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
-    )
+    client = _store()
     began = time.monotonic()
     try:
         goals = client[database]["goals"]
@@ -300,16 +306,12 @@ async def never_applied(database: str, tenant: str, points: Mapping[str, list[st
     Read after the step's drain: a point still in a backlog the drain did not clear counts as
     never applied too, and so would one reaching a goal no longer active (the population keeps
     every goal short of its target)."""
-    from pymongo import AsyncMongoClient
-
     from services.goals.records import applied_digest
     from services.goals.repository import guards_of
 
     if not points:
         return 0
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
-    )
+    client = _store()
     try:
         remembered: dict[str, set[bytes]] = {}
         async for doc in client[database]["goals"].find(

@@ -332,16 +332,20 @@ def knee(steps: Sequence[Mapping[str, Any]]) -> float | None:
 # ------------------------------------------------------------------ CPU
 
 
+def _after_name(stat: str) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` from field 3 (state) on: the name may hold spaces."""
+    return stat[stat.rindex(")") + 2 :].split()
+
+
 def cpu_ticks(stat: str) -> int:
-    """utime + stime from the text of ``/proc/<pid>/stat`` (the name may hold spaces)."""
-    fields = stat[stat.rindex(")") + 2 :].split()
-    # after the name: state is field 3, utime and stime are fields 14 and 15
+    """utime + stime (fields 14 and 15) from the text of ``/proc/<pid>/stat``."""
+    fields = _after_name(stat)
     return int(fields[11]) + int(fields[12])
 
 
 def parent_pid(stat: str) -> int:
     """The parent's pid from the text of ``/proc/<pid>/stat`` (field 4)."""
-    return int(stat[stat.rindex(")") + 2 :].split()[1])
+    return int(_after_name(stat)[1])
 
 
 def tree_ticks(stats: Mapping[int, str], root: int, *, apart: Collection[int] = ()) -> int | None:
@@ -360,9 +364,8 @@ def tree_ticks(stats: Mapping[int, str], root: int, *, apart: Collection[int] = 
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        fields = stats[pid][stats[pid].rindex(")") + 2 :].split()
         # utime, stime, cutime, cstime: fields 14-17
-        total += sum(int(f) for f in fields[11:15])
+        total += sum(int(f) for f in _after_name(stats[pid])[11:15])
         todo += [child for child in children.get(pid, []) if child not in apart]
     return total
 

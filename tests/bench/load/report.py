@@ -112,7 +112,7 @@ def table(r: Mapping[str, Any]) -> str:
             f"| {_triple(s['to_goal_progress'])} "
             f"({s['missing_progress']}/{_dash(s.get('missing_never_applied'))}) "
             f"| {_triple(s['to_inbox_item'])} ({s['inbox_arrived']}/{s['inbox_expected']}) "
-            f"| {'-' if s['drain_s'] is None else s['drain_s']} "
+            f"| {_dash(s['drain_s'])} "
             f"| {'yes' if s['bounded'] else 'NO'} |"
         )
     groups = sorted({g for s in steps for g in s["max_lag"]})
