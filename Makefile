@@ -34,7 +34,7 @@ test: $(STAMP) ## the whole suite against real Kafka and the real document store
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services deploy
+	$(VENV)/bin/mypy shared services deploy tests/bench
 
 demo: $(STAMP) ## a narrated end-to-end story against `make up`
 	$(PY) -m deploy.local.demo

@@ -223,7 +223,7 @@ def sign(secret: str, body: bytes) -> dict[str, str]:
 
 
 async def bare_producer(
-    records: Sequence[tuple[bytes, bytes, list[tuple[str, bytes]]]],
+    records: Sequence[tuple[bytes, bytes | None, list[tuple[str, bytes]]]],
     topic: str,
     *,
     batch: int,
@@ -271,7 +271,9 @@ async def bare_producer(
     return counted / duration
 
 
-def kafka_records(n: int, now: datetime) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
+def kafka_records(
+    n: int, now: datetime
+) -> list[tuple[bytes, bytes | None, list[tuple[str, bytes]]]]:
     from services.kpi_ingest.domain import DataPoint
     from services.kpi_ingest.events import datapoint_recorded
     from shared.events import deterministic_id, to_record

@@ -192,6 +192,7 @@ async def worker(spec: dict[str, Any]) -> dict[str, Any]:
                     stats["ok"] += 1
                     return
                 doc = await goals.find_one({"_id": goal_id}, {"body": 0})
+                assert doc is not None  # seeded before the workers start
                 result = await goals.update_one(
                     {"_id": goal_id, "version": doc["version"], "applied_ids": {"$ne": op_id}},
                     {
@@ -282,6 +283,7 @@ async def replicas(
             r["lost"] = ok - gained
         else:
             hot = await goals.find_one({"_id": HOT})
+            assert hot is not None
             r["lost"] = ok - hot["count"]
             if mode == "versioned":
                 r["missing_applied_ids"] = ok - len(set(hot["applied_ids"]))

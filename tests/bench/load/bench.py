@@ -49,12 +49,15 @@ from tests.bench.load.plan import (
     latency_summary,
     recipients,
     schedule,
+    windows,
     worst,
 )
 from tests.bench.load.population import Tenant, set_up
 
 REPO = Path(__file__).resolve().parents[3]
 SERVICES = ("people", "goals", "feedback", "kpi_ingest", "notifications")
+# the per-window timeline's width: short enough to catch a burst of a few seconds
+WINDOW_S = 2.0
 STATUSES = ("202", "429", "503", "401", "timeout")
 
 
@@ -135,10 +138,13 @@ class Step:
         self.duration = duration
         self.sent: list[Sent] = []
         self.start = 0.0
+        self.wall_start = datetime.now(UTC)  # the start on the wall clock, to match logs
         self.end = 0.0
         self.drained_at: float | None = None
         self.ticks: list[dict[str, int]] = []
         self.tick_times: list[float] = []
+        # (time, ticks) every WINDOW_S while the step sends: the per-window timeline
+        self.readings: list[tuple[float, dict[str, int]]] = []
         self.never_applied: int | None = None  # of the matching points without progress
 
 
@@ -205,13 +211,26 @@ class LoadBench:
         step.tick_times.append(time.perf_counter())
         step.ticks.append(read_ticks(self.pids))
 
+    async def sample_ticks(self, step: Step) -> None:
+        """Every process's ticks each WINDOW_S from the step's start to its end (read off the
+        event loop, which times the sends)."""
+        await asyncio.sleep(max(0.0, step.start - time.perf_counter()))
+        due = step.start
+        while due <= step.start + step.duration + 1e-6:
+            ticks = await asyncio.to_thread(read_ticks, self.pids)
+            step.readings.append((time.perf_counter(), ticks))
+            due += WINDOW_S
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+
     async def run_step(self, step: Step, t: Tenant, senders: list[Sender]) -> None:
-        planned = self.plan_step(step, t, datetime.now(UTC) + timedelta(seconds=0.5))
+        step.wall_start = datetime.now(UTC) + timedelta(seconds=0.5)
+        planned = self.plan_step(step, t, step.wall_start)
         step.start = time.perf_counter() + 0.5
         for sent, *_ in planned:
             sent.scheduled += step.start
         self.tick(step)
         tasks: list[asyncio.Task[None]] = []
+        sampler = asyncio.create_task(self.sample_ticks(step))
         try:
             for sent, source, body in planned:
                 delay = sent.scheduled - time.perf_counter()
@@ -226,6 +245,7 @@ class LoadBench:
             # every request ends by its timeout; the tail also waits for the observers
             await asyncio.wait(tasks, timeout=self.args.timeout + 5)
         finally:
+            sampler.cancel()
             for task in tasks:
                 task.cancel()
         deadline = time.monotonic() + self.args.drain
@@ -263,7 +283,10 @@ class LoadBench:
         ok = [s for s in step.sent if s.status == "202" and s.answered is not None]
         answered = [s.answered - s.scheduled for s in ok if s.answered is not None]
         lateness = [s.sent - s.scheduled for s in step.sent if s.sent is not None]
-        progress = [s.progress - s.answered for s in ok if s.progress and s.answered]
+        progress_at = [
+            (s.answered, s.progress - s.answered) for s in ok if s.progress and s.answered
+        ]
+        progress = [latency for _, latency in progress_at]
         inbox = [at - s.answered for s in ok if s.answered for at in s.inbox]
         window = [(t, lags) for t, lags in self.lag.samples if t >= step.start]
         during = [(t, lags) for t, lags in window if t <= step.end]
@@ -280,6 +303,7 @@ class LoadBench:
         matching = [s for s in ok if s.goal is not None]
         return {
             "rate": step.rate,
+            "started_at": step.wall_start.isoformat(),
             "duration_s": step.duration,
             "points": len(step.sent),
             "achieved_rate": round((len(sends) - 1) / span, 1) if span else None,
@@ -308,6 +332,7 @@ class LoadBench:
                 max_drain_s=self.args.bounded_drain,
             ),
             "cpu_cores": cpu,
+            "windows": windows(step.start, progress_at, step.readings, HZ),
         }
 
     # ------------------------------------------------------------------ the run

@@ -6,6 +6,7 @@ No I/O here, so every number the bench prints can be checked by a unit test.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import random
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -383,3 +384,32 @@ def cpu_share(before: int, after: int, seconds: float, hz: int) -> float | None:
     if seconds <= 0:
         return None
     return round((after - before) / hz / seconds, 3)
+
+
+def windows(
+    start: float,
+    points: Sequence[tuple[float, float]],
+    readings: Sequence[tuple[float, Mapping[str, int]]],
+    hz: int,
+) -> list[dict[str, Any]]:
+    """The step cut into windows between consecutive tick readings: the 202 → goal progress
+    latency of the points answered in each, and each process's cores over it.
+
+    ``points``: (answered, latency) in seconds; ``readings``: (time, ticks) in time order.
+    A burst of slow points beside the process whose CPU rose with it names its trigger."""
+    out: list[dict[str, Any]] = []
+    for (t0, c0), (t1, c1) in itertools.pairwise(readings):
+        latencies = [lat for at, lat in points if t0 <= at < t1]
+        summary = latency_summary(latencies)
+        out.append(
+            {
+                "t_s": round(t0 - start, 1),
+                "n": summary["n"],
+                "progress_p50_ms": summary["p50_ms"],
+                "progress_max_ms": summary["max_ms"],
+                "cpu": {
+                    name: cpu_share(c0[name], c1[name], t1 - t0, hz) for name in c1 if name in c0
+                },
+            }
+        )
+    return out

@@ -86,6 +86,32 @@ def _target(name: str, value: float | None, limit: float, unit: str) -> dict[str
     }
 
 
+def slowest_windows(steps: Sequence[Mapping[str, Any]], top: int = 3) -> list[str]:
+    """Each step's slowest windows by their 202 → progress median, with the processes whose
+    CPU in that window rose most above their share over the step: what a burst rode on."""
+    lines = ["", "slowest windows of each step (202 → progress p50/max; cores above the step's)"]
+    for s in steps:
+        ranked = sorted(
+            (w for w in s.get("windows", []) if w["progress_p50_ms"] is not None),
+            key=lambda w: -w["progress_p50_ms"],
+        )
+        for w in ranked[:top]:
+            rises = sorted(
+                (
+                    (cores - s["cpu_cores"][name]["step"], name)
+                    for name, cores in w["cpu"].items()
+                    if cores is not None and (s["cpu_cores"].get(name) or {}).get("step")
+                ),
+                reverse=True,
+            )
+            above = ", ".join(f"{name} {rise:+.2f}" for rise, name in rises[:3])
+            lines.append(
+                f"  {s['rate']:g}/s at {w['t_s']:g} s: {_ms(w, 'progress_p50_ms')}/"
+                f"{_ms(w, 'progress_max_ms')} ms over {w['n']} points; {above}"
+            )
+    return lines
+
+
 def table(r: Mapping[str, Any]) -> str:
     steps = r["steps"]
     pop = r["population"]
@@ -145,6 +171,7 @@ def table(r: Mapping[str, Any]) -> str:
             c = s["cpu_cores"].get(n)
             cells.append("-" if c is None else f"{c['step']} / {c['drain']}")
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    lines += slowest_windows(steps)
     knee = r["knee_rate"]
     lines += [
         "",

@@ -31,9 +31,10 @@ from tests.bench.load.plan import (
     schedule,
     slope,
     tree_ticks,
+    windows,
     worst,
 )
-from tests.bench.load.report import targets
+from tests.bench.load.report import slowest_windows, targets
 
 # ------------------------------------------------------------------ schedule
 
@@ -298,3 +299,18 @@ def test_targets_say_by_how_much_a_miss_misses() -> None:
 def test_the_machine_is_busy_for_every_tick_but_idle_and_iowait() -> None:
     stat = "cpu  100 5 40 900 30 2 3 1 7 0\ncpu0 50 2 20 450 15 1 1 0 3 0\nintr 1 2\n"
     assert machine_busy_ticks(stat) == 100 + 5 + 40 + 2 + 3 + 1
+
+
+def test_windows_put_each_point_with_the_cpu_of_the_window_it_was_answered_in() -> None:
+    readings = [(10.0, {"goals": 0, "docstore": 0}), (12.0, {"goals": 100, "docstore": 40})]
+    readings.append((14.0, {"goals": 140, "docstore": 400}))
+    points = [(10.5, 0.1), (11.9, 0.3), (12.0, 0.9), (13.0, 0.7), (14.0, 5.0)]
+    first, second = windows(10.0, points, readings, hz=100)
+    assert (first["t_s"], first["n"], first["progress_max_ms"]) == (0.0, 2, 300.0)
+    assert first["cpu"] == {"goals": 0.5, "docstore": 0.2}
+    # answered at the reading belongs to the window it opens; after the last one, to none
+    assert (second["n"], second["progress_p50_ms"]) == (2, 700.0)
+    assert second["cpu"] == {"goals": 0.2, "docstore": 1.8}
+    step = {"rate": 200.0, "cpu_cores": {"goals": {"step": 0.35}, "docstore": {"step": 1.0}}}
+    _, _, slowest = slowest_windows([{**step, "windows": [first, second]}], top=1)
+    assert slowest == "  200/s at 2 s: 700/900 ms over 2 points; docstore +0.80, goals -0.15"
