@@ -21,6 +21,11 @@ log = get_logger(__name__)
 Bucket = Literal["hour", "day"]
 BUCKET_WIDTH = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 MAX_BUCKETS = 2000
+# how far a metric's stored ``last_seen`` may trail its newest point. The stale check runs once
+# a minute against cadences of seconds or more, so a second is below what it can tell; at
+# hundreds of points a second it turns an activity write per consumer run into one per metric
+# a second (docs/kpi-ingest.md).
+ACTIVITY_RESOLUTION = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,9 @@ class Series:
     def __init__(self, repo: KpiRepository, catalog: Catalog) -> None:
         self._repo = repo
         self._catalog = catalog
+        # (tenant, metric) -> the newest last_seen this replica stored: the store holds at
+        # least that (a $max), so a point within ACTIVITY_RESOLUTION of it need not be written
+        self._activity_stored: dict[tuple[str, str], datetime] = {}
 
     async def _definition(self, tenant: str, key: str) -> Any:
         definition = (await self._catalog.metrics(tenant)).get(key)
@@ -78,7 +86,8 @@ class Series:
 
     async def record_many(self, points: Sequence[DataPoint]) -> int:
         """Store points once each and move their series' signals; safe to run again on
-        redelivery. A run in order: one insert for all of them, one activity update per metric;
+        redelivery. A run in order: one insert for all of them, one activity update per metric
+        (none when this replica stored one within ACTIVITY_RESOLUTION of the run's newest);
         thresholds move point by point, in order. Returns how many signals it wrote (in their
         series' outbox)."""
         await self._repo.store_points(points)
@@ -86,8 +95,12 @@ class Series:
         for point in points:
             key = (point.tenant, point.metric)
             last_seen[key] = max(point.timestamp, last_seen.get(key, point.timestamp))
-        for (tenant, metric), seen in last_seen.items():
-            await self._repo.touch_activity(tenant, metric, seen)
+        for key, seen in last_seen.items():
+            stored = self._activity_stored.get(key)
+            if stored is not None and seen - stored < ACTIVITY_RESOLUTION:
+                continue
+            await self._repo.touch_activity(*key, seen)
+            self._activity_stored[key] = seen if stored is None else max(seen, stored)
         signals = 0
         for point in points:
             definition = (await self._catalog.metrics(point.tenant)).get(point.metric)

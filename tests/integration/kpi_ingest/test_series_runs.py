@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -64,6 +65,31 @@ async def test_a_run_stores_each_point_once_and_the_latest_activity_per_metric(
     assert nps is not None
     assert revenue["last_seen"] == AT + timedelta(hours=3)  # c came later but is older
     assert nps["last_seen"] == AT + timedelta(hours=5)
+
+
+async def test_a_metrics_activity_is_written_again_only_once_its_newest_point_is_a_second_on(
+    repo: KpiRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # at hundreds of points a second every consumer run used to rewrite the activity document
+    series = Series(repo, Catalog(repo, ttl=0))
+    writes: list[datetime] = []
+    touch = repo.touch_activity
+
+    async def counted(tenant: str, metric: str, seen: datetime) -> None:
+        writes.append(seen)
+        await touch(tenant, metric, seen)
+
+    monkeypatch.setattr(repo, "touch_activity", counted)
+    second = timedelta(seconds=1)
+    for i, offset in enumerate((0.0, 0.2, 0.9, -5.0, 1.0, 1.5, 2.2)):
+        await series.record_many([replace(point(f"p{i}", i, 0), timestamp=AT + offset * second)])
+    assert writes == [AT, AT + second, AT + 2.2 * second]
+    stored = await repo.activity_of("acme", "revenue")
+    assert stored is not None
+    assert stored["last_seen"] == AT + 2.2 * second
+    # another replica (a Series of its own) writes its first run whatever this one stored
+    await Series(repo, Catalog(repo, ttl=0)).record_many([point("q", 1, 0)])
+    assert writes[-1] == AT
 
 
 async def test_only_a_run_that_crosses_a_threshold_wakes_the_outbox_relays(
