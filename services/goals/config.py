@@ -26,6 +26,9 @@ class GoalsSettings(CommonSettings):
     scheduler_enabled: bool = True
     scheduler_interval_s: float = 60.0
     scheduler_lease_ttl_s: float = 120.0
+    # reviews due, risk as time passes and old guards: looked for at a day's first round, while
+    # work is found, and otherwise this often (the update nudge looks every round)
+    scheduler_day_checks_every_s: float = Field(900.0, gt=0)
     # applied-event guards older than this are pruned (redeliveries come much sooner)
     applied_retention_days: int = 14
     max_key_results: int = 20

@@ -94,6 +94,8 @@ class Goal(ReviewRules, UpdateReminders):
     milestones_reached: list[str] = field(default_factory=list)
     at_risk: bool = False
     at_risk_count: int = 0
+    # the day risk was last assessed: the scheduler re-assesses the goals not assessed today
+    risk_checked_on: date | None = None
     next_review_on: date | None = None
     review_pending: ReviewReason | None = None
     review_due_on: date | None = None

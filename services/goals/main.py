@@ -52,6 +52,7 @@ def create_app(settings: GoalsSettings | None = None, *, clock: Clock = utcnow) 
                     reactions,
                     interval_s=settings.scheduler_interval_s,
                     lease_ttl_s=settings.scheduler_lease_ttl_s,
+                    day_checks_every_s=settings.scheduler_day_checks_every_s,
                 )
             )
         service.provide(

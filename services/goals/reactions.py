@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from opentelemetry.trace import SpanKind
@@ -30,6 +31,14 @@ CONCURRENT_GOALS = 8
 FINISHED = ("achieved", "abandoned")
 # the span each point of a run is applied in, named as the consumer runner names one event's
 POINT_SPAN = f"{KpiDatapointRecorded.event_type} process"
+
+
+@dataclass(frozen=True)
+class Looked:
+    """What one of the scheduler's day-granular checks found to look at, and changed."""
+
+    found: int
+    changed: int
 
 
 class GoalReactions:
@@ -180,9 +189,10 @@ class GoalReactions:
 
     # ------------------------------------------------------------------ scheduled work
 
-    async def emit_due_reviews(self, today: date) -> int:
+    async def emit_due_reviews(self, today: date) -> Looked:
         emitted = 0
-        for tenant, goal_id in await self.repo.reviews_due(today):
+        due = await self.repo.reviews_due(today)
+        for tenant, goal_id in due:
             goal = await self.repo.get(tenant, goal_id)
             if goal is None or not goal.cadence_review(today, self.store.clock()):
                 continue
@@ -191,7 +201,7 @@ class GoalReactions:
             except VersionConflict:
                 continue  # changed meanwhile; the next tick looks again
             emitted += 1
-        return emitted
+        return Looked(len(due), emitted)
 
     async def emit_update_reminders(self, now: datetime) -> int:
         """The weekly "update your key results" nudge of every idle active goal that is due."""
@@ -211,10 +221,12 @@ class GoalReactions:
             emitted += 1
         return emitted
 
-    async def assess_risks(self, today: date) -> int:
+    async def assess_risks(self, today: date) -> Looked:
+        """Re-assess the active goals not assessed today; changed: how many are at risk."""
         flagged = 0
         margins: dict[str, float] = {}
-        for tenant, goal_id in await self.repo.risk_unchecked(today):
+        unchecked = await self.repo.risk_unchecked(today)
+        for tenant, goal_id in unchecked:
             goal = await self.repo.get(tenant, goal_id)
             if goal is None:
                 continue
@@ -229,7 +241,7 @@ class GoalReactions:
                 except VersionConflict:
                     continue
             await self.repo.mark_risk_checked(tenant, goal_id, today)
-        return flagged
+        return Looked(len(unchecked), flagged)
 
     async def index_unbound_goals(self) -> int:
         """Index the active goals stored before the KPI binding index (saving indexes them).
@@ -253,11 +265,12 @@ class GoalReactions:
             indexed += 1
         return indexed
 
-    async def prune_guards(self) -> int:
+    async def prune_guards(self) -> Looked:
         """Forget applied-event ids older than the retention (redeliveries come long before)."""
         cutoff = self.store.clock() - self.retention
         pruned = 0
-        for tenant, goal_id in await self.repo.with_stale_guards(cutoff):
+        stale = await self.repo.with_stale_guards(cutoff)
+        for tenant, goal_id in stale:
             goal = await self.repo.get(tenant, goal_id)
             if goal is None or not goal.prune_applied(cutoff):
                 continue
@@ -266,4 +279,4 @@ class GoalReactions:
             except VersionConflict:
                 continue
             pruned += 1
-        return pruned
+        return Looked(len(stale), pruned)

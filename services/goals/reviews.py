@@ -36,6 +36,7 @@ class ReviewRules:
         checkpoints: list[Checkpoint]
         at_risk: bool
         at_risk_count: int
+        risk_checked_on: date | None
         review_every_days: int | None
         next_review_on: date | None
         review_pending: ReviewReason | None
@@ -58,6 +59,7 @@ class ReviewRules:
 
     def assess_risk(self, today: date, margin: float) -> bool:
         """Flag the goal at risk when progress trails the elapsed period; True on a new flag."""
+        self.risk_checked_on = today
         expected = expected_progress(today, self.start_date, self.due_date, self.checkpoints)
         risky = self.status == "active" and is_at_risk(self.progress, expected, margin)
         if risky == self.at_risk:
