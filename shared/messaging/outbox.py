@@ -13,9 +13,10 @@ save, and its next save replaces them (:func:`held_outbox`). So a document the w
 changing costs one write per change instead of two (the write and the relay's clear), and its
 events go out at once instead of after the relay's next round. The relay clears a hold that has
 passed (publishing what this process has not published), so a crash between a save and its
-publish delays those events by ``hold_s`` at most; the next held save of the document publishes
-them first too. A document's events are its held entries, then its pending ones: whoever
-publishes from a document publishes what it does not know as published in that order.
+publish delays those events by two ``hold_s`` at most (the hold, then the relay's next look);
+the next held save of the document publishes them first too. A document's events are its held
+entries, then its pending ones: whoever publishes from a document publishes what it does not
+know as published in that order.
 """
 
 from __future__ import annotations
@@ -177,7 +178,10 @@ class OutboxRelay:
         # one round at a time in the process: a drain beside the loop found the same documents
         # and published their events twice
         self._rounds = asyncio.Lock()
-        self._expiry_interval_s = hold_s / 3
+        # each look reads the time of every held document (on the local store, a scan of the
+        # whole collection: FerretDB evaluates a range outside the index), so it looks once a
+        # hold, not more often: a crash's events wait two holds at most
+        self._expiry_interval_s = hold_s
         self._next_expiry = time.monotonic() + self._expiry_interval_s
         self._loop = BackgroundLoop(f"outbox-{collection.name}", self._round, poll_interval_s)
 
@@ -218,7 +222,7 @@ class OutboxRelay:
 
     async def expire_holds(self, *, now: datetime | None = None) -> int:
         """Clear the held events whose ``relay_after`` has passed, publishing what this process
-        has not published; return how many documents. Rare (every ``hold_s / 3``): the query
+        has not published; return how many documents. Rare (every ``hold_s``): the query
         reads every held document's time."""
         async with self._rounds:
             return await self._publish_and_clear(
