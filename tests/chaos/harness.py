@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -489,13 +489,18 @@ async def create_sum_goal(
     aggregation: str = "sum",
     target: float = 1_000_000,
 ) -> str:
-    """An active goal whose one key result is bound to ``metric`` (sum or latest)."""
+    """An active goal whose one key result is bound to ``metric`` (sum or latest).
+
+    Its period starts a week ago: a ``sum`` counts only the points of its period, which by
+    default starts the day it is activated (UTC), and scenarios send points up to two hours
+    old (run after midnight, most of them were yesterday's)."""
     r = await client.post(
         f"{base_url}/v1/goals",
         json={
             "title": f"chaos {metric} {aggregation} {filters}",
             "horizon": "short_term",
             "status": "active",
+            "start_date": (datetime.now(UTC) - timedelta(days=7)).date().isoformat(),
             "key_results": [
                 {
                     "id": "kr",
