@@ -75,9 +75,10 @@ class ReviewScheduler:
 
         They change with the day (and the guards' retention by the hour), so they look at a
         day's first round, at every round while the last look found work (500 goals at a
-        time), and otherwise every ``day_checks_every``. Each look is a scan of every active
-        goal on the local store (FerretDB evaluates a range outside the index): at 200 points/s
-        three a minute held the store for half a second every minute (docs/bench-load.md).
+        time), and otherwise every ``day_checks_every``. Each look is a scan of every goal on
+        the local store (FerretDB evaluates a range or ``$ne`` outside the index): at 200
+        points/s they and the nudge's look held PostgreSQL for ~0.56 s every minute
+        (docs/bench-load.md).
         """
         last = self._day_checked_at
         return (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from services.goals.reactions import GoalReactions, Looked
 from services.goals.scheduler import ReviewScheduler
@@ -66,7 +66,7 @@ def scheduler() -> tuple[ReviewScheduler, FakeReactions, Clock]:
     clock = Clock()
     reactions = FakeReactions(FakeStore(clock))
     scheduler = ReviewScheduler(
-        cast(GoalReactions, cast(Any, reactions)), interval_s=60, day_checks_every_s=900
+        cast(GoalReactions, reactions), interval_s=60, day_checks_every_s=900
     )
     return scheduler, reactions, clock
 
