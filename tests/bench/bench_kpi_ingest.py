@@ -479,8 +479,8 @@ def main(argv: Sequence[str] | None = None, runner: Callable[..., Any] = asyncio
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--concurrency", type=int, default=32, help="single-request clients")
     parser.add_argument("--batch-concurrency", type=int, default=4, help="batch clients")
-    parser.add_argument("--prepared", type=int, default=40_000, help="pre-signed single requests")
-    parser.add_argument("--prepared-batches", type=int, default=400, help="pre-signed batches")
+    parser.add_argument("--prepared", type=int, default=100_000, help="pre-signed single requests")
+    parser.add_argument("--prepared-batches", type=int, default=1_000, help="pre-signed batches")
     parser.add_argument(
         "--client",
         choices=("raw", "httpx"),
