@@ -100,7 +100,7 @@ class Series:
             if stored is not None and seen - stored < ACTIVITY_RESOLUTION:
                 continue
             await self._repo.touch_activity(*key, seen)
-            self._activity_stored[key] = seen if stored is None else max(seen, stored)
+            self._activity_stored[key] = seen  # past the check, newer than what was stored
         signals = 0
         for point in points:
             definition = (await self._catalog.metrics(point.tenant)).get(point.metric)

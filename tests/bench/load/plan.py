@@ -349,19 +349,33 @@ def parent_pid(stat: str) -> int:
     return int(_after_name(stat)[1])
 
 
-def tree_ticks(stats: Mapping[int, str], root: int, *, apart: Collection[int] = ()) -> int | None:
+def children_of(stats: Mapping[int, str]) -> dict[int, list[int]]:
+    """Parent pid -> its children's pids, from the text of ``/proc/<pid>/stat`` of every process."""
+    children: dict[int, list[int]] = {}
+    for pid, stat in stats.items():
+        with contextlib.suppress(ValueError, IndexError):
+            children.setdefault(parent_pid(stat), []).append(pid)
+    return children
+
+
+def tree_ticks(
+    stats: Mapping[int, str],
+    root: int,
+    *,
+    apart: Collection[int] = (),
+    children: Mapping[int, list[int]] | None = None,
+) -> int | None:
     """CPU ticks of ``root`` and of its descendants (None: ``root`` is gone), from the text of
     ``/proc/<pid>/stat`` of every process: PostgreSQL's backends are its postmaster's children.
 
     Each process counts its own time and its reaped children's (``cutime + cstime``), so a
     backend that exits between two readings moves into its parent's count instead of vanishing;
-    ``apart``: processes counted on their own line, not inside an ancestor's."""
+    ``apart``: processes counted on their own line, not inside an ancestor's; ``children``:
+    ``children_of(stats)``, when the caller reads several trees of one snapshot."""
     if root not in stats:
         return None
-    children: dict[int, list[int]] = {}
-    for pid, stat in stats.items():
-        with contextlib.suppress(ValueError, IndexError):
-            children.setdefault(parent_pid(stat), []).append(pid)
+    if children is None:
+        children = children_of(stats)
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
