@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import IndexModel
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
@@ -123,11 +124,13 @@ def create_service_app(
     error_renderers: Mapping[str, ErrorRenderer] | None = None,
     error_formats: Mapping[str, ErrorFormat] | None = None,
     description: str = "",
+    middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
     """A service's app: ``indexes`` and ``topics`` are ensured at start-up, before ``wiring``.
 
     ``error_renderers`` render the errors under a path prefix in another format than problem
-    details, and ``error_formats`` document that format in the OpenAPI.
+    details, and ``error_formats`` document that format in the OpenAPI. ``middleware`` runs inside
+    the request context and the body limit, outermost first (kpi_ingest's webhook hot path).
     """
 
     @asynccontextmanager
@@ -188,6 +191,7 @@ def create_service_app(
     # added last, so outermost: the request id and metrics cover a refused body too
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=name)
+    app.user_middleware.extend(middleware)
 
     @app.get("/healthz", tags=["operations"], include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
+from services.kpi_ingest.hot_path import deliver
 from services.kpi_ingest.ingest import Ingest
 from services.kpi_ingest.schemas import (
     LatestPublic,
@@ -63,9 +64,7 @@ async def receive_webhook(source_id: str, request: Request) -> Response:
     X-Signature) or, for a source created with bearer or basic auth, with its token."""
     arrived = datetime.now(UTC)  # the signature's age is judged here, not after any wait
     ingest: Ingest = request.app.state.kpi_ingest
-    length = request.headers.get("content-length", "")
-    async with ingest.admission.slot(int(length) if length.isdigit() else 0):
-        reply = await ingest.receive(source_id, await request.body(), request.headers, arrived)
+    reply = await deliver(ingest, source_id, request.body, request.headers, arrived)
     return Response(orjson.dumps(reply.body), reply.status, media_type="application/json")
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from services.kpi_ingest.api import router, webhooks
 from services.kpi_ingest.catalog import Catalog
 from services.kpi_ingest.config import KpiIngestSettings
 from services.kpi_ingest.deliveries import DeliveryLog
 from services.kpi_ingest.handlers import build_router
+from services.kpi_ingest.hot_path import WebhookEndpoint
 from services.kpi_ingest.ingest import Ingest
 from services.kpi_ingest.publishing import KafkaPoints
 from services.kpi_ingest.repository import DATAPOINTS, INDEXES, KpiRepository, prune_horizon
@@ -35,7 +37,7 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
 
     async def wiring(service: Lifecycle) -> None:
         repo = KpiRepository(service.db)
-        catalog = Catalog(repo, settings.cache_ttl_s)
+        catalog = Catalog(repo, settings.cache_ttl_s, settings.lookup_timeout_s)
         series = Series(repo, catalog)
         horizon = prune_horizon(datetime.now(UTC))
         deliveries = await DeliveryLog.opened(repo.delivery_journal, repo.replicas, horizon)
@@ -78,4 +80,5 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
         topics=[topics.KPI_DATAPOINTS, topics.AUDIT],
         wiring=wiring,
         description="Signed KPI webhooks from product analytics, series and signals.",
+        middleware=[Middleware(WebhookEndpoint, route=webhooks.routes[0])],
     )
