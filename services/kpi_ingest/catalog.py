@@ -8,12 +8,13 @@ from shared.cache import TtlCache
 
 
 class Catalog:
-    """What the ingest path needs to know about sources and metrics, cached."""
+    """What the ingest path needs to know about sources and metrics, cached; a miss waits at
+    most ``wait_s`` for the store (``TimeoutError``)."""
 
-    def __init__(self, repo: KpiRepository, ttl: float) -> None:
+    def __init__(self, repo: KpiRepository, ttl: float, wait_s: float | None = None) -> None:
         self._repo = repo
-        self._sources: TtlCache[str, Source | None] = TtlCache(ttl)
-        self._metrics: TtlCache[str, dict[str, MetricDefinition]] = TtlCache(ttl)
+        self._sources: TtlCache[str, Source | None] = TtlCache(ttl, wait_s=wait_s)
+        self._metrics: TtlCache[str, dict[str, MetricDefinition]] = TtlCache(ttl, wait_s=wait_s)
 
     async def source(self, source_id: str) -> Source | None:
         return await self._sources.get(source_id, lambda: self._repo.source(source_id))

@@ -58,7 +58,7 @@ class DeliveryLog:
         self._writer: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._read_up_to: dict[str, int] = {}  # replica -> next sequence to read
-        self._in_flight: dict[str, asyncio.Future[bool]] = {}
+        self._in_flight: dict[str, asyncio.Future[bool] | None] = {}
 
     # ---------------------------------------------------------------- life
 
@@ -97,17 +97,21 @@ class DeliveryLog:
     async def claim(self, key: str) -> bool:
         """True: this attempt publishes ``key``; False: a concurrent attempt of the same id in
         this process has just been accepted (this one is a duplicate)."""
-        while (running := self._in_flight.get(key)) is not None:
-            if await asyncio.shield(running):
+        while key in self._in_flight:
+            # the first attempt to wait makes the future: a lone attempt (nearly all) makes none
+            waiting = self._in_flight[key]
+            if waiting is None:
+                waiting = self._in_flight[key] = asyncio.get_running_loop().create_future()
+            if await asyncio.shield(waiting):
                 return False
-        self._in_flight[key] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = None
         return True
 
     def release(self, key: str, accepted: bool) -> None:
         """End this attempt's claim; waiting attempts learn whether it was accepted."""
-        running = self._in_flight.pop(key, None)
-        if running is not None and not running.done():
-            running.set_result(accepted)
+        waiting = self._in_flight.pop(key, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(accepted)
 
     # ---------------------------------------------------------------- records
 

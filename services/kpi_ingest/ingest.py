@@ -44,6 +44,7 @@ from shared.errors import (
     Unauthorized,
     Unavailable,
 )
+from shared.observability import Children
 
 T = TypeVar("T")
 
@@ -60,7 +61,6 @@ class IngestLimits:
     max_future_skew: timedelta = timedelta(days=1)
     # under a sender's usual 10 s timeout, so it hears 503 instead of timing out
     publish_timeout_s: float = 5.0
-    lookup_timeout_s: float = 2.0
     max_in_flight_requests: int = 256
     max_in_flight_bytes: int = 32 * 1_048_576
     # how old a Segment X-Signature delivery may be: what the delivery log remembers
@@ -72,7 +72,6 @@ class IngestLimits:
             max_points=settings.max_points_per_request,
             max_future_skew=timedelta(seconds=settings.max_future_skew_s),
             publish_timeout_s=settings.publish_timeout_s,
-            lookup_timeout_s=settings.lookup_timeout_s,
             max_in_flight_requests=settings.max_in_flight_requests,
             max_in_flight_bytes=settings.max_in_flight_bytes,
         )
@@ -89,7 +88,8 @@ class Ingest:
         rate_limit: SharedRateLimit,
         limits: IngestLimits,
     ) -> None:
-        self._service = service
+        self._requests = Children(WEBHOOK_REQUESTS, service)
+        self._points = Children(DATAPOINTS, service)
         self.deliveries = deliveries
         self._catalog = catalog
         self._publisher = publisher
@@ -128,24 +128,24 @@ class Ingest:
         """One webhook delivery; raises a domain error (4xx) or Unavailable (503)."""
         source = await self._lookup(self._catalog.source(source_id))
         if source is None:
-            WEBHOOK_REQUESTS.labels(self._service, "unknown", "404").inc()
+            self._requests("unknown", "404").inc()
             raise NotFound(f"no webhook source {source_id}")
         try:
             reply = await self._receive(source, body, headers, arrived)
         except DomainError as exc:
-            WEBHOOK_REQUESTS.labels(self._service, source.format, str(exc.status)).inc()
+            self._requests(source.format, str(exc.status)).inc()
             raise
         except Unavailable:
-            WEBHOOK_REQUESTS.labels(self._service, source.format, "503").inc()
+            self._requests(source.format, "503").inc()
             raise
-        WEBHOOK_REQUESTS.labels(self._service, source.format, str(reply.status)).inc()
+        self._requests(source.format, str(reply.status)).inc()
         return reply
 
     async def _lookup(self, pending: Awaitable[T]) -> T:
-        """A store read on the hot path: slow or failing is a 503 (retry), never a 401 or 500."""
+        """A catalog read on the hot path (a miss waits ``lookup_timeout_s`` at most for the store):
+        slow or failing is a 503 (retry), never a 401 or 500."""
         try:
-            async with asyncio.timeout(self._limits.lookup_timeout_s):
-                return await pending
+            return await pending
         except (PyMongoError, TimeoutError):
             raise Unavailable("the document store did not answer in time", retry_after=1) from None
 
@@ -217,9 +217,7 @@ class Ingest:
             )
 
     def _duplicate(self, source: Source, parsed: Any) -> Reply:
-        DATAPOINTS.labels(self._service, source.id, source.format, "duplicate").inc(
-            len(parsed.points)
-        )
+        self._points(source.id, source.format, "duplicate").inc(len(parsed.points))
         if parsed.reply is not None:  # the sender's own protocol (Mixpanel, OTLP)
             return Reply(200, parsed.reply)
         return Reply(202, {"status": "duplicate", "accepted": 0})
@@ -240,24 +238,20 @@ class Ingest:
                 max_future_skew=self._limits.max_future_skew,
             )
         except InvalidInput:
-            DATAPOINTS.labels(self._service, source.id, source.format, "rejected").inc(
-                len(parsed.points)
-            )
+            self._points(source.id, source.format, "rejected").inc(len(parsed.points))
             raise
         if points:
             try:
                 async with asyncio.timeout(self._limits.publish_timeout_s):
                     await self._publisher.publish_points(points, now)
             except (Unavailable, TimeoutError) as exc:
-                DATAPOINTS.labels(self._service, source.id, source.format, "unavailable").inc(
-                    len(points)
-                )
+                self._points(source.id, source.format, "unavailable").inc(len(points))
                 if isinstance(exc, Unavailable):
                     raise
                 raise Unavailable(
                     "the event broker did not acknowledge the data points in time", retry_after=1
                 ) from None
-            DATAPOINTS.labels(self._service, source.id, source.format, "accepted").inc(len(points))
+            self._points(source.id, source.format, "accepted").inc(len(points))
         self.deliveries.remember(key)
         if parsed.reply is not None:  # the sender's own protocol (Mixpanel, OTLP)
             return Reply(parsed.status, parsed.reply)

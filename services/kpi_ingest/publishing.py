@@ -31,7 +31,7 @@ class KafkaPoints:
     def __init__(self, producer: EventProducer, topic: str, service: str) -> None:
         self._producer = producer
         self._topic = topic
-        self._service = service
+        self._published = EVENTS_PUBLISHED.labels(service, topic, RECORDED)
 
     @classmethod
     def of(cls, producer: EventProducer, settings: Any) -> KafkaPoints:
@@ -43,4 +43,4 @@ class KafkaPoints:
             points, source=SOURCE, now=now, traceparent=current_traceparent()
         )
         await self._producer.send_records(self._topic, records)
-        EVENTS_PUBLISHED.labels(self._service, self._topic, RECORDED).inc(len(records))
+        self._published.inc(len(records))
