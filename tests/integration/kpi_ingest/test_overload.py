@@ -10,14 +10,17 @@ import asyncio
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import orjson
 import pytest
+from pymongo import AsyncMongoClient
 
 from services.kpi_ingest.config import KpiIngestSettings
 from services.kpi_ingest.ingest import Ingest
 from services.kpi_ingest.main import create_app
+from services.kpi_ingest.repository import DELIVERY_JOURNAL
 from tests.integration.kpi_ingest.helpers import create_source, read_events, send, signed
 from tests.support import isolated_settings, running, unique
 
@@ -185,6 +188,29 @@ async def test_two_replicas_share_webhook_id_dedupe_through_the_store() -> None:
         assert retried.json() == {"status": "duplicate", "accepted": 0}
         records = await read_events(one, expected=2, source_id=source_id)
         assert len(records) == 2  # every answer is in: nothing more was published
+
+
+async def test_the_delivery_journal_gathers_many_webhooks_into_one_insert() -> None:
+    settings = settings_for()
+    async with running(create_app(settings)) as client:
+        source_id, secret = await create_source(client, "generic")
+        deliveries = ingest_of(client).deliveries
+        for i in range(20):  # one after another, each answered before the next is sent
+            answer = await send(client, source_id, secret, batch(1, f"g{i}_"), msg_id=f"msg_g{i}")
+            assert answer.status_code == 202
+        await deliveries.flush()
+
+        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
+        try:
+            journal = mongo[settings.mongodb_database][DELIVERY_JOURNAL]
+            entries = await journal.find({}).to_list()
+        finally:
+            await mongo.close()
+    # every accepted id is journaled, in a handful of entries (one each without the gathering)
+    assert sorted(key for entry in entries for key in entry["keys"]) == sorted(
+        f"{source_id}:msg_g{i}" for i in range(20)
+    )
+    assert len(entries) <= 5, len(entries)
 
 
 async def test_two_replicas_share_a_sources_rate_limit() -> None:
