@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.kpi_ingest.ingest import Ingest, Reply
@@ -41,6 +41,8 @@ async def deliver(
 
 
 class WebhookEndpoint:
+    """ASGI middleware: answers webhook deliveries itself, passes everything else on."""
+
     def __init__(self, app: ASGIApp, route: Any) -> None:
         self.app = app
         self.route = route  # the FastAPI route: its template names the metrics and the span
@@ -82,7 +84,7 @@ async def _body(receive: Receive) -> bytes:
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ConnectionResetError("the client went away before sending the whole body")
+            raise ClientDisconnect()  # as Starlette's Request.body() does
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     return b"".join(chunks)
