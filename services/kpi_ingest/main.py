@@ -80,5 +80,6 @@ def create_app(settings: KpiIngestSettings | None = None) -> FastAPI:
         topics=[topics.KPI_DATAPOINTS, topics.AUDIT],
         wiring=wiring,
         description="Signed KPI webhooks from product analytics, series and signals.",
+        # the webhooks router holds the one webhook route; the hot path serves it
         middleware=[Middleware(WebhookEndpoint, route=webhooks.routes[0])],
     )
