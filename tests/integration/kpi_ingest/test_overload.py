@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from pymongo import AsyncMongoClient
 
 from services.kpi_ingest.config import KpiIngestSettings
 from services.kpi_ingest.ingest import Ingest
@@ -43,9 +42,12 @@ def batch(n: int, prefix: str = "p") -> dict[str, object]:
     }
 
 
+def app_of(client: httpx.AsyncClient) -> Any:
+    return client._transport.app  # type: ignore[attr-defined]
+
+
 def ingest_of(client: httpx.AsyncClient) -> Ingest:
-    app = client._transport.app  # type: ignore[attr-defined]
-    ingest: Ingest = app.state.kpi_ingest
+    ingest: Ingest = app_of(client).state.kpi_ingest
     return ingest
 
 
@@ -200,12 +202,8 @@ async def test_the_delivery_journal_gathers_many_webhooks_into_one_insert() -> N
             assert answer.status_code == 202
         await deliveries.flush()
 
-        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
-        try:
-            journal = mongo[settings.mongodb_database][DELIVERY_JOURNAL]
-            entries = await journal.find({}).to_list()
-        finally:
-            await mongo.close()
+        journal = app_of(client).state.runtime.db[DELIVERY_JOURNAL]
+        entries = await journal.find({}).to_list()
     # every accepted id is journaled, in a handful of entries (one each without the gathering)
     assert sorted(key for entry in entries for key in entry["keys"]) == sorted(
         f"{source_id}:msg_g{i}" for i in range(20)
